@@ -1,0 +1,357 @@
+//! Pixel grids on which images are formed.
+//!
+//! Every grid is a set of *lines* (image columns: x positions, beams or rays) each holding
+//! *depth samples*; images on a grid are `ndarray` arrays of shape `[n_lines, n_depths]` in C order,
+//! so one line is contiguous along depth (the direction the beamformer vectorises).
+//!
+//! * [`Grid::cartesian`]: x × z in the `y = y_m` plane (lines are x positions);
+//! * [`Grid::sector`]: a polar sector from the aperture centre (lines are beams at angle θ from +z,
+//!   positive towards +x; depth is the radius);
+//! * [`Grid::curved`]: rays from a virtual apex a distance `d` behind the array, as a convex probe of
+//!   radius `d` would see them; depth is measured along each ray from the arc of radius `d`;
+//! * [`Grid::points`]: an arbitrary list of 3D points (one line).
+//!
+//! ```
+//! use sonochip::grid::Grid;
+//! let g = Grid::cartesian((-0.01, 0.01), 64, (0.005, 0.04), 128).unwrap();
+//! assert_eq!(g.shape(), (64, 128));
+//! let p = g.position(0, 0);
+//! assert!((p[0] + 0.01).abs() < 1e-12 && (p[2] - 0.005).abs() < 1e-12);
+//! ```
+
+use crate::error::{Error, Result, count_at_least, finite, finite_point, positive};
+use serde::{Deserialize, Serialize};
+
+/// Largest number of pixels a grid may hold (guards allocations made from a grid).
+pub const MAX_PIXELS: usize = 1 << 26;
+
+/// The geometry family of a grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum GridKind {
+    /// Lines are x positions (`x_m`), depths are z positions (`z_m`), in the plane `y = y_m`.
+    Cartesian {
+        /// Lateral positions, metres, increasing.
+        x_m: Vec<f64>,
+        /// Depths, metres, increasing.
+        z_m: Vec<f64>,
+        /// The elevation of the plane, metres.
+        y_m: f64,
+    },
+    /// Lines are rays from `apex_m` at angles `angles_rad` (from +z towards +x); sample `k` of a
+    /// ray lies at radius `radius_offset_m + depths_m[k]` from the apex. A polar sector has its apex
+    /// at the origin and no offset; a curved grid has its apex at `(0, 0, -d)` and offset `d`.
+    Sector {
+        /// Apex of the rays, metres.
+        apex_m: [f64; 3],
+        /// Ray angles, radians, increasing.
+        angles_rad: Vec<f64>,
+        /// Depths along each ray, metres, increasing (measured from the offset radius).
+        depths_m: Vec<f64>,
+        /// Radius at which depth zero lies (0 for a polar sector, `d` for a curved grid).
+        radius_offset_m: f64,
+    },
+    /// An arbitrary list of points (one line).
+    Points {
+        /// The points, metres.
+        points_m: Vec<[f64; 3]>,
+    },
+}
+
+/// Axis-aligned bounding box of a grid in the x–z plane, metres.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Extent {
+    /// Smallest x.
+    pub x_min_m: f64,
+    /// Largest x.
+    pub x_max_m: f64,
+    /// Smallest z.
+    pub z_min_m: f64,
+    /// Largest z.
+    pub z_max_m: f64,
+}
+
+/// A pixel grid. See the [module docs](self).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grid {
+    kind: GridKind,
+}
+
+fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
+    if n == 1 {
+        return vec![0.5 * (a + b)];
+    }
+    let step = (b - a) / (n - 1) as f64;
+    (0..n).map(|i| a + step * i as f64).collect()
+}
+
+fn check_axis(name: &'static str, v: &[f64]) -> Result<()> {
+    if v.is_empty() {
+        return Err(Error::empty(name, "at least one value"));
+    }
+    for w in v.windows(2) {
+        if !(w[1] > w[0]) {
+            return Err(Error::invalid(
+                name,
+                "strictly increasing finite values",
+                format!("{} then {}", w[0], w[1]),
+            ));
+        }
+    }
+    for &x in v {
+        finite(name, x)?;
+    }
+    Ok(())
+}
+
+fn check_pixels(a: usize, b: usize) -> Result<()> {
+    match a.checked_mul(b) {
+        Some(n) if n <= MAX_PIXELS => Ok(()),
+        _ => Err(Error::invalid(
+            "grid size",
+            format!("at most {MAX_PIXELS} pixels"),
+            format!("{a} x {b}"),
+        )),
+    }
+}
+
+fn check_range(name: &'static str, r: (f64, f64), n: usize) -> Result<()> {
+    finite(name, r.0)?;
+    finite(name, r.1)?;
+    if n > 1 && !(r.1 > r.0) {
+        return Err(Error::invalid(
+            name,
+            "a range (lo, hi) with hi > lo",
+            format!("({}, {})", r.0, r.1),
+        ));
+    }
+    Ok(())
+}
+
+impl Grid {
+    /// Cartesian grid in the `y = 0` plane: `nx` lines evenly spaced over `x_range_m` (inclusive), `nz`
+    /// depths evenly spaced over `z_range_m` (inclusive).
+    pub fn cartesian(x_range_m: (f64, f64), nx: usize, z_range_m: (f64, f64), nz: usize) -> Result<Grid> {
+        count_at_least("nx", nx, 1)?;
+        count_at_least("nz", nz, 1)?;
+        check_pixels(nx, nz)?;
+        check_range("x_range_m", x_range_m, nx)?;
+        check_range("z_range_m", z_range_m, nz)?;
+        Grid::cartesian_from_axes(
+            linspace(x_range_m.0, x_range_m.1, nx),
+            linspace(z_range_m.0, z_range_m.1, nz),
+            0.0,
+        )
+    }
+
+    /// Cartesian grid from explicit, strictly increasing axes, in the plane `y = y_m`.
+    pub fn cartesian_from_axes(x_m: Vec<f64>, z_m: Vec<f64>, y_m: f64) -> Result<Grid> {
+        check_axis("x_m", &x_m)?;
+        check_axis("z_m", &z_m)?;
+        finite("y_m", y_m)?;
+        check_pixels(x_m.len(), z_m.len())?;
+        Ok(Grid {
+            kind: GridKind::Cartesian { x_m, z_m, y_m },
+        })
+    }
+
+    /// Polar sector from the aperture centre: `n_beams` angles evenly spaced over `angle_range_rad`
+    /// (radians from +z, positive towards +x), `n_depths` radii over `depth_range_m`.
+    pub fn sector(
+        angle_range_rad: (f64, f64),
+        n_beams: usize,
+        depth_range_m: (f64, f64),
+        n_depths: usize,
+    ) -> Result<Grid> {
+        Grid::rays([0.0; 3], 0.0, angle_range_rad, n_beams, depth_range_m, n_depths)
+    }
+
+    /// Curved grid: rays from a virtual apex `apex_distance_m` behind the array centre, as a convex
+    /// probe of that radius would image; depth is measured along each ray from the arc of that radius.
+    pub fn curved(
+        apex_distance_m: f64,
+        angle_range_rad: (f64, f64),
+        n_rays: usize,
+        depth_range_m: (f64, f64),
+        n_depths: usize,
+    ) -> Result<Grid> {
+        positive("apex_distance_m", apex_distance_m)?;
+        Grid::rays(
+            [0.0, 0.0, -apex_distance_m],
+            apex_distance_m,
+            angle_range_rad,
+            n_rays,
+            depth_range_m,
+            n_depths,
+        )
+    }
+
+    fn rays(
+        apex_m: [f64; 3],
+        offset: f64,
+        ang: (f64, f64),
+        n_beams: usize,
+        dep: (f64, f64),
+        n_depths: usize,
+    ) -> Result<Grid> {
+        count_at_least("n_beams", n_beams, 1)?;
+        count_at_least("n_depths", n_depths, 1)?;
+        check_pixels(n_beams, n_depths)?;
+        check_range("angle_range_rad", ang, n_beams)?;
+        check_range("depth_range_m", dep, n_depths)?;
+        let half_pi = std::f64::consts::FRAC_PI_2;
+        if ang.0 <= -half_pi || ang.1 >= half_pi {
+            return Err(Error::invalid(
+                "angle_range_rad",
+                "angles strictly inside (-pi/2, pi/2)",
+                format!("({}, {})", ang.0, ang.1),
+            ));
+        }
+        if dep.0 < 0.0 {
+            return Err(Error::invalid("depth_range_m", "non-negative depths", dep.0));
+        }
+        Ok(Grid {
+            kind: GridKind::Sector {
+                apex_m,
+                angles_rad: linspace(ang.0, ang.1, n_beams),
+                depths_m: linspace(dep.0, dep.1, n_depths),
+                radius_offset_m: offset,
+            },
+        })
+    }
+
+    /// An arbitrary list of 3D points (for volumes, biplanes or single probes).
+    pub fn points(points_m: Vec<[f64; 3]>) -> Result<Grid> {
+        if points_m.is_empty() {
+            return Err(Error::empty("points_m", "at least one point"));
+        }
+        check_pixels(1, points_m.len())?;
+        for p in &points_m {
+            finite_point("points_m", *p)?;
+        }
+        Ok(Grid {
+            kind: GridKind::Points { points_m },
+        })
+    }
+
+    /// The geometry family and its axes.
+    pub fn kind(&self) -> &GridKind {
+        &self.kind
+    }
+
+    /// `(n_lines, n_depths)`: the shape of an image on this grid.
+    pub fn shape(&self) -> (usize, usize) {
+        match &self.kind {
+            GridKind::Cartesian { x_m, z_m, .. } => (x_m.len(), z_m.len()),
+            GridKind::Sector {
+                angles_rad, depths_m, ..
+            } => (angles_rad.len(), depths_m.len()),
+            GridKind::Points { points_m } => (1, points_m.len()),
+        }
+    }
+
+    /// Number of pixels.
+    pub fn n_pixels(&self) -> usize {
+        let (a, b) = self.shape();
+        a * b
+    }
+
+    /// Position of pixel `(line, k)`, metres. Panics if out of range (use [`Grid::shape`]).
+    pub fn position(&self, line: usize, k: usize) -> [f64; 3] {
+        match &self.kind {
+            GridKind::Cartesian { x_m, z_m, y_m } => [x_m[line], *y_m, z_m[k]],
+            GridKind::Sector {
+                apex_m,
+                angles_rad,
+                depths_m,
+                radius_offset_m,
+            } => {
+                let (s, c) = angles_rad[line].sin_cos();
+                let r = radius_offset_m + depths_m[k];
+                [apex_m[0] + r * s, apex_m[1], apex_m[2] + r * c]
+            }
+            GridKind::Points { points_m } => {
+                assert_eq!(line, 0, "a point grid has one line");
+                points_m[k]
+            }
+        }
+    }
+
+    /// All pixel positions in image order (`line * n_depths + k`).
+    pub fn positions(&self) -> Vec<[f64; 3]> {
+        let (nl, nd) = self.shape();
+        let mut v = Vec::with_capacity(nl * nd);
+        for l in 0..nl {
+            for k in 0..nd {
+                v.push(self.position(l, k));
+            }
+        }
+        v
+    }
+
+    /// Bounding box of the pixels in the x–z plane.
+    pub fn extent(&self) -> Extent {
+        let mut e = Extent {
+            x_min_m: f64::INFINITY,
+            x_max_m: f64::NEG_INFINITY,
+            z_min_m: f64::INFINITY,
+            z_max_m: f64::NEG_INFINITY,
+        };
+        let (nl, nd) = self.shape();
+        let mut add = |p: [f64; 3]| {
+            e.x_min_m = e.x_min_m.min(p[0]);
+            e.x_max_m = e.x_max_m.max(p[0]);
+            e.z_min_m = e.z_min_m.min(p[2]);
+            e.z_max_m = e.z_max_m.max(p[2]);
+        };
+        match &self.kind {
+            GridKind::Points { points_m } => points_m.iter().for_each(|p| add(*p)),
+            GridKind::Cartesian { .. } => {
+                add(self.position(0, 0));
+                add(self.position(nl - 1, nd - 1));
+            }
+            GridKind::Sector { .. } => {
+                // Edges of the sector and the arc tops (z extremes lie on edges or on the axis).
+                for l in 0..nl {
+                    add(self.position(l, 0));
+                    add(self.position(l, nd - 1));
+                }
+            }
+        }
+        e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sector_positions_follow_polar_convention() {
+        let g = Grid::sector((-0.5, 0.5), 3, (0.01, 0.1), 10).unwrap();
+        let p = g.position(2, 9);
+        assert!((p[0] - 0.1 * 0.5f64.sin()).abs() < 1e-12);
+        assert!((p[2] - 0.1 * 0.5f64.cos()).abs() < 1e-12);
+        let e = g.extent();
+        assert!(e.x_min_m < 0.0 && e.x_max_m > 0.0 && (e.z_max_m - 0.1).abs() < 1e-3 + 0.1 * (1.0 - 0.5f64.cos()));
+    }
+
+    #[test]
+    fn curved_depth_zero_on_arc() {
+        let g = Grid::curved(0.03, (-0.5, 0.5), 5, (0.0, 0.1), 11).unwrap();
+        let p = g.position(2, 0);
+        assert!(p[0].abs() < 1e-12 && p[2].abs() < 1e-12);
+        let q = g.position(4, 10);
+        assert!((q[2] - (0.13 * 0.5f64.cos() - 0.03)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_grids_are_errors() {
+        assert!(Grid::cartesian((0.0, 0.0), 2, (0.0, 1.0), 2).is_err());
+        assert!(Grid::cartesian((0.0, 1.0), 0, (0.0, 1.0), 2).is_err());
+        assert!(Grid::sector((-2.0, 2.0), 4, (0.0, 1.0), 2).is_err());
+        assert!(Grid::points(vec![]).is_err());
+        assert!(Grid::cartesian((0.0, 1.0), 1 << 14, (0.0, 1.0), 1 << 14).is_err());
+        assert!(Grid::cartesian_from_axes(vec![0.0, 0.0], vec![1.0], 0.0).is_err());
+    }
+}

@@ -1,0 +1,45 @@
+//! # sonochip
+//!
+//! The signal-processing core of a handheld "ultrasound-on-chip" scanner: one 2D CMUT array of
+//! about 9,000 elements (1–10 MHz) that emulates linear, curved and phased probes. The crate
+//! simulates that probe (RF channel data from phantoms), beamforms it (delay-and-sum, SIMD + rayon),
+//! detects the envelope, applies gain, TGC and dynamic range, scan-converts, and emits B-mode frames.
+//!
+//! ```text
+//! Phantom + Medium + Probe/Aperture + Sequence ─► sim ─► ChannelData [tx, channel, sample]
+//!     ─► (demod ─► IQ) ─► beamform (Grid) ─► envelope ─► bmode (gain, TGC, DR) ─► scan_convert ─► BModeFrame
+//! ```
+//!
+//! ## Conventions
+//!
+//! * **Axes and units.** x lateral (azimuth), y elevation, z depth into the body (z > 0), in metres,
+//!   origin at the centre of the probe face. Angles are radians in the API (from +z, positive towards
+//!   +x); degrees appear only in presets and printed text. Units are part of every name (`fs_hz`,
+//!   `depth_m`).
+//! * **Time zero.** Defined once, in [`sequence`]: `t = 0` is the instant at which the first-firing
+//!   transmit channel emits the *centre* (envelope peak) of its pulse. Column channels are referenced
+//!   to their elevation-lens centre, so elevation focusing delays are relative advances that do not
+//!   move `t = 0`. The simulator and the beamformer both use [`sequence::TxEvent::arrival_time_s`]
+//!   and [`sequence::travel_time_s`]; `t0_s` in [`channel_data::ChannelData`] is the time of sample 0.
+//! * **Arrays.** `ndarray`, C order. RF is `[tx, channel, sample]` (one trace contiguous), data `f32`,
+//!   geometry `f64`. Images are `[line, depth]` (one line contiguous along depth).
+//! * **dB.** `20·log10` of an envelope amplitude; each function documents its 0 dB reference.
+//!
+//! ## Errors
+//!
+//! Every constructor validates its input and returns [`Error`], naming the parameter, what was
+//! expected and what came; sizes are checked against a memory cap before anything large is allocated.
+
+#![warn(missing_docs)]
+
+pub mod channel_data;
+pub mod error;
+pub mod grid;
+pub mod medium;
+pub mod phantom;
+pub mod probe;
+pub mod pulse;
+pub mod sequence;
+pub mod sim;
+
+pub use error::{Error, Result};
