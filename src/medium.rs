@@ -1,1 +1,96 @@
-//! (in progress)
+//! The propagation medium: speed of sound and frequency-linear attenuation.
+//!
+//! ```
+//! use sonochip::medium::Medium;
+//! let m = Medium::soft_tissue();
+//! assert_eq!(m.c_m_s(), 1540.0);
+//! // 0.5 dB/(cm·MHz) over 2 cm of path at 5 MHz = 5 dB.
+//! let db = m.loss_db(5e6, 0.02);
+//! assert!((db - 5.0).abs() < 1e-12);
+//! ```
+
+use crate::error::{Error, Result, in_range};
+use serde::{Deserialize, Serialize};
+
+/// Speed of sound and attenuation of a homogeneous medium.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Medium {
+    c_m_s: f64,
+    attenuation_db_cm_mhz: f64,
+}
+
+impl Medium {
+    /// A medium with speed of sound `c_m_s` (300–5000 m/s) and attenuation
+    /// `attenuation_db_cm_mhz` (0–20 dB/(cm·MHz), linear in frequency).
+    pub fn new(c_m_s: f64, attenuation_db_cm_mhz: f64) -> Result<Medium> {
+        in_range("c_m_s", c_m_s, 300.0, 5000.0)?;
+        if !(attenuation_db_cm_mhz.is_finite() && (0.0..=20.0).contains(&attenuation_db_cm_mhz)) {
+            return Err(Error::invalid(
+                "attenuation_db_cm_mhz",
+                "a number in [0, 20]",
+                attenuation_db_cm_mhz,
+            ));
+        }
+        Ok(Medium {
+            c_m_s,
+            attenuation_db_cm_mhz,
+        })
+    }
+
+    /// Soft tissue: 1540 m/s, 0.5 dB/(cm·MHz) (PHYSICS.md).
+    pub fn soft_tissue() -> Medium {
+        Medium {
+            c_m_s: 1540.0,
+            attenuation_db_cm_mhz: 0.5,
+        }
+    }
+
+    /// A lossless medium at 1540 m/s.
+    pub fn lossless() -> Medium {
+        Medium {
+            c_m_s: 1540.0,
+            attenuation_db_cm_mhz: 0.0,
+        }
+    }
+
+    /// Speed of sound, m/s.
+    pub fn c_m_s(&self) -> f64 {
+        self.c_m_s
+    }
+
+    /// Attenuation coefficient, dB/(cm·MHz).
+    pub fn attenuation_db_cm_mhz(&self) -> f64 {
+        self.attenuation_db_cm_mhz
+    }
+
+    /// Attenuation coefficient in nepers per metre per hertz (amplitude factor `exp(-a·f·path)`).
+    pub fn alpha_np_per_m_hz(&self) -> f64 {
+        self.attenuation_db_cm_mhz * (std::f64::consts::LN_10 / 20.0) / (1e-2 * 1e6)
+    }
+
+    /// Loss in dB of an amplitude at frequency `f_hz` over `path_m` of propagation.
+    pub fn loss_db(&self, f_hz: f64, path_m: f64) -> f64 {
+        self.attenuation_db_cm_mhz * (path_m * 100.0) * (f_hz * 1e-6)
+    }
+}
+
+impl Default for Medium {
+    fn default() -> Self {
+        Medium::soft_tissue()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nepers_agree_with_db() {
+        let m = Medium::new(1540.0, 0.7).unwrap();
+        let (f, l) = (3e6, 0.08);
+        let np = m.alpha_np_per_m_hz() * f * l;
+        assert!((20.0 * np / std::f64::consts::LN_10 - m.loss_db(f, l)).abs() < 1e-9);
+        assert!(Medium::new(f64::NAN, 0.5).is_err());
+        assert!(Medium::new(1540.0, -0.1).is_err());
+    }
+}
