@@ -90,7 +90,7 @@ fn check_axis(name: &'static str, v: &[f64]) -> Result<()> {
         return Err(Error::empty(name, "at least one value"));
     }
     for w in v.windows(2) {
-        if !(w[1] > w[0]) {
+        if w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater) {
             return Err(Error::invalid(
                 name,
                 "strictly increasing finite values",
@@ -118,7 +118,7 @@ fn check_pixels(a: usize, b: usize) -> Result<()> {
 fn check_range(name: &'static str, r: (f64, f64), n: usize) -> Result<()> {
     finite(name, r.0)?;
     finite(name, r.1)?;
-    if n > 1 && !(r.1 > r.0) {
+    if n > 1 && r.1.partial_cmp(&r.0) != Some(std::cmp::Ordering::Greater) {
         return Err(Error::invalid(
             name,
             "a range (lo, hi) with hi > lo",

@@ -88,20 +88,37 @@ pub enum Feature {
 impl Feature {
     /// A disk (circular inclusion): echogenicity 0 is an anechoic cyst.
     pub fn disk(center_m: [f64; 2], radius_m: f64, echogenicity: f64) -> Feature {
-        Feature::Ellipse { center_m, semi_axes_m: [radius_m, radius_m], angle_rad: 0.0, echogenicity }
+        Feature::Ellipse {
+            center_m,
+            semi_axes_m: [radius_m, radius_m],
+            angle_rad: 0.0,
+            echogenicity,
+        }
     }
 
     /// Whether `(x, z)` lies inside.
     pub fn contains(&self, x: f64, z: f64) -> bool {
         match *self {
-            Feature::Ellipse { center_m, semi_axes_m, angle_rad, .. } => {
+            Feature::Ellipse {
+                center_m,
+                semi_axes_m,
+                angle_rad,
+                ..
+            } => {
                 let (s, c) = angle_rad.sin_cos();
                 let (dx, dz) = (x - center_m[0], z - center_m[1]);
                 let (u, v) = (c * dx + s * dz, -s * dx + c * dz);
                 (u / semi_axes_m[0]).powi(2) + (v / semi_axes_m[1]).powi(2) < 1.0
             }
-            Feature::Layer { z_top_m, z_bottom_m, .. } => z >= z_top_m && z < z_bottom_m,
-            Feature::Annulus { center_m, inner_m, outer_m, .. } => {
+            Feature::Layer {
+                z_top_m, z_bottom_m, ..
+            } => z >= z_top_m && z < z_bottom_m,
+            Feature::Annulus {
+                center_m,
+                inner_m,
+                outer_m,
+                ..
+            } => {
                 let r = ((x - center_m[0]).powi(2) + (z - center_m[1]).powi(2)).sqrt();
                 r >= inner_m && r < outer_m
             }
@@ -120,16 +137,28 @@ impl Feature {
     fn validate(&self) -> Result<()> {
         non_negative("echogenicity", self.echogenicity())?;
         match *self {
-            Feature::Ellipse { center_m, semi_axes_m, angle_rad, .. } => {
+            Feature::Ellipse {
+                center_m,
+                semi_axes_m,
+                angle_rad,
+                ..
+            } => {
                 finite("center_m", center_m[0] + center_m[1])?;
                 positive("semi_axes_m", semi_axes_m[0].min(semi_axes_m[1]))?;
                 finite("angle_rad", angle_rad)?;
             }
-            Feature::Layer { z_top_m, z_bottom_m, .. } => {
+            Feature::Layer {
+                z_top_m, z_bottom_m, ..
+            } => {
                 finite("z_top_m", z_top_m)?;
                 positive("z_bottom_m - z_top_m", z_bottom_m - z_top_m)?;
             }
-            Feature::Annulus { center_m, inner_m, outer_m, .. } => {
+            Feature::Annulus {
+                center_m,
+                inner_m,
+                outer_m,
+                ..
+            } => {
                 finite("center_m", center_m[0] + center_m[1])?;
                 non_negative("inner_m", inner_m)?;
                 positive("outer_m - inner_m", outer_m - inner_m)?;
@@ -159,7 +188,15 @@ pub fn density_for(per_cell: f64, lateral_res_m: f64, axial_res_m: f64) -> f64 {
 fn check_range(name: &'static str, r: (f64, f64)) -> Result<()> {
     finite(name, r.0)?;
     finite(name, r.1)?;
-    if r.1 > r.0 { Ok(()) } else { Err(Error::invalid(name, "a range (lo, hi) with hi > lo", format!("({}, {})", r.0, r.1))) }
+    if r.1 > r.0 {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            name,
+            "a range (lo, hi) with hi > lo",
+            format!("({}, {})", r.0, r.1),
+        ))
+    }
 }
 
 impl SpeckleBuilder {
@@ -169,7 +206,14 @@ impl SpeckleBuilder {
         check_range("x_range_m", x_range_m)?;
         check_range("z_range_m", z_range_m)?;
         positive("density_per_mm2", density_per_mm2)?;
-        Ok(SpeckleBuilder { x_range_m, z_range_m, thickness_m: 1e-3, density_per_mm2, features: vec![], points: vec![] })
+        Ok(SpeckleBuilder {
+            x_range_m,
+            z_range_m,
+            thickness_m: 1e-3,
+            density_per_mm2,
+            features: vec![],
+            points: vec![],
+        })
     }
 
     /// Elevation thickness of the slab (scatterers have `|y| ≤ thickness/2`), metres (≥ 0).
@@ -192,7 +236,11 @@ impl SpeckleBuilder {
 
     /// Echogenicity at `(x, z)`: 1 unless a feature says otherwise.
     pub fn echogenicity(&self, x: f64, z: f64) -> f64 {
-        self.features.iter().rev().find(|f| f.contains(x, z)).map_or(1.0, |f| f.echogenicity())
+        self.features
+            .iter()
+            .rev()
+            .find(|f| f.contains(x, z))
+            .map_or(1.0, |f| f.echogenicity())
     }
 
     /// Number of scatterers the builder will draw (before removing anechoic ones).
@@ -212,7 +260,11 @@ impl SpeckleBuilder {
         }
         let n = self.count();
         if !(n <= MAX_SCATTERERS as f64) {
-            return Err(Error::invalid("density_per_mm2", format!("at most {MAX_SCATTERERS} scatterers in the region"), n));
+            return Err(Error::invalid(
+                "density_per_mm2",
+                format!("at most {MAX_SCATTERERS} scatterers in the region"),
+                n,
+            ));
         }
         let n = n as usize;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -224,7 +276,10 @@ impl SpeckleBuilder {
             let a: f64 = rng.sample(StandardNormal);
             let e = self.echogenicity(x, z);
             if e > 0.0 {
-                scatterers.push(Scatterer { position_m: [x, y, z], amplitude: (a * e) as f32 });
+                scatterers.push(Scatterer {
+                    position_m: [x, y, z],
+                    amplitude: (a * e) as f32,
+                });
             }
         }
         // Point targets scaled to stand out against unit-variance speckle at this density.
@@ -245,12 +300,23 @@ impl Phantom {
 
     /// Point targets of equal amplitude 1 at the given positions.
     pub fn points(positions_m: &[[f64; 3]]) -> Result<Phantom> {
-        Phantom::new(positions_m.iter().map(|&p| Scatterer { position_m: p, amplitude: 1.0 }).collect())
+        Phantom::new(
+            positions_m
+                .iter()
+                .map(|&p| Scatterer {
+                    position_m: p,
+                    amplitude: 1.0,
+                })
+                .collect(),
+        )
     }
 
     /// A grid of wires (point targets in the y = 0 plane) at every `(x, z)` of the two axes.
     pub fn wire_grid(x_m: &[f64], z_m: &[f64]) -> Result<Phantom> {
-        let pts: Vec<[f64; 3]> = z_m.iter().flat_map(|&z| x_m.iter().map(move |&x| [x, 0.0, z])).collect();
+        let pts: Vec<[f64; 3]> = z_m
+            .iter()
+            .flat_map(|&z| x_m.iter().map(move |&x| [x, 0.0, z]))
+            .collect();
         Phantom::points(&pts)
     }
 
@@ -269,7 +335,11 @@ impl Phantom {
             return Err(Error::shape("image", "at least 2 x 2 pixels", format!("{nr} x {nc}")));
         }
         if image.iter().any(|v| !v.is_finite() || *v < 0.0) {
-            return Err(Error::invalid("image", "finite values >= 0", "a negative or non-finite pixel"));
+            return Err(Error::invalid(
+                "image",
+                "finite values >= 0",
+                "a negative or non-finite pixel",
+            ));
         }
         let b = SpeckleBuilder::new(x_range_m, z_range_m, density_per_mm2)?;
         let mut ph = b.build(seed)?;
@@ -279,7 +349,8 @@ impl Phantom {
             let (c0, r0) = ((u as usize).min(nc - 2), (v as usize).min(nr - 2));
             let (fu, fv) = (u - c0 as f64, v - r0 as f64);
             let g = |r: usize, c: usize| image[[r, c]] as f64;
-            (1.0 - fv) * ((1.0 - fu) * g(r0, c0) + fu * g(r0, c0 + 1)) + fv * ((1.0 - fu) * g(r0 + 1, c0) + fu * g(r0 + 1, c0 + 1))
+            (1.0 - fv) * ((1.0 - fu) * g(r0, c0) + fu * g(r0, c0 + 1))
+                + fv * ((1.0 - fu) * g(r0 + 1, c0) + fu * g(r0 + 1, c0 + 1))
         };
         ph.scatterers.retain_mut(|s| {
             let e = sample(s.position_m[0], s.position_m[2]);
@@ -318,13 +389,23 @@ impl Phantom {
 
     /// Resolution phantom: wires every 10 mm in depth from `z_first_m` to `z_last_m` at x = 0, and a
     /// lateral row of wires at `z_row_m` spaced `spacing_m` over `±half_width_m`.
-    pub fn resolution(z_first_m: f64, z_last_m: f64, z_row_m: f64, spacing_m: f64, half_width_m: f64) -> Result<Phantom> {
+    pub fn resolution(
+        z_first_m: f64,
+        z_last_m: f64,
+        z_row_m: f64,
+        spacing_m: f64,
+        half_width_m: f64,
+    ) -> Result<Phantom> {
         positive("spacing_m", spacing_m)?;
         positive("z_last_m - z_first_m", z_last_m - z_first_m + 1e-12)?;
         let n = ((z_last_m - z_first_m) / 0.01).floor() as usize + 1;
         let m = (half_width_m / spacing_m).floor() as usize;
         if n > 10_000 || m > 10_000 {
-            return Err(Error::invalid("spacing_m", "at most 10,000 wires per axis", format!("{n} x {m}")));
+            return Err(Error::invalid(
+                "spacing_m",
+                "at most 10,000 wires per axis",
+                format!("{n} x {m}"),
+            ));
         }
         let mut pts: Vec<[f64; 3]> = (0..n).map(|i| [0.0, 0.0, z_first_m + 0.01 * i as f64]).collect();
         for i in 1..=m {
@@ -337,7 +418,14 @@ impl Phantom {
 
     /// Contrast/speckle phantom: speckle over the region with an anechoic cyst and a +6 dB
     /// hyperechoic inclusion of radius `radius_m` side by side at depth `z_m`.
-    pub fn cyst(x_range_m: (f64, f64), z_range_m: (f64, f64), z_m: f64, radius_m: f64, density_per_mm2: f64, seed: u64) -> Result<Phantom> {
+    pub fn cyst(
+        x_range_m: (f64, f64),
+        z_range_m: (f64, f64),
+        z_m: f64,
+        radius_m: f64,
+        density_per_mm2: f64,
+        seed: u64,
+    ) -> Result<Phantom> {
         let dx = 0.25 * (x_range_m.1 - x_range_m.0);
         SpeckleBuilder::new(x_range_m, z_range_m, density_per_mm2)?
             .feature(Feature::disk([-dx * 0.8, z_m], radius_m, 0.0))
@@ -351,13 +439,39 @@ impl Phantom {
     pub fn vessel(density_per_mm2: f64, seed: u64) -> Result<Phantom> {
         SpeckleBuilder::new((-0.015, 0.015), (0.002, 0.04), density_per_mm2)?
             .thickness(2e-3)
-            .feature(Feature::Layer { z_top_m: 0.002, z_bottom_m: 0.004, echogenicity: 2.0 })
-            .feature(Feature::Layer { z_top_m: 0.004, z_bottom_m: 0.009, echogenicity: 0.5 })
-            .feature(Feature::Layer { z_top_m: 0.009, z_bottom_m: 0.03, echogenicity: 1.0 })
-            .feature(Feature::Layer { z_top_m: 0.03, z_bottom_m: 0.032, echogenicity: 3.0 })
-            .feature(Feature::Annulus { center_m: [0.002, 0.018], inner_m: 0.003, outer_m: 0.0038, echogenicity: 3.0 })
+            .feature(Feature::Layer {
+                z_top_m: 0.002,
+                z_bottom_m: 0.004,
+                echogenicity: 2.0,
+            })
+            .feature(Feature::Layer {
+                z_top_m: 0.004,
+                z_bottom_m: 0.009,
+                echogenicity: 0.5,
+            })
+            .feature(Feature::Layer {
+                z_top_m: 0.009,
+                z_bottom_m: 0.03,
+                echogenicity: 1.0,
+            })
+            .feature(Feature::Layer {
+                z_top_m: 0.03,
+                z_bottom_m: 0.032,
+                echogenicity: 3.0,
+            })
+            .feature(Feature::Annulus {
+                center_m: [0.002, 0.018],
+                inner_m: 0.003,
+                outer_m: 0.0038,
+                echogenicity: 3.0,
+            })
             .feature(Feature::disk([0.002, 0.018], 0.003, 0.0))
-            .feature(Feature::Ellipse { center_m: [-0.008, 0.014], semi_axes_m: [0.0035, 0.002], angle_rad: 0.0, echogenicity: 0.0 })
+            .feature(Feature::Ellipse {
+                center_m: [-0.008, 0.014],
+                semi_axes_m: [0.0035, 0.002],
+                angle_rad: 0.0,
+                echogenicity: 0.0,
+            })
             .build(seed)
     }
 
@@ -366,11 +480,29 @@ impl Phantom {
     pub fn abdomen(density_per_mm2: f64, seed: u64) -> Result<Phantom> {
         SpeckleBuilder::new((-0.09, 0.09), (0.01, 0.16), density_per_mm2)?
             .thickness(3e-3)
-            .feature(Feature::Layer { z_top_m: 0.01, z_bottom_m: 0.025, echogenicity: 0.6 })
-            .feature(Feature::Layer { z_top_m: 0.025, z_bottom_m: 0.028, echogenicity: 3.0 })
-            .feature(Feature::Ellipse { center_m: [-0.025, 0.07], semi_axes_m: [0.018, 0.011], angle_rad: 0.3, echogenicity: 0.0 })
+            .feature(Feature::Layer {
+                z_top_m: 0.01,
+                z_bottom_m: 0.025,
+                echogenicity: 0.6,
+            })
+            .feature(Feature::Layer {
+                z_top_m: 0.025,
+                z_bottom_m: 0.028,
+                echogenicity: 3.0,
+            })
+            .feature(Feature::Ellipse {
+                center_m: [-0.025, 0.07],
+                semi_axes_m: [0.018, 0.011],
+                angle_rad: 0.3,
+                echogenicity: 0.0,
+            })
             .feature(Feature::disk([0.03, 0.1], 0.01, 2.5))
-            .feature(Feature::Ellipse { center_m: [0.0, 0.125], semi_axes_m: [0.02, 0.005], angle_rad: -0.2, echogenicity: 0.0 })
+            .feature(Feature::Ellipse {
+                center_m: [0.0, 0.125],
+                semi_axes_m: [0.02, 0.005],
+                angle_rad: -0.2,
+                echogenicity: 0.0,
+            })
             .build(seed)
     }
 
@@ -379,10 +511,29 @@ impl Phantom {
     pub fn heart(density_per_mm2: f64, seed: u64) -> Result<Phantom> {
         SpeckleBuilder::new((-0.11, 0.11), (0.01, 0.16), density_per_mm2)?
             .thickness(3e-3)
-            .feature(Feature::Layer { z_top_m: 0.01, z_bottom_m: 0.03, echogenicity: 0.7 })
-            .feature(Feature::Ellipse { center_m: [0.0, 0.09], semi_axes_m: [0.04, 0.055], angle_rad: 0.2, echogenicity: 2.0 })
-            .feature(Feature::Ellipse { center_m: [0.0, 0.09], semi_axes_m: [0.028, 0.043], angle_rad: 0.2, echogenicity: 0.0 })
-            .feature(Feature::Ellipse { center_m: [0.012, 0.075], semi_axes_m: [0.012, 0.0015], angle_rad: 0.9, echogenicity: 2.5 })
+            .feature(Feature::Layer {
+                z_top_m: 0.01,
+                z_bottom_m: 0.03,
+                echogenicity: 0.7,
+            })
+            .feature(Feature::Ellipse {
+                center_m: [0.0, 0.09],
+                semi_axes_m: [0.04, 0.055],
+                angle_rad: 0.2,
+                echogenicity: 2.0,
+            })
+            .feature(Feature::Ellipse {
+                center_m: [0.0, 0.09],
+                semi_axes_m: [0.028, 0.043],
+                angle_rad: 0.2,
+                echogenicity: 0.0,
+            })
+            .feature(Feature::Ellipse {
+                center_m: [0.012, 0.075],
+                semi_axes_m: [0.012, 0.0015],
+                angle_rad: 0.9,
+                echogenicity: 2.5,
+            })
             .build(seed)
     }
 }
@@ -407,18 +558,31 @@ mod tests {
         assert_eq!(ph.len(), 10_000);
         let n = ph.len() as f64;
         let mean: f64 = ph.scatterers().iter().map(|s| s.amplitude as f64).sum::<f64>() / n;
-        let var: f64 = ph.scatterers().iter().map(|s| (s.amplitude as f64).powi(2)).sum::<f64>() / n;
+        let var: f64 = ph
+            .scatterers()
+            .iter()
+            .map(|s| (s.amplitude as f64).powi(2))
+            .sum::<f64>()
+            / n;
         assert!(mean.abs() < 0.05 && (var - 1.0).abs() < 0.05, "{mean} {var}");
         assert!(ph.scatterers().iter().all(|s| s.position_m[1].abs() <= 0.5e-3));
     }
 
     #[test]
     fn hyperechoic_inclusion_is_brighter() {
-        let ph = SpeckleBuilder::new((-0.01, 0.01), (0.0, 0.02), 50.0).unwrap().feature(Feature::disk([0.0, 0.01], 0.004, 2.0)).build(9).unwrap();
+        let ph = SpeckleBuilder::new((-0.01, 0.01), (0.0, 0.02), 50.0)
+            .unwrap()
+            .feature(Feature::disk([0.0, 0.01], 0.004, 2.0))
+            .build(9)
+            .unwrap();
         let (mut inside, mut outside) = (vec![], vec![]);
         for s in ph.scatterers() {
             let r = (s.position_m[0].powi(2) + (s.position_m[2] - 0.01).powi(2)).sqrt();
-            if r < 0.004 { inside.push(s.amplitude.powi(2)) } else { outside.push(s.amplitude.powi(2)) }
+            if r < 0.004 {
+                inside.push(s.amplitude.powi(2))
+            } else {
+                outside.push(s.amplitude.powi(2))
+            }
         }
         let m = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
         assert!((m(&inside) / m(&outside) - 4.0).abs() < 0.6);
@@ -436,12 +600,27 @@ mod tests {
 
     #[test]
     fn builtin_anatomy_and_errors() {
-        for ph in [Phantom::vessel(2.0, 1).unwrap(), Phantom::abdomen(0.2, 1).unwrap(), Phantom::heart(0.2, 1).unwrap()] {
+        for ph in [
+            Phantom::vessel(2.0, 1).unwrap(),
+            Phantom::abdomen(0.2, 1).unwrap(),
+            Phantom::heart(0.2, 1).unwrap(),
+        ] {
             assert!(ph.len() > 1000);
         }
-        assert!(SpeckleBuilder::new((0.0, 1.0), (0.0, 1.0), 1e9).unwrap().build(0).is_err());
+        assert!(
+            SpeckleBuilder::new((0.0, 1.0), (0.0, 1.0), 1e9)
+                .unwrap()
+                .build(0)
+                .is_err()
+        );
         assert!(SpeckleBuilder::new((1.0, 0.0), (0.0, 1.0), 1.0).is_err());
-        assert!(SpeckleBuilder::new((0.0, 1.0), (0.0, 1.0), 1.0).unwrap().feature(Feature::disk([0.0, 0.0], -1.0, 0.0)).build(0).is_err());
+        assert!(
+            SpeckleBuilder::new((0.0, 1.0), (0.0, 1.0), 1.0)
+                .unwrap()
+                .feature(Feature::disk([0.0, 0.0], -1.0, 0.0))
+                .build(0)
+                .is_err()
+        );
         let r = Phantom::resolution(0.01, 0.04, 0.02, 0.002, 0.006).unwrap();
         assert_eq!(r.len(), 4 + 6);
     }
