@@ -36,6 +36,7 @@ pub mod channel_data;
 pub mod error;
 pub mod grid;
 pub mod medium;
+pub mod metrics;
 pub mod phantom;
 pub mod probe;
 pub mod pulse;
