@@ -109,7 +109,7 @@ impl TxEvent {
             return Err(Error::empty("apod", "at least one channel with a weight > 0"));
         }
         let center = aperture.center_m();
-        let min_z = pos.iter().map(|p| p[2]).fold(f64::INFINITY, f64::min);
+        let max_z = pos.iter().map(|p| p[2]).fold(f64::NEG_INFINITY, f64::max);
         // Raw travel term per channel: t_ch = delay + raw(x_ch) is constant along the wavefront.
         let (raw, t_ref): (Vec<f64>, f64) = match kind {
             TxKind::Plane { angle_rad } => {
@@ -121,10 +121,10 @@ impl TxEvent {
             }
             TxKind::Diverging { virtual_source_m: v } => {
                 finite_point("virtual_source_m", v)?;
-                if v[2] >= min_z {
+                if v[2] >= max_z {
                     return Err(Error::invalid(
                         "virtual_source_m",
-                        format!("a source behind the array (z < {min_z})"),
+                        format!("a source behind the probe face (z < {max_z})"),
                         format!("{v:?}"),
                     ));
                 }
@@ -134,7 +134,7 @@ impl TxEvent {
             }
             TxKind::Focused { focus_m: f } => {
                 finite_point("focus_m", f)?;
-                positive("focus_m[2]", f[2] - min_z)?;
+                positive("focus_m[2]", f[2] - max_z)?;
                 let d: Vec<f64> = pos.iter().map(|p| dist(*p, f)).collect();
                 let m = active.iter().map(|&i| d[i]).fold(f64::NEG_INFINITY, f64::max);
                 (d.iter().map(|x| m - x).collect(), m / c_m_s)
@@ -330,13 +330,14 @@ impl Sequence {
     pub fn synthetic_aperture(aperture: &Aperture, c_m_s: f64) -> Result<Sequence> {
         let n = aperture.n_channels();
         check_count(n)?;
-        let pos = aperture.channel_positions();
+        let chans = aperture.channels();
         let events = (0..n)
             .map(|i| {
                 let mut apod = vec![0.0f32; n];
                 apod[i] = 1.0;
                 // A source 1 nm behind the element: its model is |p - x_i| / c up to 1e-12 s.
-                let v = [pos[i][0], pos[i][1], pos[i][2] - 1e-9];
+                let (x, nrm) = (chans[i].position_m, chans[i].normal);
+                let v = [x[0] - 1e-9 * nrm[0], x[1] - 1e-9 * nrm[1], x[2] - 1e-9 * nrm[2]];
                 TxEvent::new(aperture, TxKind::Diverging { virtual_source_m: v }, apod, c_m_s)
             })
             .collect::<Result<Vec<_>>>()?;
