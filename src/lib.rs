@@ -32,14 +32,18 @@
 
 #![warn(missing_docs)]
 
+pub mod bmode;
 pub mod channel_data;
+pub mod envelope;
 pub mod error;
+pub mod frame;
 pub mod grid;
 pub mod medium;
 pub mod metrics;
 pub mod phantom;
 pub mod probe;
 pub mod pulse;
+pub mod scan_convert;
 pub mod sequence;
 pub mod sim;
 
