@@ -46,5 +46,6 @@ pub mod pulse;
 pub mod scan_convert;
 pub mod sequence;
 pub mod sim;
+pub mod workload;
 
 pub use error::{Error, Result};
