@@ -259,7 +259,7 @@ impl SpeckleBuilder {
             finite_point("point", p.position_m)?;
         }
         let n = self.count();
-        if !(n <= MAX_SCATTERERS as f64) {
+        if n.is_nan() || n > MAX_SCATTERERS as f64 {
             return Err(Error::invalid(
                 "density_per_mm2",
                 format!("at most {MAX_SCATTERERS} scatterers in the region"),
