@@ -7,13 +7,27 @@ use sonochip::sim::Simulator;
 use sonochip::workload::Workload;
 
 fn main() -> sonochip::Result<()> {
-    std::fs::create_dir_all("out/scan").map_err(|e| sonochip::Error::Io { path: "out/scan".into(), message: e.to_string() })?;
-    let jobs = [("vascular", Phantom::vessel(2.0, 1)?), ("abdomen", Phantom::abdomen(0.05, 2)?), ("cardiac", Phantom::heart(0.05, 3)?)];
+    std::fs::create_dir_all("out/scan").map_err(|e| sonochip::Error::Io {
+        path: "out/scan".into(),
+        message: e.to_string(),
+    })?;
+    let jobs = [
+        ("vascular", Phantom::vessel(2.0, 1)?),
+        ("abdomen", Phantom::abdomen(0.05, 2)?),
+        ("cardiac", Phantom::heart(0.05, 3)?),
+    ];
     for (name, phantom) in jobs {
         let w = Workload::by_name(name).expect("known workload")?;
         let t = std::time::Instant::now();
         let rf = Simulator::new(&w.aperture, &w.sequence, Medium::soft_tissue(), w.pulse, w.sampling)?.run(&phantom)?;
-        println!("{name}: {} scatterers, {} tx x {} ch x {} samples in {:.2} s", phantom.len(), rf.n_tx(), rf.n_channels(), rf.n_samples(), t.elapsed().as_secs_f64());
+        println!(
+            "{name}: {} scatterers, {} tx x {} ch x {} samples in {:.2} s",
+            phantom.len(),
+            rf.n_tx(),
+            rf.n_channels(),
+            rf.n_samples(),
+            t.elapsed().as_secs_f64()
+        );
         let (_, nc, ns) = rf.data().dim();
         let tx = rf.n_tx() / 2;
         let trace = rf.data().index_axis(ndarray::Axis(0), tx);

@@ -41,6 +41,7 @@ pub mod grid;
 pub mod medium;
 pub mod metrics;
 pub mod phantom;
+pub mod preset;
 pub mod probe;
 pub mod pulse;
 pub mod scan_convert;

@@ -14,6 +14,7 @@
 
 use crate::error::Result;
 use crate::grid::Grid;
+use crate::preset::{Preset, PresetKind};
 use crate::probe::{Aperture, ChannelMode, Probe};
 use crate::pulse::Pulse;
 use crate::sequence::Sequence;
@@ -54,93 +55,21 @@ impl Workload {
     }
 
     /// `vascular`: linear, 140 columns, 7.5 MHz, fs 30 MHz, 5–40 mm, 5 plane waves −8°…8°,
-    /// Cartesian 256 × 512 over the aperture width.
+    /// Cartesian 256 × 512 over the aperture width (the vascular preset at 40 mm).
     pub fn vascular() -> Result<Workload> {
-        let probe = Probe::cmut_9000();
-        let depth = (0.005, 0.04);
-        let aperture = Aperture::columns(
-            &probe,
-            0..140,
-            ChannelMode::Columns {
-                elevation_focus_m: Some(0.02),
-            },
-        )?;
-        let sequence = Sequence::plane_wave_fan(&aperture, 8f64.to_radians(), 5, C_M_S)?;
-        let pulse = Pulse::new(7.5e6, 1.0, 1.0)?;
-        let sampling = Sampling::for_depth(30e6, depth.1, &sequence, &pulse)?;
-        let half = 0.5 * aperture.width_m();
-        let grid = Grid::cartesian((-half, half), 256, depth, 512)?;
-        Ok(Workload {
-            name: "vascular",
-            aperture,
-            sequence,
-            pulse,
-            sampling,
-            grid,
-            depth_range_m: depth,
-        })
+        Preset::get(PresetKind::Vascular).setup(0.04)
     }
 
     /// `cardiac`: phased, 96 central columns, 2.5 MHz, fs 10 MHz, 10–160 mm, 5 diverging waves,
-    /// polar 192 beams × 800 depths over a 90° sector.
+    /// polar 192 beams × 800 depths over a 90° sector (the cardiac preset at 160 mm).
     pub fn cardiac() -> Result<Workload> {
-        let probe = Probe::cmut_9000();
-        let depth = (0.01, 0.16);
-        let aperture = Aperture::columns(
-            &probe,
-            22..118,
-            ChannelMode::Columns {
-                elevation_focus_m: Some(elevation_focus_for(depth.1)),
-            },
-        )?;
-        let sequence = Sequence::diverging_sector(&aperture, 45f64.to_radians(), 15f64.to_radians(), 5, C_M_S)?;
-        let pulse = Pulse::new(2.5e6, 1.0, 1.0)?;
-        let sampling = Sampling::for_depth(10e6, depth.1, &sequence, &pulse)?;
-        let a = 45f64.to_radians();
-        let grid = Grid::sector((-a, a), 192, depth, 800)?;
-        Ok(Workload {
-            name: "cardiac",
-            aperture,
-            sequence,
-            pulse,
-            sampling,
-            grid,
-            depth_range_m: depth,
-        })
-    }
-
-    /// Virtual-apex distance of the `abdomen` workload: the apex from which the 140-column aperture
-    /// subtends the 60° sector.
-    pub fn abdomen_apex_m() -> f64 {
-        0.5 * 140.0 * 208e-6 / 30f64.to_radians().tan()
+        Preset::get(PresetKind::Cardiac).setup(0.16)
     }
 
     /// `abdomen`: curved via a virtual apex, 140 columns, 3.5 MHz, fs 14 MHz, 20–160 mm, 5 diverging
-    /// waves from sources at the apex, curved grid 256 rays × 800 depths over 60°.
+    /// waves, curved grid 256 rays × 800 depths over 60° (the abdomen preset at 160 mm).
     pub fn abdomen() -> Result<Workload> {
-        let probe = Probe::cmut_9000();
-        let depth = (0.02, 0.16);
-        let aperture = Aperture::columns(
-            &probe,
-            0..140,
-            ChannelMode::Columns {
-                elevation_focus_m: Some(elevation_focus_for(depth.1)),
-            },
-        )?;
-        let sequence = Sequence::diverging_sector(&aperture, 30f64.to_radians(), 10f64.to_radians(), 5, C_M_S)?;
-        let pulse = Pulse::new(3.5e6, 1.0, 1.0)?;
-        let sampling = Sampling::for_depth(14e6, depth.1, &sequence, &pulse)?;
-        let a = 30f64.to_radians();
-        let grid = Grid::curved(Self::abdomen_apex_m(), (-a, a), 256, depth, 800)?;
-        Ok(Workload {
-            name: "abdomen",
-            aperture,
-            sequence,
-            pulse,
-            sampling,
-            grid,
-            depth_range_m: depth,
-        })
+        Preset::get(PresetKind::Abdomen).setup(0.16)
     }
 
     /// `full2d`: every element a channel (8,960), 3.5 MHz, fs 14 MHz, 10–80 mm, 1 plane wave,
