@@ -439,7 +439,7 @@ impl Phantom {
     /// vein beside it.
     pub fn vessel(density_per_mm2: f64, seed: u64) -> Result<Phantom> {
         SpeckleBuilder::new((-0.015, 0.015), (0.002, 0.04), density_per_mm2)?
-            .thickness(2e-3)
+            .thickness(1e-3)
             .feature(Feature::Layer {
                 z_top_m: 0.002,
                 z_bottom_m: 0.004,
@@ -480,7 +480,7 @@ impl Phantom {
     /// capsule over 20–160 mm, with an anechoic gallbladder, a hyperechoic lesion and a portal vessel.
     pub fn abdomen(density_per_mm2: f64, seed: u64) -> Result<Phantom> {
         SpeckleBuilder::new((-0.09, 0.09), (0.01, 0.16), density_per_mm2)?
-            .thickness(3e-3)
+            .thickness(1e-3)
             .feature(Feature::Layer {
                 z_top_m: 0.01,
                 z_bottom_m: 0.025,
@@ -511,7 +511,7 @@ impl Phantom {
     /// the abdominal wall, with posterior acoustic enhancement modelled as brighter tissue below it.
     pub fn bladder(density_per_mm2: f64, seed: u64) -> Result<Phantom> {
         SpeckleBuilder::new((-0.07, 0.07), (0.01, 0.14), density_per_mm2)?
-            .thickness(2e-3)
+            .thickness(1e-3)
             .feature(Feature::Layer {
                 z_top_m: 0.01,
                 z_bottom_m: 0.02,
@@ -547,7 +547,7 @@ impl Phantom {
     /// (bright skull ring around brain tissue) and a placenta.
     pub fn obstetric(density_per_mm2: f64, seed: u64) -> Result<Phantom> {
         SpeckleBuilder::new((-0.08, 0.08), (0.01, 0.14), density_per_mm2)?
-            .thickness(2e-3)
+            .thickness(1e-3)
             .feature(Feature::Layer {
                 z_top_m: 0.01,
                 z_bottom_m: 0.025,
@@ -584,7 +584,7 @@ impl Phantom {
     /// shadows (no scatterers below the ribs) and weak aerated lung below the pleura.
     pub fn lung(density_per_mm2: f64, seed: u64) -> Result<Phantom> {
         SpeckleBuilder::new((-0.08, 0.08), (0.005, 0.12), density_per_mm2)?
-            .thickness(2e-3)
+            .thickness(1e-3)
             .feature(Feature::Layer {
                 z_top_m: 0.005,
                 z_bottom_m: 0.025,
@@ -698,7 +698,7 @@ impl Phantom {
     /// ventricle over 10–160 mm, with a septum-like band and an echogenic valve leaflet.
     pub fn heart(density_per_mm2: f64, seed: u64) -> Result<Phantom> {
         SpeckleBuilder::new((-0.11, 0.11), (0.01, 0.16), density_per_mm2)?
-            .thickness(3e-3)
+            .thickness(1e-3)
             .feature(Feature::Layer {
                 z_top_m: 0.01,
                 z_bottom_m: 0.03,

@@ -1,0 +1,46 @@
+//! The live pipeline allocates nothing per frame in steady state (counted by a global allocator).
+
+use sonochip::imager::Imager;
+use sonochip::medium::Medium;
+use sonochip::preset::PresetKind;
+use sonochip::sim::Simulator;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator and only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn steady_state_frames_do_not_allocate() {
+    let mut imager = Imager::new(PresetKind::Nerve).unwrap();
+    let s = imager.setup().clone();
+    let phantom = imager.preset().phantom(0.2, 3).unwrap();
+    let rf = Simulator::new(&s.aperture, &s.sequence, Medium::soft_tissue(), s.pulse, s.sampling).unwrap().run(&phantom).unwrap();
+    for _ in 0..3 {
+        imager.process(&rf).unwrap();
+    }
+    let before = ALLOCS.load(Ordering::SeqCst);
+    for g in 0..5 {
+        imager.set_gain_control(40.0 + g as f64).unwrap();
+        imager.process(&rf).unwrap();
+        imager.remap().unwrap();
+    }
+    let after = ALLOCS.load(Ordering::SeqCst);
+    assert_eq!(after - before, 0, "allocations in 5 steady-state frames");
+}
