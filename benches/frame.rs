@@ -12,7 +12,10 @@ use sonochip::preset::PresetKind;
 fn noise_frame(imager: &Imager) -> ChannelData<f32> {
     let s = imager.setup();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let data = Array3::from_shape_fn((s.sequence.len(), s.aperture.n_channels(), s.sampling.n_samples), |_| rng.random::<f32>() - 0.5);
+    let data = Array3::from_shape_fn(
+        (s.sequence.len(), s.aperture.n_channels(), s.sampling.n_samples),
+        |_| rng.random::<f32>() - 0.5,
+    );
     let meta = Metadata {
         fs_hz: s.sampling.fs_hz,
         t0_s: s.sampling.t0_s,
@@ -28,18 +31,30 @@ fn noise_frame(imager: &Imager) -> ChannelData<f32> {
 fn frames(c: &mut Criterion) {
     let threads = rayon::current_num_threads();
     let mut g = c.benchmark_group("frame");
-    g.sample_size(10).measurement_time(std::time::Duration::from_secs(3)).warm_up_time(std::time::Duration::from_secs(1));
+    g.sample_size(10)
+        .measurement_time(std::time::Duration::from_secs(3))
+        .warm_up_time(std::time::Duration::from_secs(1));
     g.throughput(Throughput::Elements(1));
-    for (name, kind) in [("vascular", PresetKind::Vascular), ("cardiac", PresetKind::Cardiac), ("abdomen", PresetKind::Abdomen)] {
+    for (name, kind) in [
+        ("vascular", PresetKind::Vascular),
+        ("cardiac", PresetKind::Cardiac),
+        ("abdomen", PresetKind::Abdomen),
+    ] {
         let mut imager = Imager::new(kind).unwrap();
         let rf = noise_frame(&imager);
         imager.process(&rf).unwrap();
-        g.bench_function(format!("{name}/end_to_end/threads={threads}"), |b| b.iter(|| imager.process(&rf).unwrap().width()));
-        g.bench_function(format!("{name}/bmode_and_scan_convert/threads={threads}"), |b| b.iter(|| imager.remap().unwrap().width()));
+        g.bench_function(format!("{name}/end_to_end/threads={threads}"), |b| {
+            b.iter(|| imager.process(&rf).unwrap().width())
+        });
+        g.bench_function(format!("{name}/bmode_and_scan_convert/threads={threads}"), |b| {
+            b.iter(|| imager.remap().unwrap().width())
+        });
         let env = imager.envelope().clone();
         let det = sonochip::envelope::EnvelopeDetector::new(env.dim().1).unwrap();
         let mut out = env.clone();
-        g.bench_function(format!("{name}/envelope_rf_fft/threads={threads}"), |b| b.iter(|| det.detect_rf_into(env.view(), out.view_mut()).unwrap()));
+        g.bench_function(format!("{name}/envelope_rf_fft/threads={threads}"), |b| {
+            b.iter(|| det.detect_rf_into(env.view(), out.view_mut()).unwrap())
+        });
     }
     g.finish();
 }

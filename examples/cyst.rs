@@ -22,29 +22,69 @@ fn main() -> sonochip::Result<()> {
     let phantom = Phantom::cyst(xr, zr, 0.02, 0.003, density, 7)?;
     let t = std::time::Instant::now();
     let rf = Simulator::new(&w.aperture, &w.sequence, Medium::soft_tissue(), w.pulse, w.sampling)?.run(&phantom)?;
-    println!("simulated {} scatterers ({density:.0}/mm², 12 per cell) in {:.1} s", phantom.len(), t.elapsed().as_secs_f64());
+    println!(
+        "simulated {} scatterers ({density:.0}/mm², 12 per cell) in {:.1} s",
+        phantom.len(),
+        t.elapsed().as_secs_f64()
+    );
     let fc = w.pulse.fc_hz();
     let iq = Demodulator::for_data(&rf, DemodConfig::new(fc, 0.9 * fc, 2))?.demodulate(&rf)?;
     let grid = Grid::cartesian(xr, 200, zr, 400)?;
-    let config = BeamformConfig { f_number: Some(1.5), window: Window::Hann, ..BeamformConfig::default() };
-    let bf = Beamformer::new(&RxArray::from_aperture(&w.aperture), &w.sequence, &grid, DataLayout::of(&iq), config)?;
+    let config = BeamformConfig {
+        f_number: Some(1.5),
+        window: Window::Hann,
+        ..BeamformConfig::default()
+    };
+    let bf = Beamformer::new(
+        &RxArray::from_aperture(&w.aperture),
+        &w.sequence,
+        &grid,
+        DataLayout::of(&iq),
+        config,
+    )?;
     let env = bf.beamform_iq(&iq)?.mapv(|v| v.norm());
     let dx = 0.25 * (xr.1 - xr.0) * 0.8;
-    let cyst = Region::Disk { center_m: [-dx, 0.02], radius_m: 0.0025 };
-    let bright = Region::Disk { center_m: [dx, 0.02], radius_m: 0.0025 };
-    let background = Region::Box { x_range_m: (-0.002, 0.002), z_range_m: (0.012, 0.028) };
+    let cyst = Region::Disk {
+        center_m: [-dx, 0.02],
+        radius_m: 0.0025,
+    };
+    let bright = Region::Disk {
+        center_m: [dx, 0.02],
+        radius_m: 0.0025,
+    };
+    let background = Region::Box {
+        x_range_m: (-0.002, 0.002),
+        z_range_m: (0.012, 0.028),
+    };
     let c = contrast(env.view(), &grid, &cyst, &background)?;
     let h = contrast(env.view(), &grid, &bright, &background)?;
     let s = speckle(env.view(), &grid, &background, (4, 4))?;
-    println!("anechoic cyst:  CR {:.1} dB, CNR {:.2}, gCNR {:.3}", c.cr_db.unwrap_or(f64::NAN), c.cnr.unwrap_or(f64::NAN), c.gcnr);
-    println!("+6 dB inclusion: CR {:.1} dB (phantom +6.0 dB), gCNR {:.3}", h.cr_db.unwrap_or(f64::NAN), h.gcnr);
-    println!("speckle: SNR {:.2} (Rayleigh 1.91), KS p = {:.2} ({})", s.snr, s.ks.p_value, if s.ks.pass { "pass" } else { "fail" });
+    println!(
+        "anechoic cyst:  CR {:.1} dB, CNR {:.2}, gCNR {:.3}",
+        c.cr_db.unwrap_or(f64::NAN),
+        c.cnr.unwrap_or(f64::NAN),
+        c.gcnr
+    );
+    println!(
+        "+6 dB inclusion: CR {:.1} dB (phantom +6.0 dB), gCNR {:.3}",
+        h.cr_db.unwrap_or(f64::NAN),
+        h.gcnr
+    );
+    println!(
+        "speckle: SNR {:.2} (Rayleigh 1.91), KS p = {:.2} ({})",
+        s.snr,
+        s.ks.p_value,
+        if s.ks.pass { "pass" } else { "fail" }
+    );
     let depths: Vec<f64> = (0..400).map(|k| grid.position(0, k)[2]).collect();
     let mapped = BModeMapper::new().map(env.view(), &depths)?;
     let conv = ScanConverter::new(&grid, RasterSpec::square_pixels_for(&grid, 400)?)?;
     let mut frame = conv.new_frame()?;
     conv.convert_into_frame(mapped.view(), &mut frame)?;
-    std::fs::create_dir_all("out/cyst").map_err(|e| sonochip::Error::Io { path: "out/cyst".into(), message: e.to_string() })?;
+    std::fs::create_dir_all("out/cyst").map_err(|e| sonochip::Error::Io {
+        path: "out/cyst".into(),
+        message: e.to_string(),
+    })?;
     frame.save_png_with_depth_scale("out/cyst/cyst.png")?;
     println!("wrote out/cyst/cyst.png");
     Ok(())

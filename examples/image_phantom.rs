@@ -33,8 +33,10 @@ fn kidney(rows: usize, cols: usize) -> Array2<f32> {
 }
 
 fn main() -> sonochip::Result<()> {
-    std::fs::create_dir_all("out/image_phantom")
-        .map_err(|e| sonochip::Error::Io { path: "out/image_phantom".into(), message: e.to_string() })?;
+    std::fs::create_dir_all("out/image_phantom").map_err(|e| sonochip::Error::Io {
+        path: "out/image_phantom".into(),
+        message: e.to_string(),
+    })?;
     let picture = kidney(240, 200);
     let grey = picture.mapv(|v| (v / 2.0 * 255.0) as u8);
     BModeFrame::new(grey, [-0.015, 0.004], [0.03 / 200.0, 0.036 / 240.0])?.save_png("out/image_phantom/source.png")?;
@@ -43,7 +45,14 @@ fn main() -> sonochip::Result<()> {
     let phantom = Phantom::from_image(picture.view(), (-0.015, 0.015), (0.004, 0.04), density, 5)?;
     let s = imager.setup().clone();
     let rf = Simulator::new(&s.aperture, &s.sequence, Medium::soft_tissue(), s.pulse, s.sampling)?.run(&phantom)?;
-    imager.process(&rf)?.save_png_with_depth_scale("out/image_phantom/bmode.png")?;
-    println!("{} scatterers from a {}x{} picture; wrote out/image_phantom/source.png and bmode.png", phantom.len(), 240, 200);
+    imager
+        .process(&rf)?
+        .save_png_with_depth_scale("out/image_phantom/bmode.png")?;
+    println!(
+        "{} scatterers from a {}x{} picture; wrote out/image_phantom/source.png and bmode.png",
+        phantom.len(),
+        240,
+        200
+    );
     Ok(())
 }

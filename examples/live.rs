@@ -35,7 +35,10 @@ fn main() -> sonochip::Result<()> {
             imager.set_gain_control(g as f64)?;
             imager.remap()?;
         }
-        println!("  101 gain changes re-rendered without beamforming in {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
+        println!(
+            "  101 gain changes re-rendered without beamforming in {:.1} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
     }
     Ok(())
 }

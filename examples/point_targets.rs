@@ -13,8 +13,10 @@ use sonochip::sim::Simulator;
 use sonochip::workload::Workload;
 
 fn main() -> sonochip::Result<()> {
-    std::fs::create_dir_all("out/point_targets")
-        .map_err(|e| sonochip::Error::Io { path: "out/point_targets".into(), message: e.to_string() })?;
+    std::fs::create_dir_all("out/point_targets").map_err(|e| sonochip::Error::Io {
+        path: "out/point_targets".into(),
+        message: e.to_string(),
+    })?;
     let phantom = Phantom::resolution(0.01, 0.04, 0.025, 0.004, 0.012)?;
     let f_number = 1.5;
     for n in [1usize, 11] {
@@ -23,11 +25,26 @@ fn main() -> sonochip::Result<()> {
         let lambda = c / fc;
         let rf = Simulator::new(&w.aperture, &w.sequence, Medium::soft_tissue(), w.pulse, w.sampling)?.run(&phantom)?;
         let iq = Demodulator::for_data(&rf, DemodConfig::new(fc, 0.9 * fc, 2))?.demodulate(&rf)?;
-        let config = BeamformConfig { f_number: Some(f_number), window: Window::Rectangular, ..BeamformConfig::default() };
-        let bf = Beamformer::new(&RxArray::from_aperture(&w.aperture), &w.sequence, &w.grid, DataLayout::of(&iq), config)?;
+        let config = BeamformConfig {
+            f_number: Some(f_number),
+            window: Window::Rectangular,
+            ..BeamformConfig::default()
+        };
+        let bf = Beamformer::new(
+            &RxArray::from_aperture(&w.aperture),
+            &w.sequence,
+            &w.grid,
+            DataLayout::of(&iq),
+            config,
+        )?;
         let env = bf.beamform_iq(&iq)?.mapv(|v| v.norm());
         println!("{n} plane wave(s), F# {f_number}, λ = {:.3} mm", lambda * 1e3);
-        println!("  theory: lateral {:.3} mm (two-way) … {:.3} mm (one-way); axial {:.3} mm", 0.886 * lambda * f_number * 1e3, 1.207 * lambda * f_number * 1e3, 0.44 * c / w.pulse.pulse_echo_bandwidth_hz() * 1e3);
+        println!(
+            "  theory: lateral {:.3} mm (two-way) … {:.3} mm (one-way); axial {:.3} mm",
+            0.886 * lambda * f_number * 1e3,
+            1.207 * lambda * f_number * 1e3,
+            0.44 * c / w.pulse.pulse_echo_bandwidth_hz() * 1e3
+        );
         for s in phantom.scatterers() {
             let m = point_target(env.view(), &w.grid, s.position_m, 1e-3)?;
             let f = |v: Option<f64>| v.map_or("  n/a".to_string(), |v| format!("{:.3}", v * 1e3));

@@ -14,9 +14,15 @@ use std::time::Instant;
 
 fn main() -> sonochip::Result<()> {
     let out = std::path::Path::new("out/scan");
-    std::fs::create_dir_all(out).map_err(|e| sonochip::Error::Io { path: out.display().to_string(), message: e.to_string() })?;
+    std::fs::create_dir_all(out).map_err(|e| sonochip::Error::Io {
+        path: out.display().to_string(),
+        message: e.to_string(),
+    })?;
     let start = Instant::now();
-    println!("{:<9} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}", "preset", "scatterers", "sim s", "demod ms", "beamf ms", "env ms", "bmode ms", "scan ms", "fps");
+    println!(
+        "{:<9} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
+        "preset", "scatterers", "sim s", "demod ms", "beamf ms", "env ms", "bmode ms", "scan ms", "fps"
+    );
     for (i, kind) in PresetKind::ALL.iter().enumerate() {
         let mut imager = Imager::new(*kind)?;
         let preset = imager.preset().clone();
@@ -45,6 +51,11 @@ fn main() -> sonochip::Result<()> {
         );
         frame.save_png_with_depth_scale(out.join(format!("{}.png", preset.name)))?;
     }
-    println!("wrote {} PNGs to {} in {:.1} s", PresetKind::ALL.len(), out.display(), start.elapsed().as_secs_f64());
+    println!(
+        "wrote {} PNGs to {} in {:.1} s",
+        PresetKind::ALL.len(),
+        out.display(),
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -6,22 +6,43 @@ use sonochip::validation::{ValidationOptions, markdown_table, validate};
 use sonochip::workload::Workload;
 
 fn main() -> sonochip::Result<()> {
-    let io = |e: std::io::Error| sonochip::Error::Io { path: "out/validate".into(), message: e.to_string() };
+    let io = |e: std::io::Error| sonochip::Error::Io {
+        path: "out/validate".into(),
+        message: e.to_string(),
+    };
     std::fs::create_dir_all("out/validate").map_err(io)?;
     let picmus = ValidationOptions::default();
-    let vascular = ValidationOptions { cyst_depth_m: 0.02, wire_depths_m: vec![0.01, 0.02, 0.03], ..ValidationOptions::default() };
+    let vascular = ValidationOptions {
+        cyst_depth_m: 0.02,
+        wire_depths_m: vec![0.01, 0.02, 0.03],
+        ..ValidationOptions::default()
+    };
     let mut rows = Vec::new();
     for n in [1usize, 11, 75] {
         let t = std::time::Instant::now();
-        rows.push(validate(&format!("PICMUS L11-4v, {n} PW"), &Workload::picmus(n)?, &picmus)?);
+        rows.push(validate(
+            &format!("PICMUS L11-4v, {n} PW"),
+            &Workload::picmus(n)?,
+            &picmus,
+        )?);
         eprintln!("PICMUS {n} PW done in {:.1} s", t.elapsed().as_secs_f64());
     }
-    rows.push(validate("CMUT vascular preset (140 columns, 5 PW)", &Workload::vascular()?, &vascular)?);
+    rows.push(validate(
+        "CMUT vascular preset (140 columns, 5 PW)",
+        &Workload::vascular()?,
+        &vascular,
+    )?);
     let table = markdown_table(&rows);
-    println!("F# {} (rectangular window for resolution, Hann for contrast); speckle {} scatterers per cell\n", picmus.f_number, picmus.scatterers_per_cell);
+    println!(
+        "F# {} (rectangular window for resolution, Hann for contrast); speckle {} scatterers per cell\n",
+        picmus.f_number, picmus.scatterers_per_cell
+    );
     println!("{table}");
     std::fs::write("out/validate/report.md", &table).map_err(io)?;
-    let json = serde_json::to_string_pretty(&rows).map_err(|e| sonochip::Error::Format { path: "report.json".into(), message: e.to_string() })?;
+    let json = serde_json::to_string_pretty(&rows).map_err(|e| sonochip::Error::Format {
+        path: "report.json".into(),
+        message: e.to_string(),
+    })?;
     std::fs::write("out/validate/report.json", json).map_err(io)?;
     println!("wrote out/validate/report.md and report.json");
     Ok(())

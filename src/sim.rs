@@ -29,10 +29,10 @@
 //!
 //! A column of elements behind an electronic elevation lens is summed, per scatterer, without
 //! treating each of its 64 elements separately on the fast path ([`ElevationModel::Binned`], the
-//! default): the elements' impulses are sorted into bins of an eighth of a period of delay, and each
+//! default): the elements' impulses are sorted into bins of a quarter period of delay, and each
 //! bin is collapsed into one impulse by its phasor sum at the centre frequency
 //! `G = Σ_e D_e/r_e · exp(−j·2π·fc·(τ_e − τ_bin))` (amplitude `|G|`, delay `τ_bin − arg(G)/(2π·fc)`).
-//! Within a bin the delays differ by less than λ/8, so the collapse is accurate across the band; a
+//! Within a bin the delays differ by less than a quarter period, so the collapse is exact at fc and within a few per cent across the band (RMS ≤ 3 % of the peak against the element-by-element reference in the tests); a
 //! scatterer at the elevation focus needs one bin, an out-of-plane or defocused one a few, which
 //! reproduces both the elevation beam pattern and the pulse lengthening of elevation defocus.
 //! [`ElevationModel::Exact`] keeps every element as its own impulse on transmit and receive (64 times
@@ -142,7 +142,7 @@ impl Sampling {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ElevationModel {
-    /// Element impulses binned by delay (λ/8 bins), each bin collapsed at fc. Fast; the default.
+    /// Element impulses binned by delay (quarter-period bins), each bin collapsed at fc. Fast; the default.
     #[default]
     Binned,
     /// Every element its own impulse on transmit and receive. The reference.
@@ -370,7 +370,7 @@ fn dist(a: [f64; 3], b: [f64; 3]) -> f64 {
 }
 
 /// Width of the delay bins of a column channel, in periods of fc.
-const BIN_PERIODS: f64 = 0.125;
+const BIN_PERIODS: f64 = 0.25;
 
 /// sin and cos of a small angle (|x| ≤ π/4): Taylor series, error < 4e-7.
 #[inline(always)]
@@ -688,7 +688,7 @@ impl Context {
     /// Column channel `ch` of `geo` (elements sharing x, z and normal, differing in y) for a
     /// scatterer at `p`: the elements' impulses are grouped into bins of [`BIN_PERIODS`] periods
     /// of delay and each bin collapsed into one impulse by its phasor sum at fc (exact phase within
-    /// a bin, whose spread is at most an eighth of a period).
+    /// a bin, whose spread is at most a quarter period).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn column_taps(

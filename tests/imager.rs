@@ -10,7 +10,10 @@ use sonochip::sim::Simulator;
 fn simulate(imager: &Imager, per_cell: f64, seed: u64) -> sonochip::channel_data::ChannelData {
     let s = imager.setup().clone();
     let phantom = imager.preset().phantom(per_cell, seed).unwrap();
-    Simulator::new(&s.aperture, &s.sequence, Medium::soft_tissue(), s.pulse, s.sampling).unwrap().run(&phantom).unwrap()
+    Simulator::new(&s.aperture, &s.sequence, Medium::soft_tissue(), s.pulse, s.sampling)
+        .unwrap()
+        .run(&phantom)
+        .unwrap()
 }
 
 #[test]
@@ -23,15 +26,24 @@ fn gain_changes_remap_without_beamforming_and_depth_is_bounded() {
     let brighter = imager.remap().unwrap().clone();
     assert_eq!(imager.beamform_count(), 1, "a gain change must not beamform again");
     let (a, b) = (first.pixels(), brighter.pixels());
-    assert!(a.iter().zip(b.iter()).all(|(x, y)| y >= x), "more gain never darkens a pixel");
+    assert!(
+        a.iter().zip(b.iter()).all(|(x, y)| y >= x),
+        "more gain never darkens a pixel"
+    );
     assert!(b.iter().map(|&v| v as u64).sum::<u64>() > a.iter().map(|&v| v as u64).sum::<u64>());
     imager.set_dynamic_range_db(40.0).unwrap();
     imager.remap().unwrap();
     assert_eq!(imager.beamform_count(), 1);
     assert!(imager.set_gain_control(120.0).is_err());
     let bounds = imager.preset().depth_bounds_m;
-    assert!(matches!(imager.set_depth(bounds.1 + 0.01), Err(Error::DepthOutOfRange { .. })));
-    assert!(matches!(imager.set_depth(bounds.0 - 0.001), Err(Error::DepthOutOfRange { .. })));
+    assert!(matches!(
+        imager.set_depth(bounds.1 + 0.01),
+        Err(Error::DepthOutOfRange { .. })
+    ));
+    assert!(matches!(
+        imager.set_depth(bounds.0 - 0.001),
+        Err(Error::DepthOutOfRange { .. })
+    ));
     imager.set_depth(0.03).unwrap();
     assert_eq!(imager.depth_m(), 0.03);
     let (z0, z1) = imager.frame().depth_extent_m();
@@ -47,14 +59,24 @@ fn gain_changes_remap_without_beamforming_and_depth_is_bounded() {
 #[test]
 fn every_preset_renders_its_phantom_with_the_known_contrast() {
     let mm = |x: f64, z: f64| [x * 1e-3, z * 1e-3];
-    let disk = |x: f64, z: f64, r: f64| Region::Disk { center_m: mm(x, z), radius_m: r * 1e-3 };
+    let disk = |x: f64, z: f64, r: f64| Region::Disk {
+        center_m: mm(x, z),
+        radius_m: r * 1e-3,
+    };
     // (preset, dark region, reference region)
     let cases = [
         (PresetKind::Abdomen, disk(-25.0, 70.0, 6.0), disk(-5.0, 95.0, 6.0)),
         (PresetKind::Bladder, disk(0.0, 60.0, 12.0), disk(0.0, 100.0, 5.0)),
         (PresetKind::Ob, disk(-35.0, 85.0, 6.0), disk(0.0, 17.0, 4.0)),
         (PresetKind::Cardiac, disk(0.0, 90.0, 10.0), disk(0.0, 20.0, 5.0)),
-        (PresetKind::Lung, disk(0.0, 70.0, 8.0), Region::Box { x_range_m: (-0.01, 0.01), z_range_m: (0.0245, 0.0275) }),
+        (
+            PresetKind::Lung,
+            disk(0.0, 70.0, 8.0),
+            Region::Box {
+                x_range_m: (-0.01, 0.01),
+                z_range_m: (0.0245, 0.0275),
+            },
+        ),
         (PresetKind::Vascular, disk(2.0, 18.0, 2.0), disk(8.0, 24.0, 3.0)),
         (PresetKind::Msk, disk(0.0, 40.0, 3.0), disk(0.0, 27.0, 3.0)),
         (PresetKind::Nerve, disk(7.0, 17.0, 2.0), disk(-8.0, 25.0, 3.0)),
@@ -70,6 +92,9 @@ fn every_preset_renders_its_phantom_with_the_known_contrast() {
         let grid = &imager.setup().grid;
         let c = contrast(imager.envelope().view(), grid, &dark, &reference).unwrap();
         let cr = c.cr_db.unwrap();
-        assert!(cr < -6.0, "{kind:?}: contrast {cr:.1} dB between the dark and the reference region");
+        assert!(
+            cr < -6.0,
+            "{kind:?}: contrast {cr:.1} dB between the dark and the reference region"
+        );
     }
 }

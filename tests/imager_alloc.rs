@@ -31,7 +31,10 @@ fn steady_state_frames_do_not_allocate() {
     let mut imager = Imager::new(PresetKind::Nerve).unwrap();
     let s = imager.setup().clone();
     let phantom = imager.preset().phantom(0.2, 3).unwrap();
-    let rf = Simulator::new(&s.aperture, &s.sequence, Medium::soft_tissue(), s.pulse, s.sampling).unwrap().run(&phantom).unwrap();
+    let rf = Simulator::new(&s.aperture, &s.sequence, Medium::soft_tissue(), s.pulse, s.sampling)
+        .unwrap()
+        .run(&phantom)
+        .unwrap();
     for _ in 0..3 {
         imager.process(&rf).unwrap();
     }
