@@ -32,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+pub mod beamform;
 pub mod bmode;
 pub mod channel_data;
 pub mod envelope;
