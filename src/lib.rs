@@ -35,6 +35,7 @@
 pub mod beamform;
 pub mod bmode;
 pub mod channel_data;
+pub mod demod;
 pub mod envelope;
 pub mod error;
 pub mod frame;
