@@ -32,8 +32,10 @@
 
 #![warn(missing_docs)]
 
+pub mod beamform;
 pub mod bmode;
 pub mod channel_data;
+pub mod demod;
 pub mod envelope;
 pub mod error;
 pub mod frame;

@@ -1,0 +1,1183 @@
+//! Delay-and-sum beamforming: a plan built once ([`Beamformer::new`]) and run on every frame
+//! ([`Beamformer::beamform_into`] for RF, [`Beamformer::beamform_iq_into`] for baseband IQ).
+//!
+//! # Model
+//!
+//! The value of pixel `p` is
+//! `Σ_tx w_tx · Σ_ch a_ch(p) · s_tx,ch(τ_tx(p) + |p − x_ch| / c)`
+//! with `τ_tx` the transmit arrival time of [`crate::sequence`] (the same model the simulator uses),
+//! `s` the recorded trace interpolated at that time ([`Interpolation`]; samples outside the record
+//! count as zero, nothing is read out of bounds), `a_ch(p)` the receive apodization and `w_tx` the
+//! optional per-transmit weight. All transmits of a frame are summed coherently (compounding).
+//! For IQ data the interpolated baseband sample is rotated by `exp(+i·2π·f_demod·t)` with `t` the
+//! total delay, so the IQ image is the analytic (baseband-shifted) version of the RF image.
+//!
+//! # Transmit models
+//!
+//! * plane and diverging waves (and synthetic aperture, a single-element diverging wave) use the
+//!   sequence's model exactly;
+//! * **focused waves, focal-zone rule.** Let `a = (p − f)·û` be the signed distance of the pixel from
+//!   the focal plane along the beam axis `û` (from the centroid of the receive channels to the focus;
+//!   the aperture centre in the usual case of the same transmit and receive aperture), `d = |p − f|`
+//!   and `W` = [`BeamformConfig::focal_zone_wavelengths`] wavelengths (λ = c / fc). Outside the zone
+//!   (`|a| ≥ W`) the time is the virtual-source model `t_f + sign(a)·d / c`. Inside it the time is
+//!   blended linearly towards the plane-wave-like time `t_f + a / c`:
+//!   `t = t_f + (a + (|a| / W)·(sign(a)·d − a)) / c`. The rule is continuous everywhere, equals the
+//!   sequence's model on the beam axis and outside the zone, and removes the jump of the
+//!   virtual-source model across the focal plane off axis.
+//!
+//! # Apodization
+//!
+//! Receive F-number: a channel takes part in pixel `p` when its lateral distance to the pixel (in
+//! the x–y plane) is at most `z_p / (2·F#)`; inside that aperture it is weighted by a [`Window`] of
+//! the normalised lateral distance (1 at the centre, the window's edge value at the edge). An
+//! optional acceptance angle excludes channels that see the pixel more than that angle off their
+//! normal. Optional per-transmit weights scale each transmit's contribution.
+//!
+//! # Kernels
+//!
+//! The plan translates everything into plain `f32` arrays in *sample units* (positions multiplied by
+//! `fs / c`, relative to the centroid of the receive channels): per-pixel positions and squared
+//! inverse aperture half-widths, per-channel positions and normals, per-transmit model parameters.
+//! Images are processed in blocks of up to [`BLOCK`] depths of one line; for each block and transmit
+//! the transmit delays are computed once (shared code, so all kernels see identical delays), then a
+//! kernel accumulates all channels: the scalar kernel (always compiled, the test oracle), AVX2+FMA
+//! (8 depths per vector, runtime-detected), AVX-512 (16 depths per vector, runtime-detected) and
+//! NEON (aarch64, currently the scalar code). [`KernelChoice`] selects; rayon splits the image into
+//! lines and blocks, each computed by one task, so the output does not depend on the thread count.
+//!
+//! ```
+//! use sonochip::beamform::{BeamformConfig, Beamformer, DataLayout, RxArray};
+//! use sonochip::grid::Grid;
+//! use sonochip::probe::{Aperture, Probe};
+//! use sonochip::sequence::Sequence;
+//! use ndarray::Array2;
+//!
+//! let probe = Probe::linear(32, 3e-4, 2.7e-4, 5e-3, 1).unwrap();
+//! let ap = Aperture::full(&probe, None).unwrap();
+//! let seq = Sequence::plane_waves(&ap, &[0.0], 1540.0).unwrap();
+//! let grid = Grid::cartesian((-0.004, 0.004), 16, (0.005, 0.02), 64).unwrap();
+//! let layout = DataLayout::rf(20e6, 0.0, 600, 5e6);
+//! let bf = Beamformer::new(&RxArray::from_aperture(&ap), &seq, &grid, layout, BeamformConfig::default()).unwrap();
+//! let data = ndarray::Array3::<f32>::zeros((1, 32, 600));
+//! let mut img = Array2::zeros(grid.shape());
+//! bf.beamform_raw_into(data.view(), img.view_mut()).unwrap();
+//! assert!(img.iter().all(|&v| v == 0.0));
+//! ```
+
+use crate::channel_data::{ChannelData, Sample};
+use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size, finite, in_range, positive};
+use crate::grid::Grid;
+use crate::probe::Aperture;
+use crate::sequence::{Sequence, TxKind};
+use ndarray::{Array2, ArrayView3, ArrayViewMut2, Axis};
+use num_complex::Complex32;
+
+#[cfg(target_arch = "x86_64")]
+mod kernel_avx2;
+#[cfg(target_arch = "x86_64")]
+mod kernel_avx512;
+#[cfg(target_arch = "aarch64")]
+mod kernel_neon;
+mod kernel_scalar;
+
+/// Largest number of depths of one line processed together (stack accumulators of this size).
+pub const BLOCK: usize = 128;
+
+/// Largest distance of a pixel or channel from the receive-aperture centroid, metres.
+pub const MAX_DISTANCE_M: f64 = 10.0;
+
+/// How a trace is read between samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Interpolation {
+    /// The nearest sample.
+    Nearest,
+    /// Linear between the two neighbouring samples.
+    #[default]
+    Linear,
+    /// Cubic convolution (Catmull-Rom / Keys a = −0.5) over four samples.
+    Cubic,
+}
+
+/// Receive apodization window over the F-number aperture (u = 0 at the centre, 1 at the edge).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[non_exhaustive]
+pub enum Window {
+    /// 1 everywhere inside the aperture.
+    #[default]
+    Rectangular,
+    /// `cos²(π u / 2)` (0 at the edge).
+    Hann,
+    /// `0.54 + 0.46 cos(π u)` (0.08 at the edge).
+    Hamming,
+    /// Flat for `u ≤ 1 − alpha`, then a Hann taper to 0 at the edge; `alpha` in `[0, 1]`
+    /// (0 = rectangular, 1 = Hann).
+    Tukey {
+        /// Tapered fraction of the half-aperture.
+        alpha: f64,
+    },
+}
+
+/// Which kernel runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum KernelChoice {
+    /// The fastest kernel the CPU supports.
+    #[default]
+    Auto,
+    /// The scalar reference kernel.
+    Scalar,
+    /// AVX2 + FMA (x86-64); an error if the CPU lacks them.
+    Avx2,
+    /// AVX-512F (x86-64); an error if the CPU lacks it.
+    Avx512,
+}
+
+impl KernelChoice {
+    /// The explicit kernels this CPU can run, slowest first (always starts with `Scalar`).
+    pub fn supported() -> Vec<KernelChoice> {
+        let mut v = vec![KernelChoice::Scalar];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                v.push(KernelChoice::Avx2);
+            }
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                v.push(KernelChoice::Avx512);
+            }
+        }
+        v
+    }
+}
+
+/// The kernel a plan runs (resolved from [`KernelChoice`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    Scalar,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    #[cfg(target_arch = "aarch64")]
+    Neon,
+}
+
+fn resolve_kernel(choice: KernelChoice) -> Result<Kernel> {
+    let supported = KernelChoice::supported();
+    let has = |k| supported.contains(&k);
+    match choice {
+        KernelChoice::Scalar => Ok(Kernel::Scalar),
+        KernelChoice::Auto => {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if has(KernelChoice::Avx512) {
+                    return Ok(Kernel::Avx512);
+                }
+                if has(KernelChoice::Avx2) {
+                    return Ok(Kernel::Avx2);
+                }
+            }
+            #[cfg(target_arch = "aarch64")]
+            {
+                return Ok(Kernel::Neon);
+            }
+            #[allow(unreachable_code)]
+            Ok(Kernel::Scalar)
+        }
+        KernelChoice::Avx2 | KernelChoice::Avx512 if !has(choice) => Err(Error::invalid(
+            "kernel",
+            format!("a kernel this CPU supports ({supported:?})"),
+            format!("{choice:?}"),
+        )),
+        #[cfg(target_arch = "x86_64")]
+        KernelChoice::Avx2 => Ok(Kernel::Avx2),
+        #[cfg(target_arch = "x86_64")]
+        KernelChoice::Avx512 => Ok(Kernel::Avx512),
+        #[allow(unreachable_patterns)]
+        _ => Err(Error::invalid("kernel", "a kernel this CPU supports", format!("{choice:?}"))),
+    }
+}
+
+/// Options of a beamformer plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeamformConfig {
+    /// Interpolation between samples (default linear).
+    pub interpolation: Interpolation,
+    /// Receive F-number (`None`: the whole aperture at every depth). Must be > 0.
+    pub f_number: Option<f64>,
+    /// Window over the F-number aperture (ignored, i.e. rectangular, without an F-number).
+    pub window: Window,
+    /// Largest angle between a channel's normal and the direction to the pixel, radians in
+    /// `(0, π/2]` (`None`: no limit).
+    pub acceptance_angle_rad: Option<f64>,
+    /// One weight per transmit (finite); `None`: all 1.
+    pub tx_weights: Option<Vec<f32>>,
+    /// Half-width of the focal zone of focused transmits, in wavelengths (> 0; default 2); see the
+    /// [module docs](self).
+    pub focal_zone_wavelengths: f64,
+    /// Which kernel runs (default: the fastest available).
+    pub kernel: KernelChoice,
+    /// Largest precomputed geometry the plan may allocate, bytes.
+    pub memory_cap_bytes: u64,
+}
+
+impl Default for BeamformConfig {
+    fn default() -> Self {
+        BeamformConfig {
+            interpolation: Interpolation::Linear,
+            f_number: None,
+            window: Window::Rectangular,
+            acceptance_angle_rad: None,
+            tx_weights: None,
+            focal_zone_wavelengths: 2.0,
+            kernel: KernelChoice::Auto,
+            memory_cap_bytes: DEFAULT_MEMORY_CAP_BYTES,
+        }
+    }
+}
+
+/// How the channel data a plan accepts is sampled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DataLayout {
+    /// Sampling rate, Hz.
+    pub fs_hz: f64,
+    /// Time of sample 0, seconds.
+    pub t0_s: f64,
+    /// Samples per trace.
+    pub n_samples: usize,
+    /// Centre frequency of the pulse, Hz (sets the wavelength of the focal zone).
+    pub fc_hz: f64,
+    /// Demodulation frequency for IQ data (`None`: RF).
+    pub demod_hz: Option<f64>,
+}
+
+impl DataLayout {
+    /// The layout of `data`.
+    pub fn of<S: Sample>(data: &ChannelData<S>) -> DataLayout {
+        let m = data.meta();
+        DataLayout {
+            fs_hz: m.fs_hz,
+            t0_s: m.t0_s,
+            n_samples: data.n_samples(),
+            fc_hz: m.fc_hz,
+            demod_hz: m.demod_hz,
+        }
+    }
+    /// An RF layout.
+    pub fn rf(fs_hz: f64, t0_s: f64, n_samples: usize, fc_hz: f64) -> DataLayout {
+        DataLayout {
+            fs_hz,
+            t0_s,
+            n_samples,
+            fc_hz,
+            demod_hz: None,
+        }
+    }
+    /// An IQ layout demodulated at `demod_hz`.
+    pub fn iq(fs_hz: f64, t0_s: f64, n_samples: usize, fc_hz: f64, demod_hz: f64) -> DataLayout {
+        DataLayout {
+            fs_hz,
+            t0_s,
+            n_samples,
+            fc_hz,
+            demod_hz: Some(demod_hz),
+        }
+    }
+    fn validate(&self) -> Result<()> {
+        positive("fs_hz", self.fs_hz)?;
+        finite("t0_s", self.t0_s)?;
+        positive("fc_hz", self.fc_hz)?;
+        if let Some(f) = self.demod_hz {
+            finite("demod_hz", f)?;
+        }
+        if self.n_samples == 0 || self.n_samples > crate::sim::MAX_SAMPLES {
+            return Err(Error::invalid(
+                "n_samples",
+                format!("1..={}", crate::sim::MAX_SAMPLES),
+                self.n_samples,
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The receive channels a plan sums: reference positions and normals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RxArray {
+    positions_m: Vec<[f64; 3]>,
+    normals: Vec<[f64; 3]>,
+}
+
+impl RxArray {
+    /// The channels of an aperture (positions and normals).
+    pub fn from_aperture(aperture: &Aperture) -> RxArray {
+        RxArray {
+            positions_m: aperture.channels().iter().map(|c| c.position_m).collect(),
+            normals: aperture.channels().iter().map(|c| c.normal).collect(),
+        }
+    }
+    /// Channels at `positions_m`, all facing +z (a flat array).
+    pub fn from_positions(positions_m: &[[f64; 3]]) -> RxArray {
+        RxArray {
+            positions_m: positions_m.to_vec(),
+            normals: vec![[0.0, 0.0, 1.0]; positions_m.len()],
+        }
+    }
+    /// Replaces the normals (one per channel, non-zero finite vectors; normalised here).
+    pub fn with_normals(mut self, normals: &[[f64; 3]]) -> Result<RxArray> {
+        if normals.len() != self.positions_m.len() {
+            return Err(Error::shape(
+                "normals",
+                format!("{} normals (one per channel)", self.positions_m.len()),
+                normals.len().to_string(),
+            ));
+        }
+        self.normals = normals.to_vec();
+        Ok(self)
+    }
+    /// Channel positions, metres.
+    pub fn positions_m(&self) -> &[[f64; 3]] {
+        &self.positions_m
+    }
+    /// Number of channels.
+    pub fn len(&self) -> usize {
+        self.positions_m.len()
+    }
+    /// True without channels.
+    pub fn is_empty(&self) -> bool {
+        self.positions_m.is_empty()
+    }
+}
+
+/// Interpolation code seen by the kernels.
+pub(crate) const INTERP_NEAREST: u8 = 0;
+pub(crate) const INTERP_LINEAR: u8 = 1;
+pub(crate) const INTERP_CUBIC: u8 = 2;
+
+/// Window code seen by the kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WindowCode {
+    Rect,
+    Hann,
+    Hamming,
+    Tukey,
+}
+
+/// Everything a kernel needs besides geometry and data (plain values).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KernelParams {
+    pub n_samples: usize,
+    pub interp: u8,
+    pub window: WindowCode,
+    /// Tukey: flat part `1 − α` and `1 / α`.
+    pub tukey_flat: f32,
+    pub tukey_inv_alpha: f32,
+    /// `cos(acceptance angle)`, or −2 (no limit).
+    pub cos_accept: f32,
+    /// IQ rotation: `frac(f_demod · t0)` in turns and `f_demod / fs` in turns per sample.
+    pub phase0_turns: f32,
+    pub turns_per_sample: f32,
+}
+
+impl KernelParams {
+    /// `(shift, in_lo, in_hi, out_lo, out_hi)`: with `y = idx + shift` and `q = floor(y)`, all taps
+    /// lie inside the record iff `in_lo ≤ y < in_hi`, all outside iff `y < out_lo || y ≥ out_hi`.
+    pub fn tap_bounds(&self) -> (f32, f32, f32, f32, f32) {
+        let n = self.n_samples as f32;
+        let (shift, jmin, jmax) = match self.interp {
+            INTERP_NEAREST => (0.5, 0.0, 0.0),
+            INTERP_LINEAR => (0.0, 0.0, 1.0),
+            _ => (0.0, -1.0, 2.0),
+        };
+        (shift, -jmin, n - jmax, -jmax, n - jmin)
+    }
+}
+
+/// Channel geometry in sample units (structure of arrays).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ChannelArrays {
+    pub x: Vec<f32>,
+    pub y: Vec<f32>,
+    pub z: Vec<f32>,
+    pub nx: Vec<f32>,
+    pub ny: Vec<f32>,
+    pub nz: Vec<f32>,
+}
+
+impl ChannelArrays {
+    pub fn len(&self) -> usize {
+        self.x.len()
+    }
+}
+
+/// One block of pixels of one line, for one transmit (sample units).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Block<'a> {
+    pub px: &'a [f32],
+    pub py: &'a [f32],
+    pub pz: &'a [f32],
+    /// `(2 F# / z)²` per pixel (0 without an F-number).
+    pub ih2: &'a [f32],
+    /// Transmit delay minus `t0`, in samples, per pixel.
+    pub tx: &'a [f32],
+    /// True when every channel and pixel lies in `y = 0` with channel normals `+z`.
+    pub planar: bool,
+}
+
+/// Transmit model in sample units, relative to the plan origin.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TxModel {
+    /// `s·x + c·z + c0`.
+    Plane { s: f32, c: f32, c0: f32 },
+    /// `|p − v| + c0`.
+    Diverging { v: [f32; 3], c0: f32 },
+    /// Focal-zone rule of the module docs.
+    Focused {
+        f: [f32; 3],
+        u: [f32; 3],
+        zone: f32,
+        inv_zone: f32,
+        c0: f32,
+    },
+}
+
+impl TxModel {
+    /// Transmit delay minus `t0`, in samples, of each pixel of a block.
+    fn times(&self, px: &[f32], py: &[f32], pz: &[f32], out: &mut [f32]) {
+        let n = out.len();
+        let (px, py, pz) = (&px[..n], &py[..n], &pz[..n]);
+        match *self {
+            TxModel::Plane { s, c, c0 } => {
+                for i in 0..n {
+                    out[i] = s * px[i] + c * pz[i] + c0;
+                }
+            }
+            TxModel::Diverging { v, c0 } => {
+                for i in 0..n {
+                    let (dx, dy, dz) = (px[i] - v[0], py[i] - v[1], pz[i] - v[2]);
+                    out[i] = (dx * dx + dy * dy + dz * dz).sqrt() + c0;
+                }
+            }
+            TxModel::Focused {
+                f,
+                u,
+                zone,
+                inv_zone,
+                c0,
+            } => {
+                for i in 0..n {
+                    let (dx, dy, dz) = (px[i] - f[0], py[i] - f[1], pz[i] - f[2]);
+                    let d = (dx * dx + dy * dy + dz * dz).sqrt();
+                    let a = dx * u[0] + dy * u[1] + dz * u[2];
+                    let sd = if a >= 0.0 { d } else { -d };
+                    let t = if a.abs() >= zone {
+                        sd
+                    } else {
+                        a + a.abs() * inv_zone * (sd - a)
+                    };
+                    out[i] = t + c0;
+                }
+            }
+        }
+    }
+}
+
+/// A delay-and-sum plan. See the [module docs](self).
+///
+/// `Send + Sync`: one plan may run frames on several threads at once. The run methods allocate
+/// nothing (accumulators live on the stack, [`BLOCK`] depths at a time).
+#[derive(Debug, Clone)]
+pub struct Beamformer {
+    layout: DataLayout,
+    n_lines: usize,
+    n_depths: usize,
+    n_tx: usize,
+    channels: ChannelArrays,
+    positions_m: Vec<[f64; 3]>,
+    tx_kinds: Vec<TxKind>,
+    px: Vec<f32>,
+    py: Vec<f32>,
+    pz: Vec<f32>,
+    ih2: Vec<f32>,
+    tx_models: Vec<TxModel>,
+    tx_weights: Vec<f32>,
+    params: KernelParams,
+    planar: bool,
+    kernel: Kernel,
+}
+
+fn dist3(a: [f64; 3], b: [f64; 3]) -> f64 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
+impl Beamformer {
+    /// Plans delay-and-sum of data laid out as `layout`, received on `rx`, transmitted with
+    /// `sequence`, onto `grid`.
+    ///
+    /// Errors: an empty or non-finite receive array; a sequence whose events do not match (speed of
+    /// sound ≤ 0); invalid layout or configuration values; a grid or channel farther than
+    /// [`MAX_DISTANCE_M`] from the channels' centroid; a grid whose every pixel's echoes fall outside
+    /// the recorded time window (`InvalidParameter` on `grid`); geometry above the memory cap.
+    pub fn new(
+        rx: &RxArray,
+        sequence: &Sequence,
+        grid: &Grid,
+        layout: DataLayout,
+        config: BeamformConfig,
+    ) -> Result<Beamformer> {
+        layout.validate()?;
+        if rx.is_empty() {
+            return Err(Error::empty("rx", "at least one receive channel"));
+        }
+        let n_ch = rx.len();
+        for p in rx.positions_m.iter().chain(&rx.normals) {
+            crate::error::finite_point("rx", *p)?;
+        }
+        let c = sequence.c_m_s();
+        in_range("c_m_s", c, 300.0, 5000.0)?;
+        let kernel = resolve_kernel(config.kernel)?;
+        let n_tx = sequence.len();
+        let tx_weights = match &config.tx_weights {
+            None => vec![1.0f32; n_tx],
+            Some(w) => {
+                if w.len() != n_tx {
+                    return Err(Error::shape(
+                        "tx_weights",
+                        format!("{n_tx} weights (one per transmit)"),
+                        w.len().to_string(),
+                    ));
+                }
+                if let Some(bad) = w.iter().find(|v| !v.is_finite()) {
+                    return Err(Error::invalid("tx_weights", "finite weights", bad));
+                }
+                w.clone()
+            }
+        };
+        if let Some(f) = config.f_number {
+            in_range("f_number", f, 1e-3, 1e3)?;
+        }
+        if let Some(a) = config.acceptance_angle_rad {
+            if !(a.is_finite() && a > 0.0 && a <= std::f64::consts::FRAC_PI_2) {
+                return Err(Error::invalid("acceptance_angle_rad", "an angle in (0, pi/2]", a));
+            }
+        }
+        in_range("focal_zone_wavelengths", config.focal_zone_wavelengths, 1e-3, 1e3)?;
+        let (window, tukey_flat, tukey_inv_alpha) = match (config.f_number, config.window) {
+            (None, _) | (_, Window::Rectangular) => (WindowCode::Rect, 1.0, 1.0),
+            (_, Window::Hann) => (WindowCode::Hann, 1.0, 1.0),
+            (_, Window::Hamming) => (WindowCode::Hamming, 1.0, 1.0),
+            (_, Window::Tukey { alpha }) => {
+                in_range("window.alpha", alpha, 0.0, 1.0)?;
+                if alpha == 0.0 {
+                    (WindowCode::Rect, 1.0, 1.0)
+                } else {
+                    (WindowCode::Tukey, (1.0 - alpha) as f32, (1.0 / alpha) as f32)
+                }
+            }
+        };
+        let (n_lines, n_depths) = grid.shape();
+        let n_px = n_lines * n_depths;
+        check_size(
+            "beamformer geometry",
+            (n_px as u128) * 16 + (n_ch as u128) * 48 + (n_tx as u128) * 64,
+            config.memory_cap_bytes,
+        )?;
+
+        // Origin: centroid of the receive channels; sample units: metres * fs / c.
+        let mut origin = [0.0f64; 3];
+        for p in &rx.positions_m {
+            for k in 0..3 {
+                origin[k] += p[k] / n_ch as f64;
+            }
+        }
+        let k_s = layout.fs_hz / c;
+        let rel = |p: [f64; 3]| [(p[0] - origin[0]) * k_s, (p[1] - origin[1]) * k_s, (p[2] - origin[2]) * k_s];
+        let far = |name: &'static str, p: [f64; 3]| -> Result<()> {
+            if dist3(p, origin) <= MAX_DISTANCE_M {
+                Ok(())
+            } else {
+                Err(Error::invalid(
+                    name,
+                    format!("positions within {MAX_DISTANCE_M} m of the receive channels' centroid"),
+                    format!("{p:?}"),
+                ))
+            }
+        };
+        let mut channels = ChannelArrays::default();
+        for (p, n) in rx.positions_m.iter().zip(&rx.normals) {
+            far("rx", *p)?;
+            let norm = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
+            if norm <= 0.0 {
+                return Err(Error::invalid("rx normals", "non-zero vectors", format!("{n:?}")));
+            }
+            let q = rel(*p);
+            channels.x.push(q[0] as f32);
+            channels.y.push(q[1] as f32);
+            channels.z.push(q[2] as f32);
+            channels.nx.push((n[0] / norm) as f32);
+            channels.ny.push((n[1] / norm) as f32);
+            channels.nz.push((n[2] / norm) as f32);
+        }
+
+        let mut px = Vec::with_capacity(n_px);
+        let mut py = Vec::with_capacity(n_px);
+        let mut pz = Vec::with_capacity(n_px);
+        let mut ih2 = Vec::with_capacity(n_px);
+        let mut pixels_planar = true;
+        for l in 0..n_lines {
+            for kd in 0..n_depths {
+                let p = grid.position(l, kd);
+                far("grid", p)?;
+                let q = rel(p);
+                px.push(q[0] as f32);
+                py.push(q[1] as f32);
+                pz.push(q[2] as f32);
+                pixels_planar &= q[1] as f32 == 0.0;
+                ih2.push(match config.f_number {
+                    None => 0.0,
+                    Some(f) => {
+                        // Depth below the probe face (z = 0), in samples; floored to keep it finite.
+                        let z = (p[2] * k_s).max(1e-3);
+                        ((2.0 * f / z) * (2.0 * f / z)) as f32
+                    }
+                });
+            }
+        }
+        let planar = pixels_planar
+            && (0..n_ch).all(|i| {
+                channels.y[i] == 0.0 && channels.nx[i] == 0.0 && channels.ny[i] == 0.0 && channels.nz[i] == 1.0
+            });
+
+        let t0 = layout.t0_s;
+        let fs = layout.fs_hz;
+        let mut tx_models = Vec::with_capacity(n_tx);
+        for ev in sequence.events() {
+            let m = match ev.kind() {
+                TxKind::Plane { angle_rad } => {
+                    let (s, co) = angle_rad.sin_cos();
+                    TxModel::Plane {
+                        s: s as f32,
+                        c: co as f32,
+                        c0: ((ev.arrival_time_s(origin) - t0) * fs) as f32,
+                    }
+                }
+                TxKind::Diverging { virtual_source_m } => {
+                    far("virtual_source_m", virtual_source_m)?;
+                    let v = rel(virtual_source_m);
+                    TxModel::Diverging {
+                        v: [v[0] as f32, v[1] as f32, v[2] as f32],
+                        c0: ((ev.arrival_time_s(virtual_source_m) - t0) * fs) as f32,
+                    }
+                }
+                TxKind::Focused { focus_m } => {
+                    far("focus_m", focus_m)?;
+                    let f = rel(focus_m);
+                    let len = (f[0] * f[0] + f[1] * f[1] + f[2] * f[2]).sqrt();
+                    let u = if len > 0.0 {
+                        [f[0] / len, f[1] / len, f[2] / len]
+                    } else {
+                        [0.0, 0.0, 1.0]
+                    };
+                    let zone = config.focal_zone_wavelengths * fs / layout.fc_hz;
+                    TxModel::Focused {
+                        f: [f[0] as f32, f[1] as f32, f[2] as f32],
+                        u: [u[0] as f32, u[1] as f32, u[2] as f32],
+                        zone: zone as f32,
+                        inv_zone: (1.0 / zone) as f32,
+                        c0: ((ev.arrival_time_s(focus_m) - t0) * fs) as f32,
+                    }
+                }
+                #[allow(unreachable_patterns)]
+                other => {
+                    return Err(Error::invalid(
+                        "sequence",
+                        "plane, diverging or focused events",
+                        format!("{other:?}"),
+                    ));
+                }
+            };
+            tx_models.push(m);
+        }
+
+        let (phase0_turns, turns_per_sample) = match layout.demod_hz {
+            None => (0.0, 0.0),
+            Some(fd) => {
+                let ph = fd * t0;
+                ((ph - ph.round()) as f32, (fd / fs) as f32)
+            }
+        };
+        let params = KernelParams {
+            n_samples: layout.n_samples,
+            interp: match config.interpolation {
+                Interpolation::Nearest => INTERP_NEAREST,
+                Interpolation::Linear => INTERP_LINEAR,
+                Interpolation::Cubic => INTERP_CUBIC,
+            },
+            window,
+            tukey_flat,
+            tukey_inv_alpha,
+            cos_accept: config.acceptance_angle_rad.map_or(-2.0, |a| a.cos() as f32),
+            phase0_turns,
+            turns_per_sample,
+        };
+        let bf = Beamformer {
+            layout,
+            n_lines,
+            n_depths,
+            n_tx,
+            channels,
+            positions_m: rx.positions_m.clone(),
+            tx_kinds: sequence.events().iter().map(|e| e.kind()).collect(),
+            px,
+            py,
+            pz,
+            ih2,
+            tx_models,
+            tx_weights,
+            params,
+            planar,
+            kernel,
+        };
+        bf.check_grid_in_record()?;
+        Ok(bf)
+    }
+
+    /// A plan for data like `data` (its layout, channel positions — channels facing +z — and
+    /// sequence) onto `grid`.
+    pub fn for_data<S: Sample>(data: &ChannelData<S>, grid: &Grid, config: BeamformConfig) -> Result<Beamformer> {
+        let m = data.meta();
+        Beamformer::new(
+            &RxArray::from_positions(&m.channel_positions_m),
+            &m.sequence,
+            grid,
+            DataLayout::of(data),
+            config,
+        )
+    }
+
+    /// Errors if no pixel's echo window (earliest to latest arrival over the channels' bounding box,
+    /// any transmit) overlaps the record.
+    fn check_grid_in_record(&self) -> Result<()> {
+        let ch = &self.channels;
+        let bb = |v: &[f32]| v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |a, &x| (a.0.min(x), a.1.max(x)));
+        let (bx, by, bz) = (bb(&ch.x), bb(&ch.y), bb(&ch.z));
+        let span = |lo: f32, hi: f32, p: f32| -> (f32, f32) {
+            let near = if p < lo {
+                lo - p
+            } else if p > hi {
+                p - hi
+            } else {
+                0.0
+            };
+            (near, (p - lo).abs().max((p - hi).abs()))
+        };
+        let last = (self.layout.n_samples - 1) as f32 + 3.0;
+        let mut t = [0.0f32; BLOCK];
+        for m in &self.tx_models {
+            for start in (0..self.px.len()).step_by(BLOCK) {
+                let end = (start + BLOCK).min(self.px.len());
+                let n = end - start;
+                m.times(
+                    &self.px[start..end],
+                    &self.py[start..end],
+                    &self.pz[start..end],
+                    &mut t[..n],
+                );
+                for i in 0..n {
+                    let (ax, bxm) = span(bx.0, bx.1, self.px[start + i]);
+                    let (ay, bym) = span(by.0, by.1, self.py[start + i]);
+                    let (az, bzm) = span(bz.0, bz.1, self.pz[start + i]);
+                    let early = t[i] + (ax * ax + ay * ay + az * az).sqrt();
+                    let late = t[i] + (bxm * bxm + bym * bym + bzm * bzm).sqrt();
+                    if late >= -3.0 && early <= last {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Err(Error::invalid(
+            "grid",
+            "a grid whose echoes fall at least partly inside the recorded time window",
+            "every pixel's echoes outside the record",
+        ))
+    }
+
+    /// Shape of the images this plan writes: `(n_lines, n_depths)` of the grid.
+    pub fn image_shape(&self) -> (usize, usize) {
+        (self.n_lines, self.n_depths)
+    }
+    /// The layout of the data this plan accepts.
+    pub fn layout(&self) -> DataLayout {
+        self.layout
+    }
+    /// Expected data shape `(n_tx, n_channels, n_samples)`.
+    pub fn data_shape(&self) -> (usize, usize, usize) {
+        (self.n_tx, self.channels.len(), self.layout.n_samples)
+    }
+    /// The kernel the plan runs.
+    pub fn kernel(&self) -> KernelChoice {
+        match self.kernel {
+            Kernel::Scalar => KernelChoice::Scalar,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => KernelChoice::Avx2,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => KernelChoice::Avx512,
+            #[cfg(target_arch = "aarch64")]
+            Kernel::Neon => KernelChoice::Scalar,
+        }
+    }
+    /// Points per frame: pixels × channels × transmits.
+    pub fn points_per_frame(&self) -> usize {
+        self.n_lines * self.n_depths * self.channels.len() * self.n_tx
+    }
+
+    fn check_meta<S: Sample>(&self, data: &ChannelData<S>) -> Result<()> {
+        let m = data.meta();
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-30);
+        if !close(m.fs_hz, self.layout.fs_hz) {
+            return Err(Error::invalid(
+                "fs_hz",
+                format!("the plan's {} Hz", self.layout.fs_hz),
+                m.fs_hz,
+            ));
+        }
+        if (m.t0_s - self.layout.t0_s).abs() > 1e-3 / self.layout.fs_hz {
+            return Err(Error::invalid("t0_s", format!("the plan's {} s", self.layout.t0_s), m.t0_s));
+        }
+        match (m.demod_hz, self.layout.demod_hz) {
+            (None, None) => {}
+            (Some(a), Some(b)) if close(a, b) => {}
+            (a, b) => {
+                return Err(Error::invalid(
+                    "demod_hz",
+                    format!("the plan's {b:?}"),
+                    format!("{a:?}"),
+                ));
+            }
+        }
+        if m.channel_positions_m.len() != self.positions_m.len()
+            || m
+                .channel_positions_m
+                .iter()
+                .zip(&self.positions_m)
+                .any(|(a, b)| dist3(*a, *b) > 1e-9)
+        {
+            return Err(Error::shape(
+                "channel_positions_m",
+                "the plan's receive channel positions",
+                "different positions",
+            ));
+        }
+        if m.sequence.len() != self.n_tx || m.sequence.events().iter().zip(&self.tx_kinds).any(|(e, k)| e.kind() != *k) {
+            return Err(Error::shape("sequence", "the plan's transmit events", "different events"));
+        }
+        Ok(())
+    }
+
+    fn check_shapes(&self, data: (usize, usize, usize), out: (usize, usize)) -> Result<()> {
+        if data != self.data_shape() {
+            return Err(Error::shape(
+                "data",
+                format!("{:?} [tx, channel, sample]", self.data_shape()),
+                format!("{data:?}"),
+            ));
+        }
+        if out != self.image_shape() {
+            return Err(Error::shape(
+                "image",
+                format!("{:?} [line, depth]", self.image_shape()),
+                format!("{out:?}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Beamforms RF `data` into `image` (`[n_lines, n_depths]`), allocating nothing.
+    ///
+    /// Errors: `ShapeMismatch` for data or image shapes, channel positions or events other than the
+    /// plan's; `InvalidParameter` for another `fs_hz`, `t0_s` or IQ data.
+    pub fn beamform_into(&self, data: &ChannelData<f32>, image: ArrayViewMut2<'_, f32>) -> Result<()> {
+        self.check_meta(data)?;
+        self.beamform_raw_into(data.data().view(), image)
+    }
+
+    /// Beamforms raw RF samples `[tx, channel, sample]` (laid out as the plan's [`DataLayout`]) into
+    /// `image`, allocating nothing when `data` is in standard layout.
+    pub fn beamform_raw_into(&self, data: ArrayView3<'_, f32>, image: ArrayViewMut2<'_, f32>) -> Result<()> {
+        if self.layout.demod_hz.is_some() {
+            return Err(Error::invalid("data", "IQ samples for an IQ plan", "RF samples"));
+        }
+        self.check_shapes(data.dim(), image.dim())?;
+        let owned;
+        let slice = match data.as_slice() {
+            Some(s) => s,
+            None => {
+                owned = data.as_standard_layout().to_owned();
+                owned.as_slice().unwrap_or(&[])
+            }
+        };
+        self.run(image, &|l, k0, out: &mut [f32]| {
+            let mut acc = [0.0f32; BLOCK];
+            let n = out.len();
+            self.block_rf(slice, l, k0, &mut acc[..n]);
+            out.copy_from_slice(&acc[..n]);
+        });
+        Ok(())
+    }
+
+    /// Beamforms IQ `data` into the complex `image`, allocating nothing.
+    ///
+    /// Errors as [`Beamformer::beamform_into`]; `InvalidParameter` for RF data or another `demod_hz`.
+    pub fn beamform_iq_into(&self, data: &ChannelData<Complex32>, image: ArrayViewMut2<'_, Complex32>) -> Result<()> {
+        self.check_meta(data)?;
+        self.beamform_iq_raw_into(data.data().view(), image)
+    }
+
+    /// Beamforms raw IQ samples `[tx, channel, sample]` into `image`.
+    pub fn beamform_iq_raw_into(
+        &self,
+        data: ArrayView3<'_, Complex32>,
+        image: ArrayViewMut2<'_, Complex32>,
+    ) -> Result<()> {
+        if self.layout.demod_hz.is_none() {
+            return Err(Error::invalid("data", "RF samples for an RF plan", "IQ samples"));
+        }
+        self.check_shapes(data.dim(), image.dim())?;
+        let owned;
+        let slice = match data.as_slice() {
+            Some(s) => s,
+            None => {
+                owned = data.as_standard_layout().to_owned();
+                owned.as_slice().unwrap_or(&[])
+            }
+        };
+        self.run(image, &|l, k0, out: &mut [Complex32]| {
+            let mut re = [0.0f32; BLOCK];
+            let mut im = [0.0f32; BLOCK];
+            let n = out.len();
+            self.block_iq(slice, l, k0, &mut re[..n], &mut im[..n]);
+            for i in 0..n {
+                out[i] = Complex32::new(re[i], im[i]);
+            }
+        });
+        Ok(())
+    }
+
+    /// Allocating wrapper of [`Beamformer::beamform_into`].
+    pub fn beamform(&self, data: &ChannelData<f32>) -> Result<Array2<f32>> {
+        let mut img = Array2::zeros(self.image_shape());
+        self.beamform_into(data, img.view_mut())?;
+        Ok(img)
+    }
+
+    /// Allocating wrapper of [`Beamformer::beamform_iq_into`].
+    pub fn beamform_iq(&self, data: &ChannelData<Complex32>) -> Result<Array2<Complex32>> {
+        let mut img = Array2::zeros(self.image_shape());
+        self.beamform_iq_into(data, img.view_mut())?;
+        Ok(img)
+    }
+
+    /// Runs `f(line, first_depth, out)` on blocks of ≤ [`BLOCK`] depths, in parallel (rayon
+    /// `join`, no allocation), each block computed by exactly one task.
+    fn run<T: Copy + Send + Sync + Default>(&self, image: ArrayViewMut2<'_, T>, f: &(dyn Fn(usize, usize, &mut [T]) + Sync)) {
+        split(image, 0, 0, f);
+    }
+
+    fn block_geom(&self, l: usize, k0: usize, n: usize) -> (usize, usize) {
+        let s = l * self.n_depths + k0;
+        (s, s + n)
+    }
+
+    fn block_rf(&self, data: &[f32], l: usize, k0: usize, acc: &mut [f32]) {
+        let n = acc.len();
+        let (s, e) = self.block_geom(l, k0, n);
+        let per_tx = self.channels.len() * self.layout.n_samples;
+        let mut t = [0.0f32; BLOCK];
+        for (tx, m) in self.tx_models.iter().enumerate() {
+            m.times(&self.px[s..e], &self.py[s..e], &self.pz[s..e], &mut t[..n]);
+            let blk = Block {
+                px: &self.px[s..e],
+                py: &self.py[s..e],
+                pz: &self.pz[s..e],
+                ih2: &self.ih2[s..e],
+                tx: &t[..n],
+                planar: self.planar,
+            };
+            let d = &data[tx * per_tx..(tx + 1) * per_tx];
+            let w = self.tx_weights[tx];
+            match self.kernel {
+                Kernel::Scalar => kernel_scalar::rf_block(&self.params, &self.channels, d, &blk, w, acc),
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `Kernel::Avx2` is only chosen after detecting AVX2 and FMA.
+                Kernel::Avx2 => unsafe { kernel_avx2::rf_block(&self.params, &self.channels, d, &blk, w, acc) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `Kernel::Avx512` is only chosen after detecting AVX-512F.
+                Kernel::Avx512 => unsafe { kernel_avx512::rf_block(&self.params, &self.channels, d, &blk, w, acc) },
+                #[cfg(target_arch = "aarch64")]
+                Kernel::Neon => kernel_neon::rf_block(&self.params, &self.channels, d, &blk, w, acc),
+            }
+        }
+    }
+
+    fn block_iq(&self, data: &[Complex32], l: usize, k0: usize, re: &mut [f32], im: &mut [f32]) {
+        let n = re.len();
+        let (s, e) = self.block_geom(l, k0, n);
+        let per_tx = self.channels.len() * self.layout.n_samples;
+        let mut t = [0.0f32; BLOCK];
+        for (tx, m) in self.tx_models.iter().enumerate() {
+            m.times(&self.px[s..e], &self.py[s..e], &self.pz[s..e], &mut t[..n]);
+            let blk = Block {
+                px: &self.px[s..e],
+                py: &self.py[s..e],
+                pz: &self.pz[s..e],
+                ih2: &self.ih2[s..e],
+                tx: &t[..n],
+                planar: self.planar,
+            };
+            let d = &data[tx * per_tx..(tx + 1) * per_tx];
+            let w = self.tx_weights[tx];
+            match self.kernel {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: `Kernel::Avx2` is only chosen after detecting AVX2 and FMA.
+                Kernel::Avx2 | Kernel::Avx512 => unsafe {
+                    kernel_avx2::iq_block(&self.params, &self.channels, d, &blk, w, re, im)
+                },
+                _ => kernel_scalar::iq_block(&self.params, &self.channels, d, &blk, w, re, im),
+            }
+        }
+    }
+}
+
+/// Recursive split of `view` (rows first, then block-aligned depth ranges) with `rayon::join`.
+fn split<T: Copy + Send + Sync + Default>(
+    mut view: ArrayViewMut2<'_, T>,
+    line0: usize,
+    k0: usize,
+    f: &(dyn Fn(usize, usize, &mut [T]) + Sync),
+) {
+    let (rows, cols) = view.dim();
+    if rows > 1 {
+        let mid = rows / 2;
+        let (a, b) = view.split_at(Axis(0), mid);
+        rayon::join(|| split(a, line0, k0, f), || split(b, line0 + mid, k0, f));
+        return;
+    }
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    if cols > 2 * BLOCK {
+        let mid = (cols / 2).div_ceil(BLOCK) * BLOCK;
+        let (a, b) = view.split_at(Axis(1), mid);
+        rayon::join(|| split(a, line0, k0, f), || split(b, line0, k0 + mid, f));
+        return;
+    }
+    let mut row = view.index_axis_mut(Axis(0), 0);
+    let mut buf = [T::default(); BLOCK];
+    let mut start = 0;
+    while start < cols {
+        let n = (cols - start).min(BLOCK);
+        f(line0, k0 + start, &mut buf[..n]);
+        for i in 0..n {
+            row[start + i] = buf[i];
+        }
+        start += n;
+    }
+}
+
+/// `cos(π·u/2)` as a polynomial in `s = u²` (`u ∈ [0, 1]`, error < 1e-8). Shared by all kernels.
+#[inline(always)]
+pub(crate) fn cos_half_pi_sq(s: f32) -> f32 {
+    let mut c = COS_HALF_PI_POLY[0];
+    for &k in &COS_HALF_PI_POLY[1..] {
+        c = c * s + k;
+    }
+    c
+}
+
+/// Taylor coefficients of `cos(π u / 2)` in `u²`, highest first.
+pub(crate) const COS_HALF_PI_POLY: [f32; 7] = [
+    4.710_874_8e-7,
+    -2.520_204_2e-5,
+    9.192_602_7e-4,
+    -2.086_348_1e-2,
+    2.536_695_1e-1,
+    -1.233_700_6,
+    1.0,
+];
+
+/// `sin(2π·x)` for `x` in turns within `[-0.5, 0.5]` (polynomial, error < 1e-6). Shared by kernels.
+#[inline(always)]
+pub(crate) fn sin_turns(x: f32) -> f32 {
+    // Reflect into [-0.25, 0.25]: sin(2π(0.5 − x)) = sin(2πx).
+    let ax = x.abs();
+    let r = 0.25 - (0.25 - ax).abs();
+    let r = if x < 0.0 { -r } else { r };
+    let y = r * std::f32::consts::TAU;
+    let y2 = y * y;
+    let mut p = SIN_POLY[0];
+    for &k in &SIN_POLY[1..] {
+        p = p * y2 + k;
+    }
+    p * y
+}
+
+/// Taylor coefficients of `sin(y)/y` in `y²`, highest first.
+pub(crate) const SIN_POLY: [f32; 7] = [
+    1.0 / 6_227_020_800.0,
+    -1.0 / 39_916_800.0,
+    1.0 / 362_880.0,
+    -1.0 / 5040.0,
+    1.0 / 120.0,
+    -1.0 / 6.0,
+    1.0,
+];
+
+/// Window weight at `u2 = u²` (the caller checks `u2 ≤ 1`). Shared by all kernels' tails.
+#[inline(always)]
+pub(crate) fn window_weight(p: &KernelParams, u2: f32) -> f32 {
+    match p.window {
+        WindowCode::Rect => 1.0,
+        WindowCode::Hann => {
+            let c = cos_half_pi_sq(u2);
+            c * c
+        }
+        WindowCode::Hamming => {
+            let c = cos_half_pi_sq(u2);
+            0.08 + 0.92 * (c * c)
+        }
+        WindowCode::Tukey => {
+            let v = ((u2.sqrt() - p.tukey_flat) * p.tukey_inv_alpha).max(0.0);
+            let c = cos_half_pi_sq(v * v);
+            c * c
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polynomials_are_accurate() {
+        for i in 0..=100 {
+            let u = i as f32 / 100.0;
+            let c = cos_half_pi_sq(u * u);
+            assert!((c - (std::f32::consts::FRAC_PI_2 * u).cos()).abs() < 2e-6, "{u}");
+            let x = -0.5 + i as f32 / 100.0;
+            assert!((sin_turns(x) - (std::f32::consts::TAU * x).sin()).abs() < 2e-6, "{x}");
+        }
+    }
+
+    #[test]
+    fn kernel_choice_resolves() {
+        assert_eq!(resolve_kernel(KernelChoice::Scalar), Ok(Kernel::Scalar));
+        assert!(resolve_kernel(KernelChoice::Auto).is_ok());
+        for k in [KernelChoice::Avx2, KernelChoice::Avx512] {
+            assert_eq!(resolve_kernel(k).is_ok(), KernelChoice::supported().contains(&k));
+        }
+    }
+}

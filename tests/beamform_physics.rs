@@ -1,0 +1,337 @@
+//! Physics of the delay-and-sum beamformer against formulas (PHYSICS.md), on simulated data.
+
+use ndarray::Array2;
+use sonochip::Error;
+use sonochip::beamform::{BeamformConfig, Beamformer, DataLayout, Interpolation, KernelChoice, RxArray, Window};
+use sonochip::channel_data::ChannelData;
+use sonochip::demod::{DemodConfig, Demodulator};
+use sonochip::envelope::EnvelopeDetector;
+use sonochip::grid::Grid;
+use sonochip::medium::Medium;
+use sonochip::metrics::{PointTargetMetrics, point_target};
+use sonochip::phantom::{Phantom, SpeckleBuilder, density_for};
+use sonochip::probe::{Aperture, ChannelMode, Probe};
+use sonochip::pulse::Pulse;
+use sonochip::sequence::Sequence;
+use sonochip::sim::{Sampling, Simulator};
+
+const C: f64 = 1540.0;
+const FC: f64 = 5e6;
+const LAMBDA: f64 = C / FC;
+
+/// A 1D linear array of `n` elements at 0.3 mm pitch, every element a channel.
+fn linear(n: usize) -> Aperture {
+    let probe = Probe::linear(n, 3e-4, 2.7e-4, 5e-3, 1).unwrap();
+    Aperture::columns(&probe, 0..n, ChannelMode::Elements).unwrap()
+}
+
+fn simulate(ap: &Aperture, seq: &Sequence, pulse: Pulse, fs: f64, depth: f64, ph: &Phantom) -> ChannelData {
+    let s = Sampling::for_depth(fs, depth, seq, &pulse).unwrap();
+    Simulator::new(ap, seq, Medium::lossless(), pulse, s).unwrap().run(ph).unwrap()
+}
+
+fn config(f_number: Option<f64>, window: Window) -> BeamformConfig {
+    BeamformConfig {
+        f_number,
+        window,
+        ..BeamformConfig::default()
+    }
+}
+
+/// RF beamforming followed by envelope detection along depth.
+fn rf_envelope(data: &ChannelData, grid: &Grid, cfg: BeamformConfig) -> Array2<f32> {
+    let bf = Beamformer::for_data(data, grid, cfg).unwrap();
+    let img = bf.beamform(data).unwrap();
+    EnvelopeDetector::new(grid.shape().1).unwrap().detect_rf(img.view()).unwrap()
+}
+
+/// A Cartesian grid of ±`hx` × ±`hz` around `p`, with spacings `dx`, `dz`.
+fn box_grid(p: [f64; 3], hx: f64, hz: f64, dx: f64, dz: f64) -> Grid {
+    let nx = (2.0 * hx / dx).round() as usize + 1;
+    let nz = (2.0 * hz / dz).round() as usize + 1;
+    Grid::cartesian((p[0] - hx, p[0] + hx), nx, (p[2] - hz, p[2] + hz), nz).unwrap()
+}
+
+fn measure(env: &Array2<f32>, grid: &Grid, p: [f64; 3]) -> PointTargetMetrics {
+    point_target(env.view(), grid, p, 0.6e-3).unwrap()
+}
+
+#[test]
+fn point_targets_land_within_a_quarter_wavelength() {
+    let ap = linear(64);
+    let pulse = Pulse::new(FC, 1.0, 1.0).unwrap();
+    let fs = 40e6;
+    let points = [[0.0, 0.0, 0.015], [3e-3, 0.0, 0.02]];
+    let phantom = Phantom::points(&points).unwrap();
+    let seqs = [
+        ("plane", Sequence::plane_waves(&ap, &[0.0, 0.15], C).unwrap()),
+        (
+            "diverging",
+            Sequence::diverging_waves(&ap, &[[0.0, 0.0, -0.01], [2e-3, 0.0, -0.008]], C).unwrap(),
+        ),
+        (
+            "focused",
+            Sequence::focused(&ap, &[[0.0, 0.0, 0.02], [3e-3, 0.0, 0.02]], C).unwrap(),
+        ),
+    ];
+    let apex = 0.02;
+    let mut worst = 0.0f64;
+    for (name, seq) in &seqs {
+        let data = simulate(&ap, seq, pulse, fs, 0.03, &phantom);
+        for p in points {
+            let r = (p[0] * p[0] + p[2] * p[2]).sqrt();
+            let th = p[0].atan2(p[2]);
+            let rc = (p[0] * p[0] + (p[2] + apex).powi(2)).sqrt();
+            let thc = p[0].atan2(p[2] + apex);
+            let grids = [
+                ("cartesian", box_grid(p, 1e-3, 1e-3, LAMBDA / 8.0, LAMBDA / 16.0)),
+                (
+                    "sector",
+                    Grid::sector((th - 1e-3 / r, th + 1e-3 / r), 41, (r - 1e-3, r + 1e-3), 81).unwrap(),
+                ),
+                (
+                    "curved",
+                    Grid::curved(
+                        apex,
+                        (thc - 1e-3 / rc, thc + 1e-3 / rc),
+                        41,
+                        (rc - apex - 1e-3, rc - apex + 1e-3),
+                        81,
+                    )
+                    .unwrap(),
+                ),
+            ];
+            for (gname, grid) in &grids {
+                let env = rf_envelope(&data, grid, config(Some(1.5), Window::Hann));
+                let m = measure(&env, grid, p);
+                assert!(
+                    m.distance_m < LAMBDA / 4.0,
+                    "{name} / {gname}: point {p:?} found at {:?} ({:.3} λ off)",
+                    m.position_m,
+                    m.distance_m / LAMBDA
+                );
+                worst = worst.max(m.distance_m);
+            }
+        }
+    }
+    eprintln!("worst point-target error: {:.3} λ", worst / LAMBDA);
+}
+
+/// Lateral and axial −6 dB widths of a point at 20 mm under `seq` with receive F-number 2.
+fn widths(seq: &Sequence, ap: &Aperture, pulse: Pulse, window: Window) -> (f64, f64) {
+    let p = [0.0, 0.0, 0.02];
+    let data = simulate(ap, seq, pulse, 40e6, 0.025, &Phantom::points(&[p]).unwrap());
+    let grid = box_grid(p, 2.5e-3, 1e-3, LAMBDA / 20.0, LAMBDA / 20.0);
+    let mut cfg = config(Some(2.0), window);
+    cfg.interpolation = Interpolation::Cubic;
+    let env = rf_envelope(&data, &grid, cfg);
+    let m = measure(&env, &grid, p);
+    (m.lateral_fwhm_m.unwrap(), m.axial_fwhm_m.unwrap())
+}
+
+#[test]
+fn lateral_and_axial_resolution_follow_the_formulas() {
+    let ap = linear(64);
+    let pulse = Pulse::new(FC, 0.6, 2.0).unwrap();
+    let f_number = 2.0;
+    // One plane wave, rectangular receive apodization: one-way width.
+    let single = Sequence::plane_waves(&ap, &[0.0], C).unwrap();
+    let (lat1, ax1) = widths(&single, &ap, pulse, Window::Rectangular);
+    let want1 = 1.207 * LAMBDA * f_number;
+    eprintln!("one-way lateral {:.3} mm, expected {:.3} mm", lat1 * 1e3, want1 * 1e3);
+    assert!((lat1 / want1 - 1.0).abs() < 0.15, "one-way lateral {lat1} vs {want1}");
+    // Axial: 0.44 c / Δf.
+    let want_ax = 0.44 * C / pulse.pulse_echo_bandwidth_hz();
+    eprintln!("axial {:.3} mm, expected {:.3} mm", ax1 * 1e3, want_ax * 1e3);
+    assert!((ax1 / want_ax - 1.0).abs() < 0.15, "axial {ax1} vs {want_ax}");
+    // Hann widens it.
+    let (lat_hann, _) = widths(&single, &ap, pulse, Window::Hann);
+    let want_hann = 2.001 * LAMBDA * f_number;
+    eprintln!("one-way Hann {:.3} mm, expected {:.3} mm", lat_hann * 1e3, want_hann * 1e3);
+    assert!((lat_hann / want_hann - 1.0).abs() < 0.15, "Hann {lat_hann} vs {want_hann}");
+    // Compounding 15 angles spanning the receive aperture's angular extent narrows it towards two-way.
+    let half_angle = (0.5 / f_number).atan();
+    let fan = Sequence::plane_wave_fan(&ap, half_angle, 15, C).unwrap();
+    let (lat_c, _) = widths(&fan, &ap, pulse, Window::Rectangular);
+    let want2 = 0.886 * LAMBDA * f_number;
+    eprintln!("compounded {:.3} mm, two-way {:.3} mm", lat_c * 1e3, want2 * 1e3);
+    assert!(lat_c < 0.9 * lat1, "compounding did not narrow: {lat_c} vs {lat1}");
+    assert!((lat_c / want2 - 1.0).abs() < 0.15, "compounded {lat_c} vs {want2}");
+}
+
+#[test]
+fn speckle_is_rayleigh() {
+    let ap = linear(64);
+    let pulse = Pulse::new(FC, 1.0, 1.0).unwrap();
+    let seq = Sequence::plane_wave_fan(&ap, 0.1, 5, C).unwrap();
+    let f_number = 1.5;
+    let lat = 1.207 * LAMBDA * f_number;
+    let ax = 0.44 * C / pulse.pulse_echo_bandwidth_hz();
+    let density = density_for(12.0, lat, ax);
+    let ph = SpeckleBuilder::new((-6e-3, 6e-3), (0.012, 0.028), density)
+        .unwrap()
+        .build(7)
+        .unwrap();
+    let data = simulate(&ap, &seq, pulse, 20e6, 0.03, &ph);
+    let grid = Grid::cartesian((-4e-3, 4e-3), 81, (0.015, 0.025), 261).unwrap();
+    let env = rf_envelope(&data, &grid, config(Some(f_number), Window::Rectangular));
+    let v: Vec<f64> = env.iter().map(|&e| e as f64).collect();
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+    eprintln!("speckle mean/std = {:.3}", mean / sd);
+    assert!((mean / sd - 1.913).abs() < 0.15, "speckle SNR {}", mean / sd);
+}
+
+#[test]
+fn rf_and_iq_images_agree() {
+    let ap = linear(48);
+    let pulse = Pulse::new(FC, 0.8, 1.5).unwrap();
+    let seq = Sequence::plane_wave_fan(&ap, 0.1, 3, C).unwrap();
+    let points = [[0.0, 0.0, 0.012], [2e-3, 0.0, 0.018], [-2.5e-3, 0.0, 0.015]];
+    let data = simulate(&ap, &seq, pulse, 40e6, 0.022, &Phantom::points(&points).unwrap());
+    let grid = Grid::cartesian((-4e-3, 4e-3), 81, (0.01, 0.02), 400).unwrap();
+    let mut cfg = config(Some(1.5), Window::Hann);
+    cfg.interpolation = Interpolation::Cubic;
+    let env_rf = rf_envelope(&data, &grid, cfg.clone());
+    let dm = Demodulator::for_data(&data, DemodConfig::new(FC, 4e6, 4)).unwrap();
+    let iq = dm.demodulate(&data).unwrap();
+    assert_eq!(iq.meta().demod_hz, Some(FC));
+    assert_eq!(iq.fs_hz(), 10e6);
+    assert_eq!(iq.t0_s(), data.t0_s());
+    let bf = Beamformer::for_data(&iq, &grid, cfg).unwrap();
+    let img = bf.beamform_iq(&iq).unwrap();
+    let peak = env_rf.iter().cloned().fold(0.0f32, f32::max);
+    let mut worst = 0.0f64;
+    let mut n = 0;
+    for (a, b) in env_rf.iter().zip(img.iter()) {
+        if *a > 0.5 * peak {
+            let db = 20.0 * (b.norm() as f64 / *a as f64).log10();
+            worst = worst.max(db.abs());
+            n += 1;
+        }
+    }
+    eprintln!("RF vs IQ over {n} bright pixels: worst {worst:.3} dB");
+    assert!(n > 20 && worst < 0.5, "RF and IQ differ by {worst} dB");
+}
+
+#[test]
+fn demodulation_round_trip() {
+    // A Gaussian pulse at fc: |IQ| matches the analytic envelope, and remodulating the IQ (upsampled
+    // by the decimation factor) gives back the RF.
+    let (fs, n) = (40e6, 512);
+    let t0 = 1e-6;
+    let rf: Vec<f32> = (0..n)
+        .map(|k| {
+            let t = t0 + k as f64 / fs - t0 - 256.0 / fs;
+            ((-(t / 0.2e-6).powi(2)).exp() * (2.0 * std::f64::consts::PI * FC * (t0 + k as f64 / fs)).cos()) as f32
+        })
+        .collect();
+    let arr = ndarray::Array3::from_shape_vec((1, 1, n), rf.clone()).unwrap();
+    let dm = Demodulator::new(fs, t0, n, DemodConfig::new(FC, 5e6, 2)).unwrap();
+    let mut iq = ndarray::Array3::zeros((1, 1, dm.output_len()));
+    dm.demodulate_into(arr.view(), iq.view_mut()).unwrap();
+    for m in (0..dm.output_len()).step_by(7) {
+        let k = 2 * m;
+        let t = t0 + k as f64 / fs;
+        let env = (-((k as f64 - 256.0) / fs / 0.2e-6).powi(2)).exp();
+        let back = (iq[[0, 0, m]] * num_complex::Complex32::from_polar(1.0, (2.0 * std::f64::consts::PI * FC * t) as f32)).re;
+        assert!((iq[[0, 0, m]].norm() as f64 - env).abs() < 1e-2, "envelope at {k}");
+        assert!((back - rf[k]).abs() < 1e-2, "remodulated at {k}: {back} vs {}", rf[k]);
+    }
+}
+
+#[test]
+fn errors_for_mismatches() {
+    let ap = linear(16);
+    let seq = Sequence::plane_waves(&ap, &[0.0], C).unwrap();
+    let pulse = Pulse::new(FC, 1.0, 1.0).unwrap();
+    let data = simulate(&ap, &seq, pulse, 20e6, 0.02, &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap());
+    let grid = Grid::cartesian((-2e-3, 2e-3), 8, (0.005, 0.015), 32).unwrap();
+    let bf = Beamformer::for_data(&data, &grid, BeamformConfig::default()).unwrap();
+    // Wrong image shape.
+    let mut small = Array2::zeros((8, 31));
+    assert!(matches!(
+        bf.beamform_into(&data, small.view_mut()),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    // Data of another shape (more transmits).
+    let seq2 = Sequence::plane_waves(&ap, &[0.0, 0.1], C).unwrap();
+    let data2 = simulate(&ap, &seq2, pulse, 20e6, 0.02, &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap());
+    assert!(matches!(bf.beamform(&data2), Err(Error::ShapeMismatch { .. })));
+    // Other sampling rate.
+    let data3 = simulate(&ap, &seq, pulse, 25e6, 0.02, &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap());
+    assert!(bf.beamform(&data3).is_err());
+    // Empty aperture.
+    let layout = DataLayout::of(&data);
+    assert!(matches!(
+        Beamformer::new(&RxArray::from_positions(&[]), &seq, &grid, layout, BeamformConfig::default()),
+        Err(Error::Empty { .. })
+    ));
+    // A grid entirely beyond the record.
+    let far = Grid::cartesian((-2e-3, 2e-3), 4, (0.5, 0.6), 8).unwrap();
+    assert!(matches!(
+        Beamformer::for_data(&data, &far, BeamformConfig::default()),
+        Err(Error::InvalidParameter { name: "grid", .. })
+    ));
+    // Bad configurations.
+    for cfg in [
+        BeamformConfig {
+            f_number: Some(-1.0),
+            ..BeamformConfig::default()
+        },
+        BeamformConfig {
+            acceptance_angle_rad: Some(2.0),
+            ..BeamformConfig::default()
+        },
+        BeamformConfig {
+            tx_weights: Some(vec![1.0, 2.0]),
+            ..BeamformConfig::default()
+        },
+        BeamformConfig {
+            f_number: Some(1.0),
+            window: Window::Tukey { alpha: 1.5 },
+            ..BeamformConfig::default()
+        },
+    ] {
+        assert!(Beamformer::for_data(&data, &grid, cfg).is_err());
+    }
+    // An unsupported kernel is an error, a supported one is not.
+    for k in [KernelChoice::Avx2, KernelChoice::Avx512] {
+        let cfg = BeamformConfig {
+            kernel: k,
+            ..BeamformConfig::default()
+        };
+        assert_eq!(
+            Beamformer::for_data(&data, &grid, cfg).is_ok(),
+            KernelChoice::supported().contains(&k)
+        );
+    }
+    // RF data into an IQ plan and vice versa.
+    let iq = Demodulator::for_data(&data, DemodConfig::new(FC, 2.5e6, 4))
+        .unwrap()
+        .demodulate(&data)
+        .unwrap();
+    let bf_iq = Beamformer::for_data(&iq, &grid, BeamformConfig::default()).unwrap();
+    assert!(bf_iq.beamform_raw_into(data.data().view(), Array2::zeros((8, 32)).view_mut()).is_err());
+    assert!(bf.beamform_iq(&iq).is_err());
+}
+
+#[test]
+fn transmit_weights_scale_contributions() {
+    let ap = linear(16);
+    let seq = Sequence::plane_waves(&ap, &[0.0, 0.1], C).unwrap();
+    let pulse = Pulse::new(FC, 1.0, 1.0).unwrap();
+    let data = simulate(&ap, &seq, pulse, 20e6, 0.02, &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap());
+    let grid = Grid::cartesian((-2e-3, 2e-3), 8, (0.005, 0.015), 40).unwrap();
+    let img = |w: Vec<f32>| {
+        let cfg = BeamformConfig {
+            tx_weights: Some(w),
+            ..BeamformConfig::default()
+        };
+        Beamformer::for_data(&data, &grid, cfg).unwrap().beamform(&data).unwrap()
+    };
+    let (a, b, ab) = (img(vec![1.0, 0.0]), img(vec![0.0, 2.0]), img(vec![1.0, 2.0]));
+    for ((x, y), z) in a.iter().zip(b.iter()).zip(ab.iter()) {
+        assert!((x + y - z).abs() <= 1e-4 * (x.abs() + y.abs() + 1e-3));
+    }
+}
