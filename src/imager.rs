@@ -9,6 +9,9 @@
 //! changes re-plan ([`Imager::set_depth`], [`Imager::set_preset`]), validated against the preset's
 //! depth bounds.
 //!
+//! Run the live loop on a rayon worker (inside `ThreadPool::install`): a caller outside the pool
+//! hands each parallel stage to rayon's global queue, which allocates one 1.5 KB block per 63 jobs.
+//!
 //! The pipeline is the IQ path: RF is demodulated at the centre frequency and decimated by 2, the
 //! beamformer interpolates complex samples and rotates their phase, and the envelope is `|IQ|`
 //! (beamformed RF would need depth sampling finer than λ/4, which the live grids don't have).
@@ -118,9 +121,18 @@ impl Imager {
         let fc = setup.pulse.fc_hz();
         let demod = Demodulator::new(s.fs_hz, s.t0_s, s.n_samples, DemodConfig::new(fc, 0.9 * fc, 2))?;
         let layout = DataLayout::iq(demod.output_fs_hz(), s.t0_s, demod.output_len(), fc, fc);
-        let config = BeamformConfig { f_number: Some(LIVE_F_NUMBER), window: Window::Hann, ..BeamformConfig::default() };
-        let beamformer =
-            Beamformer::new(&RxArray::from_aperture(&setup.aperture), &setup.sequence, &setup.grid, layout, config)?;
+        let config = BeamformConfig {
+            f_number: Some(LIVE_F_NUMBER),
+            window: Window::Hann,
+            ..BeamformConfig::default()
+        };
+        let beamformer = Beamformer::new(
+            &RxArray::from_aperture(&setup.aperture),
+            &setup.sequence,
+            &setup.grid,
+            layout,
+            config,
+        )?;
         let (n_lines, n_depths) = setup.grid.shape();
         let detector = EnvelopeDetector::new(n_depths)?;
         let spec = match preset.family {
@@ -158,19 +170,29 @@ impl Imager {
 
     /// Turns one RF frame (laid out as [`Imager::setup`] describes) into a B-mode frame.
     pub fn process(&mut self, data: &ChannelData<f32>) -> Result<&BModeFrame> {
-        let expected = (self.setup.sequence.len(), self.setup.aperture.n_channels(), self.setup.sampling.n_samples);
+        let expected = (
+            self.setup.sequence.len(),
+            self.setup.aperture.n_channels(),
+            self.setup.sampling.n_samples,
+        );
         if data.data().dim() != expected {
-            return Err(Error::shape("data", format!("{expected:?} (the preset's acquisition)"), format!("{:?}", data.data().dim())));
+            return Err(Error::shape(
+                "data",
+                format!("{expected:?} (the preset's acquisition)"),
+                format!("{:?}", data.data().dim()),
+            ));
         }
         let t = Instant::now();
         self.demod.demodulate_into(data.data().view(), self.iq.view_mut())?;
         self.timings.demod = t.elapsed();
         let t = Instant::now();
-        self.beamformer.beamform_iq_raw_into(self.iq.view(), self.image.view_mut())?;
+        self.beamformer
+            .beamform_iq_raw_into(self.iq.view(), self.image.view_mut())?;
         self.beamform_count += 1;
         self.timings.beamform = t.elapsed();
         let t = Instant::now();
-        self.detector.detect_iq_into(self.image.view(), self.envelope.view_mut())?;
+        self.detector
+            .detect_iq_into(self.image.view(), self.envelope.view_mut())?;
         self.timings.envelope = t.elapsed();
         self.frames += 1;
         self.render()
@@ -186,7 +208,8 @@ impl Imager {
 
     fn render(&mut self) -> Result<&BModeFrame> {
         let t = Instant::now();
-        self.mapper.map_into(self.envelope.view(), &self.depths_m, self.mapped.view_mut())?;
+        self.mapper
+            .map_into(self.envelope.view(), &self.depths_m, self.mapped.view_mut())?;
         self.timings.bmode = t.elapsed();
         let t = Instant::now();
         self.converter.convert_into_frame(self.mapped.view(), &mut self.frame)?;

@@ -40,6 +40,7 @@ pub mod envelope;
 pub mod error;
 pub mod frame;
 pub mod grid;
+pub mod imager;
 pub mod medium;
 pub mod metrics;
 pub mod phantom;
@@ -49,6 +50,7 @@ pub mod pulse;
 pub mod scan_convert;
 pub mod sequence;
 pub mod sim;
+pub mod validation;
 pub mod workload;
 
 pub use error::{Error, Result};

@@ -94,6 +94,9 @@ pub struct Preset {
     pub fs_hz: f64,
     /// Active columns of the 140-column array.
     pub columns: Range<usize>,
+    /// Active rows of the 64-row array: the 32 central rows (6.7 mm) for the superficial linear
+    /// presets, whose elevation focus is shallow, all 64 (13.3 mm) otherwise.
+    pub rows: Range<usize>,
     /// Transmits per frame.
     pub n_tx: usize,
     /// Plane waves: largest steering angle; diverging waves: tilt of the outermost wave (degrees).
@@ -124,6 +127,7 @@ impl Preset {
         use PresetKind::*;
         let base = |name, family, fc_hz: f64, n_tx, steer_deg, half_sector_deg, top, default, bounds| {
             let columns = if family == Phased { 22..118 } else { 0..140 };
+            let rows = if family == Linear { 16..48 } else { 0..64 };
             let (lines, depth_samples) = match family {
                 Linear => (256, 512),
                 Curved => (256, 800),
@@ -136,6 +140,7 @@ impl Preset {
                 fc_hz,
                 fs_hz: 4.0 * fc_hz,
                 columns,
+                rows,
                 n_tx,
                 steer_deg,
                 half_sector_deg,
@@ -194,7 +199,7 @@ impl Preset {
         let mode = ChannelMode::Columns {
             elevation_focus_m: Some(elevation_focus_for(depth_m)),
         };
-        let aperture = Aperture::columns(&probe, self.columns.clone(), mode)?;
+        let aperture = Aperture::new(&probe, self.columns.clone(), self.rows.clone(), mode)?;
         let half = self.half_sector_deg.to_radians();
         let sequence = match self.family {
             Family::Linear => Sequence::plane_wave_fan(&aperture, self.steer_deg.to_radians(), self.n_tx, C_M_S)?,

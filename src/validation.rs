@@ -98,7 +98,13 @@ pub struct ValidationRow {
 }
 
 /// Beamformed envelope of `phantom` acquired with `w` on a Cartesian grid `(x, z)` of pitch λ/4.
-fn envelope(w: &Workload, phantom: &Phantom, x: (f64, f64), z: (f64, f64), config: BeamformConfig) -> Result<(Grid, ndarray::Array2<f32>)> {
+fn envelope(
+    w: &Workload,
+    phantom: &Phantom,
+    x: (f64, f64),
+    z: (f64, f64),
+    config: BeamformConfig,
+) -> Result<(Grid, ndarray::Array2<f32>)> {
     let rf = Simulator::new(&w.aperture, &w.sequence, Medium::soft_tissue(), w.pulse, w.sampling)?.run(phantom)?;
     let fc = w.pulse.fc_hz();
     let iq = Demodulator::for_data(&rf, DemodConfig::new(fc, 0.9 * fc, 2))?.demodulate(&rf)?;
@@ -106,7 +112,13 @@ fn envelope(w: &Workload, phantom: &Phantom, x: (f64, f64), z: (f64, f64), confi
     let nx = ((x.1 - x.0) / step).round() as usize + 1;
     let nz = ((z.1 - z.0) / step).round() as usize + 1;
     let grid = Grid::cartesian(x, nx, z, nz)?;
-    let bf = Beamformer::new(&RxArray::from_aperture(&w.aperture), &w.sequence, &grid, DataLayout::of(&iq), config)?;
+    let bf = Beamformer::new(
+        &RxArray::from_aperture(&w.aperture),
+        &w.sequence,
+        &grid,
+        DataLayout::of(&iq),
+        config,
+    )?;
     let env = bf.beamform_iq(&iq)?.mapv(|v| v.norm());
     Ok((grid, env))
 }
@@ -118,8 +130,15 @@ pub fn validate(label: &str, w: &Workload, o: &ValidationOptions) -> Result<Vali
     let lambda = c / fc;
     // Resolution: wires on the axis, rectangular receive window at F#.
     let wires: Vec<[f64; 3]> = o.wire_depths_m.iter().map(|&z| [0.0, 0.0, z]).collect();
-    let zs = (o.wire_depths_m.iter().cloned().fold(f64::INFINITY, f64::min) - 0.003, o.wire_depths_m.iter().cloned().fold(0.0, f64::max) + 0.003);
-    let rect = BeamformConfig { f_number: Some(o.f_number), window: Window::Rectangular, ..BeamformConfig::default() };
+    let zs = (
+        o.wire_depths_m.iter().cloned().fold(f64::INFINITY, f64::min) - 0.003,
+        o.wire_depths_m.iter().cloned().fold(0.0, f64::max) + 0.003,
+    );
+    let rect = BeamformConfig {
+        f_number: Some(o.f_number),
+        window: Window::Rectangular,
+        ..BeamformConfig::default()
+    };
     let (grid, env) = envelope(w, &Phantom::points(&wires)?, (-0.004, 0.004), zs, rect)?;
     let (mut ax, mut lat, mut err) = (0.0, 0.0, 0.0f64);
     for p in &wires {
@@ -136,13 +155,27 @@ pub fn validate(label: &str, w: &Workload, o: &ValidationOptions) -> Result<Vali
         .thickness(0.5e-3)
         .feature(Feature::disk([0.0, zc], o.cyst_radius_m, 0.0))
         .build(o.seed)?;
-    let hann = BeamformConfig { f_number: Some(o.f_number), window: Window::Hann, ..BeamformConfig::default() };
+    let hann = BeamformConfig {
+        f_number: Some(o.f_number),
+        window: Window::Hann,
+        ..BeamformConfig::default()
+    };
     let (grid, env) = envelope(w, &phantom, (-half, half), (zc - 1.25 * half, zc + 1.25 * half), hann)?;
     let r = o.cyst_radius_m;
-    let inside = Region::Disk { center_m: [0.0, zc], radius_m: 0.8 * r };
-    let outside = Region::Annulus { center_m: [0.0, zc], inner_m: 1.2 * r, outer_m: 1.2 * r + 0.6 * r };
+    let inside = Region::Disk {
+        center_m: [0.0, zc],
+        radius_m: 0.8 * r,
+    };
+    let outside = Region::Annulus {
+        center_m: [0.0, zc],
+        inner_m: 1.2 * r,
+        outer_m: 1.2 * r + 0.6 * r,
+    };
     let k = contrast(env.view(), &grid, &inside, &outside)?;
-    let bg = Region::Box { x_range_m: (-half + 0.0005, half - 0.0005), z_range_m: (zc + r + 0.001, zc + 1.25 * half - 0.0005) };
+    let bg = Region::Box {
+        x_range_m: (-half + 0.0005, half - 0.0005),
+        z_range_m: (zc + r + 0.001, zc + 1.25 * half - 0.0005),
+    };
     // KS on samples about one resolution cell apart (λ/4 pixels: every 4th line and depth).
     let s = speckle(env.view(), &grid, &bg, (4, 4))?;
     Ok(ValidationRow {

@@ -30,20 +30,26 @@ static GLOBAL: Counting = Counting;
 fn steady_state_frames_do_not_allocate() {
     let mut imager = Imager::new(PresetKind::Nerve).unwrap();
     let s = imager.setup().clone();
-    let phantom = imager.preset().phantom(0.2, 3).unwrap();
+    let phantom = imager.preset().phantom(0.05, 3).unwrap();
     let rf = Simulator::new(&s.aperture, &s.sequence, Medium::soft_tissue(), s.pulse, s.sampling)
         .unwrap()
         .run(&phantom)
         .unwrap();
-    for _ in 0..3 {
-        imager.process(&rf).unwrap();
-    }
-    let before = ALLOCS.load(Ordering::SeqCst);
-    for g in 0..5 {
-        imager.set_gain_control(40.0 + g as f64).unwrap();
-        imager.process(&rf).unwrap();
-        imager.remap().unwrap();
-    }
-    let after = ALLOCS.load(Ordering::SeqCst);
-    assert_eq!(after - before, 0, "allocations in 5 steady-state frames");
+    // The live loop runs on a rayon worker: called from outside the pool, every parallel stage
+    // would be injected through rayon's global queue, which allocates a 1.5 KB block per 63 jobs
+    // (amortised, not per frame, and not the pipeline's own allocation).
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let count = pool.install(|| {
+        for _ in 0..3 {
+            imager.process(&rf).unwrap();
+        }
+        let before = ALLOCS.load(Ordering::SeqCst);
+        for g in 0..20 {
+            imager.set_gain_control(40.0 + g as f64).unwrap();
+            imager.process(&rf).unwrap();
+            imager.remap().unwrap();
+        }
+        ALLOCS.load(Ordering::SeqCst) - before
+    });
+    assert_eq!(count, 0, "allocations in 20 steady-state frames");
 }

@@ -4,7 +4,9 @@
 //! taps straddle an end of the record take the scalar per-point path.
 
 use super::kernel_scalar::{point, sample_rf};
-use super::{Block, COS_HALF_PI_POLY, ChannelArrays, INTERP_CUBIC, INTERP_LINEAR, INTERP_NEAREST, KernelParams, WindowCode};
+use super::{
+    Block, COS_HALF_PI_POLY, ChannelArrays, INTERP_CUBIC, INTERP_LINEAR, INTERP_NEAREST, KernelParams, WindowCode,
+};
 use std::arch::x86_64::*;
 
 const LANES: usize = 16;

@@ -105,7 +105,14 @@ pub(crate) fn point(
 }
 
 /// Accumulates every channel's contribution to the RF pixels of `blk` (one transmit) into `acc`.
-pub(crate) fn rf_block(p: &KernelParams, ch: &ChannelArrays, data: &[f32], blk: &Block<'_>, tx_w: f32, acc: &mut [f32]) {
+pub(crate) fn rf_block(
+    p: &KernelParams,
+    ch: &ChannelArrays,
+    data: &[f32],
+    blk: &Block<'_>,
+    tx_w: f32,
+    acc: &mut [f32],
+) {
     let ns = p.n_samples;
     let (shift, ..) = p.tap_bounds();
     for c in 0..ch.len() {

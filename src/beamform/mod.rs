@@ -198,7 +198,11 @@ fn resolve_kernel(choice: KernelChoice) -> Result<Kernel> {
         #[cfg(target_arch = "x86_64")]
         KernelChoice::Avx512 => Ok(Kernel::Avx512),
         #[allow(unreachable_patterns)]
-        _ => Err(Error::invalid("kernel", "a kernel this CPU supports", format!("{choice:?}"))),
+        _ => Err(Error::invalid(
+            "kernel",
+            "a kernel this CPU supports",
+            format!("{choice:?}"),
+        )),
     }
 }
 
@@ -595,7 +599,13 @@ impl Beamformer {
             }
         }
         let k_s = layout.fs_hz / c;
-        let rel = |p: [f64; 3]| [(p[0] - origin[0]) * k_s, (p[1] - origin[1]) * k_s, (p[2] - origin[2]) * k_s];
+        let rel = |p: [f64; 3]| {
+            [
+                (p[0] - origin[0]) * k_s,
+                (p[1] - origin[1]) * k_s,
+                (p[2] - origin[2]) * k_s,
+            ]
+        };
         let far = |name: &'static str, p: [f64; 3]| -> Result<()> {
             if dist3(p, origin) <= MAX_DISTANCE_M {
                 Ok(())
@@ -763,7 +773,10 @@ impl Beamformer {
     /// any transmit) overlaps the record.
     fn check_grid_in_record(&self) -> Result<()> {
         let ch = &self.channels;
-        let bb = |v: &[f32]| v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |a, &x| (a.0.min(x), a.1.max(x)));
+        let bb = |v: &[f32]| {
+            v.iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |a, &x| (a.0.min(x), a.1.max(x)))
+        };
         let (bx, by, bz) = (bb(&ch.x), bb(&ch.y), bb(&ch.z));
         let span = |lo: f32, hi: f32, p: f32| -> (f32, f32) {
             let near = if p < lo {
@@ -846,7 +859,11 @@ impl Beamformer {
             ));
         }
         if (m.t0_s - self.layout.t0_s).abs() > 1e-3 / self.layout.fs_hz {
-            return Err(Error::invalid("t0_s", format!("the plan's {} s", self.layout.t0_s), m.t0_s));
+            return Err(Error::invalid(
+                "t0_s",
+                format!("the plan's {} s", self.layout.t0_s),
+                m.t0_s,
+            ));
         }
         match (m.demod_hz, self.layout.demod_hz) {
             (None, None) => {}
@@ -860,8 +877,7 @@ impl Beamformer {
             }
         }
         if m.channel_positions_m.len() != self.positions_m.len()
-            || m
-                .channel_positions_m
+            || m.channel_positions_m
                 .iter()
                 .zip(&self.positions_m)
                 .any(|(a, b)| dist3(*a, *b) > 1e-9)
@@ -872,8 +888,18 @@ impl Beamformer {
                 "different positions",
             ));
         }
-        if m.sequence.len() != self.n_tx || m.sequence.events().iter().zip(&self.tx_kinds).any(|(e, k)| e.kind() != *k) {
-            return Err(Error::shape("sequence", "the plan's transmit events", "different events"));
+        if m.sequence.len() != self.n_tx
+            || m.sequence
+                .events()
+                .iter()
+                .zip(&self.tx_kinds)
+                .any(|(e, k)| e.kind() != *k)
+        {
+            return Err(Error::shape(
+                "sequence",
+                "the plan's transmit events",
+                "different events",
+            ));
         }
         Ok(())
     }
@@ -983,7 +1009,11 @@ impl Beamformer {
 
     /// Runs `f(line, first_depth, out)` on blocks of ≤ [`BLOCK`] depths, in parallel (rayon
     /// `join`, no allocation), each block computed by exactly one task.
-    fn run<T: Copy + Send + Sync + Default>(&self, image: ArrayViewMut2<'_, T>, f: &(dyn Fn(usize, usize, &mut [T]) + Sync)) {
+    fn run<T: Copy + Send + Sync + Default>(
+        &self,
+        image: ArrayViewMut2<'_, T>,
+        f: &(dyn Fn(usize, usize, &mut [T]) + Sync),
+    ) {
         split(image, 0, 0, f);
     }
 
