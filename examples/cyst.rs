@@ -52,13 +52,15 @@ fn main() -> sonochip::Result<()> {
         center_m: [dx, 0.02],
         radius_m: 0.0025,
     };
-    let background = Region::Box {
-        x_range_m: (-0.002, 0.002),
-        z_range_m: (0.012, 0.028),
+    // References at the same depth: rings around each inclusion (1.2 r to 1.6 r).
+    let ring = |x: f64| Region::Annulus {
+        center_m: [x, 0.02],
+        inner_m: 0.003,
+        outer_m: 0.004,
     };
-    let c = contrast(env.view(), &grid, &cyst, &background)?;
-    let h = contrast(env.view(), &grid, &bright, &background)?;
-    let s = speckle(env.view(), &grid, &background, (4, 4))?;
+    let c = contrast(env.view(), &grid, &cyst, &ring(-dx))?;
+    let h = contrast(env.view(), &grid, &bright, &ring(dx))?;
+    let s = speckle(env.view(), &grid, &ring(-dx), (4, 4))?;
     println!(
         "anechoic cyst:  CR {:.1} dB, CNR {:.2}, gCNR {:.3}",
         c.cr_db.unwrap_or(f64::NAN),

@@ -1,6 +1,7 @@
 //! Image-quality validation report: resolution and contrast/speckle phantoms with the PICMUS-like
 //! probe (1, 11 and 75 plane waves) and the CMUT `vascular` preset; prints a table next to theory and
-//! writes it as `out/validate/report.md` and `out/validate/report.json`.
+//! writes it as `out/validate/report.md` and `out/validate/report.json`; with `--write-readme` it
+//! also replaces the table in README.md (`cargo run --release --example validate -- --write-readme`).
 
 use sonochip::validation::{ValidationOptions, markdown_table, validate};
 use sonochip::workload::Workload;
@@ -45,5 +46,15 @@ fn main() -> sonochip::Result<()> {
     })?;
     std::fs::write("out/validate/report.json", json).map_err(io)?;
     println!("wrote out/validate/report.md and report.json");
+    // `--write-readme` puts the table between the README's validate markers.
+    if std::env::args().any(|a| a == "--write-readme") {
+        let readme = std::fs::read_to_string("README.md").map_err(io)?;
+        let (begin, end) = ("<!-- validate:begin -->", "<!-- validate:end -->");
+        if let (Some(a), Some(b)) = (readme.find(begin), readme.find(end)) {
+            let new = format!("{}{begin}\n{table}{}", &readme[..a], &readme[b..]);
+            std::fs::write("README.md", new).map_err(io)?;
+            println!("updated the table in README.md");
+        }
+    }
     Ok(())
 }

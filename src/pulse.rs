@@ -127,6 +127,40 @@ impl Pulse {
         hi - lo
     }
 
+    /// Pulse-echo axial resolution: `c/2` times the −6 dB (half-amplitude) duration of the
+    /// waveform's envelope, computed from the sampled waveform and its analytic signal. For a Gaussian
+    /// spectrum this equals `0.44·c/Δf` (PHYSICS.md); a rectangular burst makes it longer.
+    pub fn axial_resolution_m(&self, c_m_s: f64) -> f64 {
+        let rate = 64.0 * self.fc_hz;
+        let s = self.sample(rate, 0.0, 0.0);
+        let n = (4 * s.values.len()).next_power_of_two();
+        let mut buf: Vec<Complex<f64>> = (0..n)
+            .map(|i| Complex::new(s.values.get(i).copied().unwrap_or(0.0) as f64, 0.0))
+            .collect();
+        let mut planner = FftPlanner::new();
+        planner.plan_fft_forward(n).process(&mut buf);
+        for (k, v) in buf.iter_mut().enumerate() {
+            if k > 0 && k < n / 2 {
+                *v *= 2.0;
+            } else if k > n / 2 {
+                *v = Complex::new(0.0, 0.0);
+            }
+        }
+        planner.plan_fft_inverse(n).process(&mut buf);
+        let env: Vec<f64> = buf.iter().take(s.values.len()).map(|v| v.norm()).collect();
+        let peak = env[s.center];
+        let half = 0.5 * peak;
+        let cross = |step: isize| -> f64 {
+            let mut i = s.center as isize;
+            while i + step >= 0 && ((i + step) as usize) < env.len() && env[(i + step) as usize] >= half {
+                i += step;
+            }
+            let (a, b) = (env[i as usize], env.get((i + step) as usize).copied().unwrap_or(0.0));
+            i as f64 + step as f64 * (a - half) / (a - b).max(1e-300)
+        };
+        (cross(1) - cross(-1)) / rate * c_m_s / 2.0
+    }
+
     /// Smallest sampling rate that represents the pulse band: twice the upper −6 dB edge.
     pub fn nyquist_rate_hz(&self) -> f64 {
         2.0 * self.band_edges_hz().1
@@ -234,6 +268,18 @@ mod tests {
         }
         assert!((s.values[s.center] - 1.0).abs() < 0.05, "{}", s.values[s.center]);
         assert!(s.values[0].abs() < 1e-3 && s.values[s.values.len() - 1].abs() < 1e-3);
+    }
+
+    #[test]
+    fn gaussian_pulse_axial_resolution_matches_the_time_bandwidth_product() {
+        // A very short burst leaves the Gaussian transducer response: 0.44·c/Δf (PHYSICS.md).
+        let p = Pulse::new(5e6, 0.6, 0.5).unwrap();
+        let expected = 0.44 * 1540.0 / p.pulse_echo_bandwidth_hz();
+        let got = p.axial_resolution_m(1540.0);
+        assert!((got / expected - 1.0).abs() < 0.05, "{got} vs {expected}");
+        // A 2.5-cycle burst is longer than its bandwidth suggests.
+        let b = Pulse::new(5.208e6, 0.67, 2.5).unwrap();
+        assert!(b.axial_resolution_m(1540.0) > 1.1 * 0.44 * 1540.0 / b.pulse_echo_bandwidth_hz());
     }
 
     #[test]
