@@ -3,10 +3,10 @@
 //! compounded plane waves; prints CR, CNR, gCNR and speckle statistics and writes
 //! `out/cyst/cyst.png`.
 
-use sonochip::beamform::{BeamformConfig, Beamformer, DataLayout, RxArray, Window};
+use sonochip::beamform::{BeamformConfig, Window};
 use sonochip::bmode::BModeMapper;
-use sonochip::demod::{DemodConfig, Demodulator};
 use sonochip::grid::Grid;
+use sonochip::imager::envelope_image;
 use sonochip::medium::Medium;
 use sonochip::metrics::{Region, contrast, speckle};
 use sonochip::phantom::{Phantom, density_for};
@@ -27,22 +27,13 @@ fn main() -> sonochip::Result<()> {
         phantom.len(),
         t.elapsed().as_secs_f64()
     );
-    let fc = w.pulse.fc_hz();
-    let iq = Demodulator::for_data(&rf, DemodConfig::new(fc, 0.9 * fc, 2))?.demodulate(&rf)?;
     let grid = Grid::cartesian(xr, 200, zr, 400)?;
     let config = BeamformConfig {
         f_number: Some(1.5),
         window: Window::Hann,
         ..BeamformConfig::default()
     };
-    let bf = Beamformer::new(
-        &RxArray::from_aperture(&w.aperture),
-        &w.sequence,
-        &grid,
-        DataLayout::of(&iq),
-        config,
-    )?;
-    let env = bf.beamform_iq(&iq)?.mapv(|v| v.norm());
+    let env = envelope_image(&rf, &w.aperture, &grid, config)?;
     let dx = 0.25 * (xr.1 - xr.0) * 0.8;
     let cyst = Region::Disk {
         center_m: [-dx, 0.02],

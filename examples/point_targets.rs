@@ -2,9 +2,9 @@
 //! prints each wire's position error and axial / lateral −6 dB widths next to theory, and writes
 //! `out/point_targets/pw1.png` and `pw11.png`.
 
-use sonochip::beamform::{BeamformConfig, Beamformer, DataLayout, RxArray, Window};
+use sonochip::beamform::{BeamformConfig, Window};
 use sonochip::bmode::BModeMapper;
-use sonochip::demod::{DemodConfig, Demodulator};
+use sonochip::imager::envelope_image;
 use sonochip::medium::Medium;
 use sonochip::metrics::point_target;
 use sonochip::phantom::Phantom;
@@ -24,20 +24,12 @@ fn main() -> sonochip::Result<()> {
         let (fc, c) = (w.pulse.fc_hz(), 1540.0);
         let lambda = c / fc;
         let rf = Simulator::new(&w.aperture, &w.sequence, Medium::soft_tissue(), w.pulse, w.sampling)?.run(&phantom)?;
-        let iq = Demodulator::for_data(&rf, DemodConfig::new(fc, 0.9 * fc, 2))?.demodulate(&rf)?;
         let config = BeamformConfig {
             f_number: Some(f_number),
             window: Window::Rectangular,
             ..BeamformConfig::default()
         };
-        let bf = Beamformer::new(
-            &RxArray::from_aperture(&w.aperture),
-            &w.sequence,
-            &w.grid,
-            DataLayout::of(&iq),
-            config,
-        )?;
-        let env = bf.beamform_iq(&iq)?.mapv(|v| v.norm());
+        let env = envelope_image(&rf, &w.aperture, &w.grid, config)?;
         println!("{n} plane wave(s), F# {f_number}, λ = {:.3} mm", lambda * 1e3);
         println!(
             "  theory: lateral {:.3} mm (two-way) … {:.3} mm (one-way); axial {:.3} mm",

@@ -36,8 +36,9 @@ use crate::demod::{DemodConfig, Demodulator};
 use crate::envelope::EnvelopeDetector;
 use crate::error::{Error, Result};
 use crate::frame::BModeFrame;
-use crate::grid::GridKind;
+use crate::grid::{Grid, GridKind};
 use crate::preset::{Family, Preset, PresetKind};
+use crate::probe::Aperture;
 use crate::scan_convert::{RasterSpec, ScanConverter};
 use crate::workload::Workload;
 use ndarray::{Array2, Array3};
@@ -93,6 +94,30 @@ pub struct Imager {
     frames: u64,
 }
 
+/// The demodulation the IQ path uses: mixing at `fc_hz`, low-pass at 0.9·fc, decimation by 2.
+pub fn iq_demod_config(fc_hz: f64) -> DemodConfig {
+    DemodConfig::new(fc_hz, 0.9 * fc_hz, 2)
+}
+
+/// One-shot IQ imaging (no live state): demodulates `rf`, beamforms it on `grid` with `config` for
+/// the receive channels of `aperture` and returns the envelope `|IQ|` `[line, depth]`.
+pub fn envelope_image(
+    rf: &ChannelData<f32>,
+    aperture: &Aperture,
+    grid: &Grid,
+    config: BeamformConfig,
+) -> Result<Array2<f32>> {
+    let iq = Demodulator::for_data(rf, iq_demod_config(rf.meta().fc_hz))?.demodulate(rf)?;
+    let bf = Beamformer::new(
+        &RxArray::from_aperture(aperture),
+        rf.sequence(),
+        grid,
+        DataLayout::of(&iq),
+        config,
+    )?;
+    Ok(bf.beamform_iq(&iq)?.mapv(|v| v.norm()))
+}
+
 /// The TGC curve a preset starts with: `tgc_db_per_cm` from the top to the deepest depth.
 pub fn default_tgc(preset: &Preset, depth_m: f64) -> Result<Tgc> {
     Tgc::new(vec![(0.0, 0.0), (depth_m, preset.tgc_db_per_cm * depth_m * 100.0)])
@@ -119,7 +144,7 @@ impl Imager {
         let setup = preset.setup(depth_m)?;
         let s = setup.sampling;
         let fc = setup.pulse.fc_hz();
-        let demod = Demodulator::new(s.fs_hz, s.t0_s, s.n_samples, DemodConfig::new(fc, 0.9 * fc, 2))?;
+        let demod = Demodulator::new(s.fs_hz, s.t0_s, s.n_samples, iq_demod_config(fc))?;
         let layout = DataLayout::iq(demod.output_fs_hz(), s.t0_s, demod.output_len(), fc, fc);
         let config = BeamformConfig {
             f_number: Some(LIVE_F_NUMBER),

@@ -16,10 +16,10 @@
 //! # Ok(()) }
 //! ```
 
-use crate::beamform::{BeamformConfig, Beamformer, DataLayout, RxArray, Window};
-use crate::demod::{DemodConfig, Demodulator};
+use crate::beamform::{BeamformConfig, Window};
 use crate::error::Result;
 use crate::grid::Grid;
+use crate::imager::envelope_image;
 use crate::medium::Medium;
 use crate::metrics::{Region, contrast, point_target, speckle};
 use crate::phantom::{Feature, Phantom, SpeckleBuilder, density_for};
@@ -111,20 +111,11 @@ fn envelope(
     config: BeamformConfig,
 ) -> Result<(Grid, ndarray::Array2<f32>)> {
     let rf = Simulator::new(&w.aperture, &w.sequence, medium, w.pulse, w.sampling)?.run(phantom)?;
-    let fc = w.pulse.fc_hz();
-    let iq = Demodulator::for_data(&rf, DemodConfig::new(fc, 0.9 * fc, 2))?.demodulate(&rf)?;
-    let step = 1540.0 / fc / 4.0;
+    let step = 1540.0 / w.pulse.fc_hz() / 4.0;
     let nx = ((x.1 - x.0) / step).round() as usize + 1;
     let nz = ((z.1 - z.0) / step).round() as usize + 1;
     let grid = Grid::cartesian(x, nx, z, nz)?;
-    let bf = Beamformer::new(
-        &RxArray::from_aperture(&w.aperture),
-        &w.sequence,
-        &grid,
-        DataLayout::of(&iq),
-        config,
-    )?;
-    let env = bf.beamform_iq(&iq)?.mapv(|v| v.norm());
+    let env = envelope_image(&rf, &w.aperture, &grid, config)?;
     Ok((grid, env))
 }
 
