@@ -45,11 +45,34 @@ use ndarray::{Array2, Array3};
 use num_complex::Complex32;
 use std::time::{Duration, Instant};
 
-/// Side of the square raster sector and curved presets are scan-converted to, pixels.
+/// Height of the raster sector and curved presets are scan-converted to, pixels (the width follows
+/// from square pixels).
 pub const SECTOR_RASTER_PX: usize = 512;
 
-/// Receive F-number of the live pipeline.
+/// Receive F-number of the linear presets.
 pub const LIVE_F_NUMBER: f64 = 1.5;
+
+/// Element acceptance angle of the sector (curved and phased) presets, degrees.
+pub const SECTOR_ACCEPTANCE_DEG: f64 = 50.0;
+
+/// Beamforming of the live pipeline: linear presets use a dynamic receive aperture at F# 1.5 with a
+/// Hann window; sector presets (curved, phased) image far off the array's axis, where an F-number
+/// aperture measured laterally from the pixel would hold no channel, so they use every channel
+/// within an element acceptance angle of 50° instead.
+pub fn live_beamform_config(family: Family) -> BeamformConfig {
+    match family {
+        Family::Linear => BeamformConfig {
+            f_number: Some(LIVE_F_NUMBER),
+            window: Window::Hann,
+            ..BeamformConfig::default()
+        },
+        _ => BeamformConfig {
+            f_number: None,
+            acceptance_angle_rad: Some(SECTOR_ACCEPTANCE_DEG.to_radians()),
+            ..BeamformConfig::default()
+        },
+    }
+}
 
 /// Wall-clock time of each stage of the last processed frame.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -162,7 +185,9 @@ impl Imager {
         let detector = EnvelopeDetector::new(n_depths)?;
         let spec = match preset.family {
             Family::Linear => RasterSpec::square_pixels_for(&setup.grid, n_depths)?,
-            _ => RasterSpec::new(SECTOR_RASTER_PX, SECTOR_RASTER_PX).with_z_range_m((0.0, depth_m)),
+            _ => RasterSpec::new(SECTOR_RASTER_PX, SECTOR_RASTER_PX)
+                .with_z_range_m((0.0, depth_m))
+                .with_square_pixels(&setup.grid)?,
         };
         let converter = ScanConverter::new(&setup.grid, spec)?;
         let frame = converter.new_frame()?;

@@ -94,8 +94,9 @@ pub struct Preset {
     pub fs_hz: f64,
     /// Active columns of the 140-column array.
     pub columns: Range<usize>,
-    /// Active rows of the 64-row array: the 32 central rows (6.7 mm) for the superficial linear
-    /// presets, whose elevation focus is shallow, all 64 (13.3 mm) otherwise.
+    /// Active rows of the 64-row array: the 24 central rows (5 mm, the elevation height of a
+    /// conventional linear probe) for the superficial linear presets, whose elevation focus is
+    /// shallow, all 64 (13.3 mm) otherwise.
     pub rows: Range<usize>,
     /// Transmits per frame.
     pub n_tx: usize,
@@ -127,7 +128,7 @@ impl Preset {
         use PresetKind::*;
         let base = |name, family, fc_hz: f64, n_tx, steer_deg, half_sector_deg, top, default, bounds| {
             let columns = if family == Phased { 22..118 } else { 0..140 };
-            let rows = if family == Linear { 16..48 } else { 0..64 };
+            let rows = if family == Linear { 20..44 } else { 0..64 };
             let (lines, depth_samples) = match family {
                 Linear => (256, 512),
                 Curved => (256, 800),

@@ -406,16 +406,22 @@ impl ColumnScratch {
     }
 }
 
-/// sinc(x) for |x| ≤ 1 (elements no taller than a wavelength), branch-free: sin(πx) from a
-/// Taylor polynomial on [0, π/2] after folding sin(y) = sin(π − y); error < 2e-6.
+/// sinc(x) = sin(πx)/(πx) in f32, branch-free: sin(πx) from a Taylor polynomial on [0, π/2] after
+/// reducing πx by multiples of π (with the sign of each half period) and folding sin(y) = sin(π − y);
+/// error < 2e-6 for |x| < 1000.
 #[inline(always)]
 fn sinc_small(x: f32) -> f32 {
     use std::f32::consts::PI as PI32;
-    let y = (PI32 * x).abs().min(PI32);
-    let t = y.min(PI32 - y);
+    let y = (PI32 * x).abs();
+    let k = (y * (1.0 / PI32)).floor();
+    let r = y - k * PI32;
+    let sign = 1.0 - 2.0 * (k - 2.0 * (k * 0.5).floor());
+    let t = r.min(PI32 - r);
     let t2 = t * t;
-    let s = t * (1.0 + t2 * (-1.0 / 6.0 + t2 * (1.0 / 120.0 + t2 * (-1.0 / 5040.0 + t2 / 362880.0))));
-    if y < 1e-6 { 1.0 } else { s / y }
+    let s = t
+        * (1.0
+            + t2 * (-1.0 / 6.0 + t2 * (1.0 / 120.0 + t2 * (-1.0 / 5040.0 + t2 * (1.0 / 362880.0 - t2 / 39916800.0)))));
+    if y < 1e-6 { 1.0 } else { sign * s / y }
 }
 
 fn sinc(x: f64) -> f64 {
@@ -666,7 +672,7 @@ impl Context {
             let att = (-self.alpha * self.fc * r_ref).exp();
             let (n, u) = (geo.normal[ch], geo.udir[ch]);
             let tau_ref = r_ref / self.c;
-            if self.exact || b - a == 1 || geo.height_m > self.lambda {
+            if self.exact || b - a == 1 {
                 for e in a..b {
                     let x = geo.pos[e];
                     let d = [p[0] - x[0], p[1] - x[1], p[2] - x[2]];
@@ -958,6 +964,19 @@ mod tests {
         let probe2 = Probe::cmut_9000();
         let ap2 = Aperture::columns(&probe2, 0..4, ChannelMode::Elements).unwrap();
         assert!(sim.with_rx_aperture(&ap2).is_err());
+    }
+
+    #[test]
+    fn fast_sinc_matches_the_definition() {
+        for i in -4000..4000 {
+            let x = i as f32 * 0.00097;
+            let exact = if x == 0.0 {
+                1.0
+            } else {
+                (std::f64::consts::PI * x as f64).sin() / (std::f64::consts::PI * x as f64)
+            };
+            assert!((sinc_small(x) as f64 - exact).abs() < 2e-6, "{x}");
+        }
     }
 
     #[test]
