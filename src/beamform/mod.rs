@@ -84,6 +84,10 @@ mod kernel_scalar;
 /// Largest number of depths of one line processed together (stack accumulators of this size).
 pub const BLOCK: usize = 128;
 
+/// Largest number of lines processed together: a tile of `TILE_LINES × BLOCK` pixels shares each
+/// channel's trace window in cache.
+pub const TILE_LINES: usize = 8;
+
 /// Largest distance of a pixel or channel from the receive-aperture centroid, metres.
 pub const MAX_DISTANCE_M: f64 = 10.0;
 
@@ -414,7 +418,9 @@ impl ChannelArrays {
     }
 }
 
-/// One block of pixels of one line, for one transmit (sample units).
+/// A tile of pixels (up to [`TILE_LINES`] lines × [`BLOCK`] depths) for one transmit, in sample
+/// units. Line `j`, depth `i` of the tile is at `j * stride + i` in the geometry slices and at
+/// `j * BLOCK + i` in `tx` and in the kernels' accumulators.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Block<'a> {
     pub px: &'a [f32],
@@ -422,8 +428,14 @@ pub(crate) struct Block<'a> {
     pub pz: &'a [f32],
     /// `(2 F# / z)²` per pixel (0 without an F-number).
     pub ih2: &'a [f32],
+    /// Distance between lines in the geometry slices.
+    pub stride: usize,
     /// Transmit delay minus `t0`, in samples, per pixel.
     pub tx: &'a [f32],
+    /// Lines in the tile.
+    pub lines: usize,
+    /// Depths per line in the tile.
+    pub n: usize,
     /// True when every channel and pixel lies in `y = 0` with channel normals `+z`.
     pub planar: bool,
 }
@@ -920,11 +932,9 @@ impl Beamformer {
                 owned.as_slice().unwrap_or(&[])
             }
         };
-        self.run(image, &|l, k0, out: &mut [f32]| {
-            let mut acc = [0.0f32; BLOCK];
-            let n = out.len();
-            self.block_rf(slice, l, k0, &mut acc[..n]);
-            out.copy_from_slice(&acc[..n]);
+        self.run(image, &|l, lines, k0, n, out: &mut [f32]| {
+            out.fill(0.0);
+            self.block_rf(slice, l, lines, k0, n, out);
         });
         Ok(())
     }
@@ -955,13 +965,12 @@ impl Beamformer {
                 owned.as_slice().unwrap_or(&[])
             }
         };
-        self.run(image, &|l, k0, out: &mut [Complex32]| {
-            let mut re = [0.0f32; BLOCK];
-            let mut im = [0.0f32; BLOCK];
-            let n = out.len();
-            self.block_iq(slice, l, k0, &mut re[..n], &mut im[..n]);
-            for i in 0..n {
-                out[i] = Complex32::new(re[i], im[i]);
+        self.run(image, &|l, lines, k0, n, out: &mut [Complex32]| {
+            let mut re = [0.0f32; TILE_LINES * BLOCK];
+            let mut im = [0.0f32; TILE_LINES * BLOCK];
+            self.block_iq(slice, l, lines, k0, n, &mut re, &mut im);
+            for ((o, r), i) in out.iter_mut().zip(&re).zip(&im) {
+                *o = Complex32::new(*r, *i);
             }
         });
         Ok(())
@@ -981,32 +990,45 @@ impl Beamformer {
         Ok(img)
     }
 
-    /// Runs `f(line, first_depth, out)` on blocks of ≤ [`BLOCK`] depths, in parallel (rayon
-    /// `join`, no allocation), each block computed by exactly one task.
-    fn run<T: Copy + Send + Sync + Default>(&self, image: ArrayViewMut2<'_, T>, f: &(dyn Fn(usize, usize, &mut [T]) + Sync)) {
+    /// Runs `f(first_line, lines, first_depth, n, tile)` on tiles of ≤ [`TILE_LINES`] lines × ≤
+    /// [`BLOCK`] depths (`tile[j * BLOCK + i]` is line `first_line + j`, depth `first_depth + i`), in
+    /// parallel (rayon `join`, no allocation), each tile computed by exactly one task.
+    fn run<T: Copy + Send + Sync + Default>(&self, image: ArrayViewMut2<'_, T>, f: &TileFn<'_, T>) {
         split(image, 0, 0, f);
     }
 
-    fn block_geom(&self, l: usize, k0: usize, n: usize) -> (usize, usize) {
-        let s = l * self.n_depths + k0;
-        (s, s + n)
+    /// Transmit delays of a tile for event `m` into `t` (`t[j * BLOCK + i]`), and the tile's block.
+    fn tile<'a>(&'a self, m: &TxModel, line0: usize, lines: usize, k0: usize, n: usize, t: &'a mut [f32]) -> Block<'a> {
+        let nd = self.n_depths;
+        let s = line0 * nd + k0;
+        for j in 0..lines {
+            let g = s + j * nd;
+            m.times(
+                &self.px[g..g + n],
+                &self.py[g..g + n],
+                &self.pz[g..g + n],
+                &mut t[j * BLOCK..j * BLOCK + n],
+            );
+        }
+        let e = s + (lines - 1) * nd + n;
+        Block {
+            px: &self.px[s..e],
+            py: &self.py[s..e],
+            pz: &self.pz[s..e],
+            ih2: &self.ih2[s..e],
+            stride: nd,
+            tx: t,
+            lines,
+            n,
+            planar: self.planar,
+        }
     }
 
-    fn block_rf(&self, data: &[f32], l: usize, k0: usize, acc: &mut [f32]) {
-        let n = acc.len();
-        let (s, e) = self.block_geom(l, k0, n);
+    fn block_rf(&self, data: &[f32], line0: usize, lines: usize, k0: usize, n: usize, acc: &mut [f32]) {
         let per_tx = self.channels.len() * self.layout.n_samples;
-        let mut t = [0.0f32; BLOCK];
+        let mut t = [0.0f32; TILE_LINES * BLOCK];
         for (tx, m) in self.tx_models.iter().enumerate() {
-            m.times(&self.px[s..e], &self.py[s..e], &self.pz[s..e], &mut t[..n]);
-            let blk = Block {
-                px: &self.px[s..e],
-                py: &self.py[s..e],
-                pz: &self.pz[s..e],
-                ih2: &self.ih2[s..e],
-                tx: &t[..n],
-                planar: self.planar,
-            };
+            let blk = self.tile(m, line0, lines, k0, n, &mut t);
             let d = &data[tx * per_tx..(tx + 1) * per_tx];
             let w = self.tx_weights[tx];
             match self.kernel {
@@ -1023,26 +1045,26 @@ impl Beamformer {
         }
     }
 
-    fn block_iq(&self, data: &[Complex32], l: usize, k0: usize, re: &mut [f32], im: &mut [f32]) {
-        let n = re.len();
-        let (s, e) = self.block_geom(l, k0, n);
+    #[allow(clippy::too_many_arguments)]
+    fn block_iq(
+        &self,
+        data: &[Complex32],
+        line0: usize,
+        lines: usize,
+        k0: usize,
+        n: usize,
+        re: &mut [f32],
+        im: &mut [f32],
+    ) {
         let per_tx = self.channels.len() * self.layout.n_samples;
-        let mut t = [0.0f32; BLOCK];
+        let mut t = [0.0f32; TILE_LINES * BLOCK];
         for (tx, m) in self.tx_models.iter().enumerate() {
-            m.times(&self.px[s..e], &self.py[s..e], &self.pz[s..e], &mut t[..n]);
-            let blk = Block {
-                px: &self.px[s..e],
-                py: &self.py[s..e],
-                pz: &self.pz[s..e],
-                ih2: &self.ih2[s..e],
-                tx: &t[..n],
-                planar: self.planar,
-            };
+            let blk = self.tile(m, line0, lines, k0, n, &mut t);
             let d = &data[tx * per_tx..(tx + 1) * per_tx];
             let w = self.tx_weights[tx];
             match self.kernel {
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: `Kernel::Avx2` is only chosen after detecting AVX2 and FMA.
+                // SAFETY: AVX2 and FMA are detected for both kernels (AVX-512 plans require them too).
                 Kernel::Avx2 | Kernel::Avx512 => unsafe {
                     kernel_avx2::iq_block(&self.params, &self.channels, d, &blk, w, re, im)
                 },
@@ -1052,21 +1074,20 @@ impl Beamformer {
     }
 }
 
-/// Recursive split of `view` (rows first, then block-aligned depth ranges) with `rayon::join`.
-fn split<T: Copy + Send + Sync + Default>(
-    mut view: ArrayViewMut2<'_, T>,
-    line0: usize,
-    k0: usize,
-    f: &(dyn Fn(usize, usize, &mut [T]) + Sync),
-) {
+/// A tile callback: `(first_line, lines, first_depth, n, tile)`.
+type TileFn<'a, T> = dyn Fn(usize, usize, usize, usize, &mut [T]) + Sync + 'a;
+
+/// Recursive split of `view` (lines in multiples of [`TILE_LINES`] first, then block-aligned depth
+/// ranges) with `rayon::join`; the leaves run `f` on each tile and copy it into the view.
+fn split<T: Copy + Send + Sync + Default>(mut view: ArrayViewMut2<'_, T>, line0: usize, k0: usize, f: &TileFn<'_, T>) {
     let (rows, cols) = view.dim();
-    if rows > 1 {
-        let mid = rows / 2;
-        let (a, b) = view.split_at(Axis(0), mid);
-        rayon::join(|| split(a, line0, k0, f), || split(b, line0 + mid, k0, f));
+    if rows == 0 || cols == 0 {
         return;
     }
-    if rows == 0 || cols == 0 {
+    if rows > TILE_LINES {
+        let mid = (rows / 2).div_ceil(TILE_LINES) * TILE_LINES;
+        let (a, b) = view.split_at(Axis(0), mid);
+        rayon::join(|| split(a, line0, k0, f), || split(b, line0 + mid, k0, f));
         return;
     }
     if cols > 2 * BLOCK {
@@ -1075,14 +1096,15 @@ fn split<T: Copy + Send + Sync + Default>(
         rayon::join(|| split(a, line0, k0, f), || split(b, line0, k0 + mid, f));
         return;
     }
-    let mut row = view.index_axis_mut(Axis(0), 0);
-    let mut buf = [T::default(); BLOCK];
+    let mut buf = [T::default(); TILE_LINES * BLOCK];
     let mut start = 0;
     while start < cols {
         let n = (cols - start).min(BLOCK);
-        f(line0, k0 + start, &mut buf[..n]);
-        for i in 0..n {
-            row[start + i] = buf[i];
+        f(line0, rows, k0 + start, n, &mut buf);
+        for (j, mut row) in view.outer_iter_mut().enumerate() {
+            for i in 0..n {
+                row[start + i] = buf[j * BLOCK + i];
+            }
         }
         start += n;
     }
