@@ -203,6 +203,33 @@ unsafe fn gather_pairs(base: *const f32, q: __m256i) -> (__m256, __m256) {
     }
 }
 
+/// Gather-free `(s[q], s[q + 1])` for 8 lanes whose indices lie within 15 samples of lane 0's
+/// (the usual case along depth): two contiguous loads of 8 samples from `q[0]` and in-register
+/// permutes. `None` when the indices spread further or the window would leave the trace.
+#[inline(always)]
+unsafe fn window_pairs(base: *const f32, ns: usize, q: __m256i) -> Option<(__m256, __m256)> {
+    // SAFETY: AVX2 is enabled by the callers; the loads read `base[q0 .. q0 + 16]`, checked to lie
+    // inside the trace of `ns` samples.
+    unsafe {
+        let q0 = _mm256_cvtsi256_si32(q);
+        let d = _mm256_sub_epi32(q, _mm256_set1_epi32(q0));
+        let max_d = _mm256_set1_epi32(14);
+        // Unsigned max: negative offsets count as huge.
+        let ok = _mm256_movemask_epi8(_mm256_cmpeq_epi32(_mm256_max_epu32(d, max_d), max_d)) == -1;
+        if !ok || q0 < 0 || q0 as usize + 16 > ns {
+            return None;
+        }
+        let lo = _mm256_loadu_ps(base.add(q0 as usize));
+        let hi = _mm256_loadu_ps(base.add(q0 as usize + 8));
+        let pick = |d: __m256i| {
+            let a = _mm256_permutevar8x32_ps(lo, d);
+            let b = _mm256_permutevar8x32_ps(hi, d);
+            _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32::<28>(d)))
+        };
+        Some((pick(d), pick(_mm256_add_epi32(d, _mm256_set1_epi32(1)))))
+    }
+}
+
 /// Catmull-Rom weights, same operations as [`super::kernel_scalar::cubic_weights`].
 #[inline(always)]
 unsafe fn cubic_weights(f: __m256) -> [__m256; 4] {
@@ -301,7 +328,10 @@ unsafe fn rf_impl<const PLANAR: bool, const INTERP: u8>(
                         let v = match INTERP {
                             INTERP_NEAREST => _mm256_i32gather_ps::<4>(base, q),
                             INTERP_LINEAR => {
-                                let (s0, s1) = gather_pairs(base, q);
+                                let (s0, s1) = match window_pairs(base, ns, q) {
+                                    Some(pair) => pair,
+                                    None => gather_pairs(base, q),
+                                };
                                 _mm256_add_ps(s0, _mm256_mul_ps(f, _mm256_sub_ps(s1, s0)))
                             }
                             _ => {
