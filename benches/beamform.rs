@@ -77,9 +77,12 @@ fn bench_workload(c: &mut Criterion, w: &Workload, label: &str) {
     g.finish();
 }
 
+/// A workload constructor.
+type MakeWorkload = fn() -> sonochip::Result<Workload>;
+
 fn workloads(c: &mut Criterion) {
     let filter = std::env::var("SONOCHIP_BENCH_WORKLOADS").unwrap_or_default();
-    let all: [(&str, fn() -> sonochip::Result<Workload>); 7] = [
+    let all: [(&str, MakeWorkload); 7] = [
         ("vascular", Workload::vascular),
         ("cardiac", Workload::cardiac),
         ("abdomen", Workload::abdomen),

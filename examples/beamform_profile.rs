@@ -29,7 +29,9 @@ fn main() {
     };
     let layout = DataLayout::rf(w.sampling.fs_hz, w.sampling.t0_s, w.sampling.n_samples, w.pulse.fc_hz());
     let bf = Beamformer::new(&RxArray::from_aperture(&w.aperture), &w.sequence, &w.grid, layout, cfg).unwrap();
-    let data = Array3::from_shape_fn(bf.data_shape(), |(a, b, c)| ((a * 7 + b * 13 + c * 31) % 17) as f32 - 8.0);
+    let data = Array3::from_shape_fn(bf.data_shape(), |(a, b, c)| {
+        ((a * 7 + b * 13 + c * 31) % 17) as f32 - 8.0
+    });
     let mut img = Array2::zeros(bf.image_shape());
     let t = std::time::Instant::now();
     for _ in 0..frames {

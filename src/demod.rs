@@ -103,8 +103,12 @@ impl Demodulator {
             Some(n) => n,
             None => (2 * ((4.0 * fs_hz / config.cutoff_hz).round() as usize) + 1).min(MAX_TAPS),
         };
-        if n_taps < 3 || n_taps > MAX_TAPS || n_taps % 2 == 0 {
-            return Err(Error::invalid("n_taps", format!("an odd count in 3..={MAX_TAPS}"), n_taps));
+        if !(3..=MAX_TAPS).contains(&n_taps) || n_taps % 2 == 0 {
+            return Err(Error::invalid(
+                "n_taps",
+                format!("an odd count in 3..={MAX_TAPS}"),
+                n_taps,
+            ));
         }
         let half = n_taps / 2;
         let fc = config.cutoff_hz / fs_hz;
@@ -167,7 +171,11 @@ impl Demodulator {
     pub fn demodulate_into(&self, rf: ArrayView3<'_, f32>, mut out: ArrayViewMut3<'_, Complex32>) -> Result<()> {
         let (a, b, n) = rf.dim();
         if n != self.n_in {
-            return Err(Error::shape("rf", format!("{} samples per trace", self.n_in), n.to_string()));
+            return Err(Error::shape(
+                "rf",
+                format!("{} samples per trace", self.n_in),
+                n.to_string(),
+            ));
         }
         if out.dim() != (a, b, self.n_out) {
             return Err(Error::shape(
@@ -177,19 +185,21 @@ impl Demodulator {
             ));
         }
         let d = self.config.decimation;
-        Zip::from(rf.lanes(Axis(2))).and(out.lanes_mut(Axis(2))).par_for_each(|x, mut y| {
-            for (m, o) in y.iter_mut().enumerate() {
-                let centre = m * d;
-                let lo = centre.saturating_sub(self.half);
-                let hi = (centre + self.half).min(self.n_in - 1);
-                let mut acc = Complex32::new(0.0, 0.0);
-                for k in lo..=hi {
-                    let h = self.taps[k + self.half - centre];
-                    acc += self.mixer[k] * (x[k] * h);
+        Zip::from(rf.lanes(Axis(2)))
+            .and(out.lanes_mut(Axis(2)))
+            .par_for_each(|x, mut y| {
+                for (m, o) in y.iter_mut().enumerate() {
+                    let centre = m * d;
+                    let lo = centre.saturating_sub(self.half);
+                    let hi = (centre + self.half).min(self.n_in - 1);
+                    let mut acc = Complex32::new(0.0, 0.0);
+                    for k in lo..=hi {
+                        let h = self.taps[k + self.half - centre];
+                        acc += self.mixer[k] * (x[k] * h);
+                    }
+                    *o = acc;
                 }
-                *o = acc;
-            }
-        });
+            });
         Ok(())
     }
 

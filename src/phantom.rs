@@ -259,6 +259,7 @@ impl SpeckleBuilder {
             finite_point("point", p.position_m)?;
         }
         let n = self.count();
+        #[allow(clippy::neg_cmp_op_on_partial_ord)] // also rejects NaN
         if !(n <= MAX_SCATTERERS as f64) {
             return Err(Error::invalid(
                 "density_per_mm2",

@@ -440,8 +440,8 @@ impl Aperture {
         let n = self.channels.len() as f64;
         let mut c = [0.0; 3];
         for ch in &self.channels {
-            for k in 0..3 {
-                c[k] += ch.position_m[k] / n;
+            for (ck, pk) in c.iter_mut().zip(ch.position_m) {
+                *ck += pk / n;
             }
         }
         c

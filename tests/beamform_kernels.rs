@@ -34,7 +34,13 @@ struct Case {
 fn case() -> impl Strategy<Value = Case> {
     (
         (1usize..40, 1e-4f64..5e-4, any::<bool>(), 0u8..3, -0.5f64..0.5),
-        (1usize..900, -2e-6f64..4e-6, 0u8..3, 0u8..4, prop::option::of(0.5f64..4.0)),
+        (
+            1usize..900,
+            -2e-6f64..4e-6,
+            0u8..3,
+            0u8..4,
+            prop::option::of(0.5f64..4.0),
+        ),
         (
             prop::option::of(0.3f64..1.5),
             0u8..3,
@@ -249,7 +255,12 @@ fn points_grid_and_non_standard_data() {
         seed: 9,
     };
     let mut s = setup(&c, false).unwrap();
-    s.grid = Grid::points((0..700).map(|i| [1e-5 * i as f64, 1e-4, 0.002 + 2e-5 * i as f64]).collect()).unwrap();
+    s.grid = Grid::points(
+        (0..700)
+            .map(|i| [1e-5 * i as f64, 1e-4, 0.002 + 2e-5 * i as f64])
+            .collect(),
+    )
+    .unwrap();
     let data = Array3::from_shape_fn((2, 500, 8), |_| s.rng.random_range(-1.0f32..1.0));
     let data = data.view().permuted_axes([0, 2, 1]);
     let mut images = vec![];
@@ -262,7 +273,10 @@ fn points_grid_and_non_standard_data() {
     let peak = images[0].iter().fold(0.0f32, |a, v| a.max(v.abs()));
     assert!(peak > 0.0);
     for img in &images[1..] {
-        let err = img.iter().zip(images[0].iter()).fold(0.0f32, |a, (x, y)| a.max((x - y).abs()));
+        let err = img
+            .iter()
+            .zip(images[0].iter())
+            .fold(0.0f32, |a, (x, y)| a.max((x - y).abs()));
         assert!(err <= 1e-4 * peak);
     }
 }

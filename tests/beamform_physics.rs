@@ -27,7 +27,10 @@ fn linear(n: usize) -> Aperture {
 
 fn simulate(ap: &Aperture, seq: &Sequence, pulse: Pulse, fs: f64, depth: f64, ph: &Phantom) -> ChannelData {
     let s = Sampling::for_depth(fs, depth, seq, &pulse).unwrap();
-    Simulator::new(ap, seq, Medium::lossless(), pulse, s).unwrap().run(ph).unwrap()
+    Simulator::new(ap, seq, Medium::lossless(), pulse, s)
+        .unwrap()
+        .run(ph)
+        .unwrap()
 }
 
 fn config(f_number: Option<f64>, window: Window) -> BeamformConfig {
@@ -42,7 +45,10 @@ fn config(f_number: Option<f64>, window: Window) -> BeamformConfig {
 fn rf_envelope(data: &ChannelData, grid: &Grid, cfg: BeamformConfig) -> Array2<f32> {
     let bf = Beamformer::for_data(data, grid, cfg).unwrap();
     let img = bf.beamform(data).unwrap();
-    EnvelopeDetector::new(grid.shape().1).unwrap().detect_rf(img.view()).unwrap()
+    EnvelopeDetector::new(grid.shape().1)
+        .unwrap()
+        .detect_rf(img.view())
+        .unwrap()
 }
 
 /// A Cartesian grid of ±`hx` × ±`hz` around `p`, with spacings `dx`, `dz`.
@@ -147,8 +153,15 @@ fn lateral_and_axial_resolution_follow_the_formulas() {
     // Hann widens it.
     let (lat_hann, _) = widths(&single, &ap, pulse, Window::Hann);
     let want_hann = 2.001 * LAMBDA * f_number;
-    eprintln!("one-way Hann {:.3} mm, expected {:.3} mm", lat_hann * 1e3, want_hann * 1e3);
-    assert!((lat_hann / want_hann - 1.0).abs() < 0.15, "Hann {lat_hann} vs {want_hann}");
+    eprintln!(
+        "one-way Hann {:.3} mm, expected {:.3} mm",
+        lat_hann * 1e3,
+        want_hann * 1e3
+    );
+    assert!(
+        (lat_hann / want_hann - 1.0).abs() < 0.15,
+        "Hann {lat_hann} vs {want_hann}"
+    );
     // Compounding 15 angles spanning the receive aperture's angular extent narrows it towards two-way.
     let half_angle = (0.5 / f_number).atan();
     let fan = Sequence::plane_wave_fan(&ap, half_angle, 15, C).unwrap();
@@ -234,7 +247,8 @@ fn demodulation_round_trip() {
         let k = 2 * m;
         let t = t0 + k as f64 / fs;
         let env = (-((k as f64 - 256.0) / fs / 0.2e-6).powi(2)).exp();
-        let back = (iq[[0, 0, m]] * num_complex::Complex32::from_polar(1.0, (2.0 * std::f64::consts::PI * FC * t) as f32)).re;
+        let back =
+            (iq[[0, 0, m]] * num_complex::Complex32::from_polar(1.0, (2.0 * std::f64::consts::PI * FC * t) as f32)).re;
         assert!((iq[[0, 0, m]].norm() as f64 - env).abs() < 1e-2, "envelope at {k}");
         assert!((back - rf[k]).abs() < 1e-2, "remodulated at {k}: {back} vs {}", rf[k]);
     }
@@ -245,7 +259,14 @@ fn errors_for_mismatches() {
     let ap = linear(16);
     let seq = Sequence::plane_waves(&ap, &[0.0], C).unwrap();
     let pulse = Pulse::new(FC, 1.0, 1.0).unwrap();
-    let data = simulate(&ap, &seq, pulse, 20e6, 0.02, &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap());
+    let data = simulate(
+        &ap,
+        &seq,
+        pulse,
+        20e6,
+        0.02,
+        &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap(),
+    );
     let grid = Grid::cartesian((-2e-3, 2e-3), 8, (0.005, 0.015), 32).unwrap();
     let bf = Beamformer::for_data(&data, &grid, BeamformConfig::default()).unwrap();
     // Wrong image shape.
@@ -256,15 +277,35 @@ fn errors_for_mismatches() {
     ));
     // Data of another shape (more transmits).
     let seq2 = Sequence::plane_waves(&ap, &[0.0, 0.1], C).unwrap();
-    let data2 = simulate(&ap, &seq2, pulse, 20e6, 0.02, &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap());
+    let data2 = simulate(
+        &ap,
+        &seq2,
+        pulse,
+        20e6,
+        0.02,
+        &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap(),
+    );
     assert!(matches!(bf.beamform(&data2), Err(Error::ShapeMismatch { .. })));
     // Other sampling rate.
-    let data3 = simulate(&ap, &seq, pulse, 25e6, 0.02, &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap());
+    let data3 = simulate(
+        &ap,
+        &seq,
+        pulse,
+        25e6,
+        0.02,
+        &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap(),
+    );
     assert!(bf.beamform(&data3).is_err());
     // Empty aperture.
     let layout = DataLayout::of(&data);
     assert!(matches!(
-        Beamformer::new(&RxArray::from_positions(&[]), &seq, &grid, layout, BeamformConfig::default()),
+        Beamformer::new(
+            &RxArray::from_positions(&[]),
+            &seq,
+            &grid,
+            layout,
+            BeamformConfig::default()
+        ),
         Err(Error::Empty { .. })
     ));
     // A grid entirely beyond the record.
@@ -312,7 +353,11 @@ fn errors_for_mismatches() {
         .demodulate(&data)
         .unwrap();
     let bf_iq = Beamformer::for_data(&iq, &grid, BeamformConfig::default()).unwrap();
-    assert!(bf_iq.beamform_raw_into(data.data().view(), Array2::zeros((8, 32)).view_mut()).is_err());
+    assert!(
+        bf_iq
+            .beamform_raw_into(data.data().view(), Array2::zeros((8, 32)).view_mut())
+            .is_err()
+    );
     assert!(bf.beamform_iq(&iq).is_err());
 }
 
@@ -321,14 +366,24 @@ fn transmit_weights_scale_contributions() {
     let ap = linear(16);
     let seq = Sequence::plane_waves(&ap, &[0.0, 0.1], C).unwrap();
     let pulse = Pulse::new(FC, 1.0, 1.0).unwrap();
-    let data = simulate(&ap, &seq, pulse, 20e6, 0.02, &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap());
+    let data = simulate(
+        &ap,
+        &seq,
+        pulse,
+        20e6,
+        0.02,
+        &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap(),
+    );
     let grid = Grid::cartesian((-2e-3, 2e-3), 8, (0.005, 0.015), 40).unwrap();
     let img = |w: Vec<f32>| {
         let cfg = BeamformConfig {
             tx_weights: Some(w),
             ..BeamformConfig::default()
         };
-        Beamformer::for_data(&data, &grid, cfg).unwrap().beamform(&data).unwrap()
+        Beamformer::for_data(&data, &grid, cfg)
+            .unwrap()
+            .beamform(&data)
+            .unwrap()
     };
     let (a, b, ab) = (img(vec![1.0, 0.0]), img(vec![0.0, 2.0]), img(vec![1.0, 2.0]));
     for ((x, y), z) in a.iter().zip(b.iter()).zip(ab.iter()) {

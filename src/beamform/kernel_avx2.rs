@@ -189,7 +189,10 @@ unsafe fn split_index(k: &Consts, l: &Lanes) -> (__m256i, __m256) {
 unsafe fn gather_pairs(base: *const f32, q: __m256i) -> (__m256, __m256) {
     // SAFETY: the caller guarantees `base + q[l]` and `base + q[l] + 1` are in bounds for all lanes.
     unsafe {
-        let g0 = _mm256_castsi256_ps(_mm256_i32gather_epi64::<4>(base as *const i64, _mm256_castsi256_si128(q)));
+        let g0 = _mm256_castsi256_ps(_mm256_i32gather_epi64::<4>(
+            base as *const i64,
+            _mm256_castsi256_si128(q),
+        ));
         let g1 = _mm256_castsi256_ps(_mm256_i32gather_epi64::<4>(
             base as *const i64,
             _mm256_extracti128_si256::<1>(q),
@@ -371,7 +374,16 @@ unsafe fn rf_impl<const PLANAR: bool, const INTERP: u8>(
                 i += LANES;
             }
             for i in nv..n {
-                let (w, idx) = point(p, ch, c, blk.px[g + i], blk.py[g + i], blk.pz[g + i], blk.ih2[g + i], blk.tx[o + i]);
+                let (w, idx) = point(
+                    p,
+                    ch,
+                    c,
+                    blk.px[g + i],
+                    blk.py[g + i],
+                    blk.pz[g + i],
+                    blk.ih2[g + i],
+                    blk.tx[o + i],
+                );
                 if w != 0.0 {
                     acc[o + i] += (w * tx_w) * sample_rf(trace, idx + shift, p.interp);
                 }
@@ -486,7 +498,10 @@ unsafe fn iq_impl<const PLANAR: bool, const INTERP: u8>(
                     let mut ar = _mm256_loadu_ps(re.as_ptr().add(o + i));
                     let mut ai = _mm256_loadu_ps(im.as_ptr().add(o + i));
                     let t = _mm256_add_ps(ph0, _mm256_mul_ps(l.idx, tps));
-                    let x = _mm256_sub_ps(t, _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(t));
+                    let x = _mm256_sub_ps(
+                        t,
+                        _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(t),
+                    );
                     let ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0), x);
                     let co = sin_turns(_mm256_sub_ps(_mm256_set1_ps(0.25), ax));
                     let si = sin_turns(x);
@@ -546,7 +561,16 @@ unsafe fn iq_impl<const PLANAR: bool, const INTERP: u8>(
                 i += LANES;
             }
             for i in nv..n {
-                let (w, idx) = point(p, ch, c, blk.px[g + i], blk.py[g + i], blk.pz[g + i], blk.ih2[g + i], blk.tx[o + i]);
+                let (w, idx) = point(
+                    p,
+                    ch,
+                    c,
+                    blk.px[g + i],
+                    blk.py[g + i],
+                    blk.pz[g + i],
+                    blk.ih2[g + i],
+                    blk.tx[o + i],
+                );
                 if w != 0.0 {
                     let (vr, vi) = sample_iq(trace, idx + shift, p.interp);
                     let (co, si) = rotation(p, idx);

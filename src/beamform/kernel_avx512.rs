@@ -99,8 +99,7 @@ pub(crate) unsafe fn rf_block(
                         ),
                         _mm512_mul_ps(_mm512_set1_ps(ch.nz[c]), dz),
                     );
-                    let m = m1
-                        & _mm512_cmp_ps_mask::<_CMP_GE_OQ>(dot, _mm512_mul_ps(_mm512_set1_ps(p.cos_accept), r));
+                    let m = m1 & _mm512_cmp_ps_mask::<_CMP_GE_OQ>(dot, _mm512_mul_ps(_mm512_set1_ps(p.cos_accept), r));
                     if m == 0 {
                         i += LANES;
                         continue;
@@ -173,7 +172,16 @@ pub(crate) unsafe fn rf_block(
                 i += LANES;
             }
             for i in nv..n {
-                let (w, idx) = point(p, ch, c, blk.px[g + i], blk.py[g + i], blk.pz[g + i], blk.ih2[g + i], blk.tx[o + i]);
+                let (w, idx) = point(
+                    p,
+                    ch,
+                    c,
+                    blk.px[g + i],
+                    blk.py[g + i],
+                    blk.pz[g + i],
+                    blk.ih2[g + i],
+                    blk.tx[o + i],
+                );
                 if w != 0.0 {
                     acc[o + i] += (w * tx_w) * sample_rf(trace, idx + shift, p.interp);
                 }

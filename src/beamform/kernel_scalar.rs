@@ -93,19 +93,29 @@ pub(crate) fn point(
     let dz = pz - ch.z[c];
     let lat2 = dx * dx + dy * dy;
     let u2 = lat2 * ih2;
-    if !(u2 <= 1.0) {
+    // NaN-safe: anything not provably inside the aperture is excluded.
+    let in_aperture = u2 <= 1.0;
+    if !in_aperture {
         return (0.0, 0.0);
     }
     let r = (lat2 + dz * dz).sqrt();
     let dot = ch.nx[c] * dx + ch.ny[c] * dy + ch.nz[c] * dz;
-    if !(dot >= p.cos_accept * r) {
+    let accepted = dot >= p.cos_accept * r;
+    if !accepted {
         return (0.0, 0.0);
     }
     (window_weight(p, u2), tx + r)
 }
 
 /// Accumulates every channel's contribution to the RF pixels of `blk` (one transmit) into `acc`.
-pub(crate) fn rf_block(p: &KernelParams, ch: &ChannelArrays, data: &[f32], blk: &Block<'_>, tx_w: f32, acc: &mut [f32]) {
+pub(crate) fn rf_block(
+    p: &KernelParams,
+    ch: &ChannelArrays,
+    data: &[f32],
+    blk: &Block<'_>,
+    tx_w: f32,
+    acc: &mut [f32],
+) {
     let ns = p.n_samples;
     let (shift, ..) = p.tap_bounds();
     for c in 0..ch.len() {
@@ -113,7 +123,16 @@ pub(crate) fn rf_block(p: &KernelParams, ch: &ChannelArrays, data: &[f32], blk: 
         for j in 0..blk.lines {
             let (g, o) = (j * blk.stride, j * BLOCK);
             for i in 0..blk.n {
-                let (w, idx) = point(p, ch, c, blk.px[g + i], blk.py[g + i], blk.pz[g + i], blk.ih2[g + i], blk.tx[o + i]);
+                let (w, idx) = point(
+                    p,
+                    ch,
+                    c,
+                    blk.px[g + i],
+                    blk.py[g + i],
+                    blk.pz[g + i],
+                    blk.ih2[g + i],
+                    blk.tx[o + i],
+                );
                 if w != 0.0 {
                     acc[o + i] += (w * tx_w) * sample_rf(trace, idx + shift, p.interp);
                 }
@@ -148,7 +167,16 @@ pub(crate) fn iq_block(
         for j in 0..blk.lines {
             let (g, o) = (j * blk.stride, j * BLOCK);
             for i in 0..blk.n {
-                let (w, idx) = point(p, ch, c, blk.px[g + i], blk.py[g + i], blk.pz[g + i], blk.ih2[g + i], blk.tx[o + i]);
+                let (w, idx) = point(
+                    p,
+                    ch,
+                    c,
+                    blk.px[g + i],
+                    blk.py[g + i],
+                    blk.pz[g + i],
+                    blk.ih2[g + i],
+                    blk.tx[o + i],
+                );
                 if w != 0.0 {
                     let (vr, vi) = sample_iq(trace, idx + shift, p.interp);
                     let (co, si) = rotation(p, idx);

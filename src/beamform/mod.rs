@@ -202,7 +202,11 @@ fn resolve_kernel(choice: KernelChoice) -> Result<Kernel> {
         #[cfg(target_arch = "x86_64")]
         KernelChoice::Avx512 => Ok(Kernel::Avx512),
         #[allow(unreachable_patterns)]
-        _ => Err(Error::invalid("kernel", "a kernel this CPU supports", format!("{choice:?}"))),
+        _ => Err(Error::invalid(
+            "kernel",
+            "a kernel this CPU supports",
+            format!("{choice:?}"),
+        )),
     }
 }
 
@@ -572,10 +576,10 @@ impl Beamformer {
         if let Some(f) = config.f_number {
             in_range("f_number", f, 1e-3, 1e3)?;
         }
-        if let Some(a) = config.acceptance_angle_rad {
-            if !(a.is_finite() && a > 0.0 && a <= std::f64::consts::FRAC_PI_2) {
-                return Err(Error::invalid("acceptance_angle_rad", "an angle in (0, pi/2]", a));
-            }
+        if let Some(a) = config.acceptance_angle_rad
+            && !(a.is_finite() && a > 0.0 && a <= std::f64::consts::FRAC_PI_2)
+        {
+            return Err(Error::invalid("acceptance_angle_rad", "an angle in (0, pi/2]", a));
         }
         in_range("focal_zone_wavelengths", config.focal_zone_wavelengths, 1e-3, 1e3)?;
         let (window, tukey_flat, tukey_inv_alpha) = match (config.f_number, config.window) {
@@ -607,7 +611,13 @@ impl Beamformer {
             }
         }
         let k_s = layout.fs_hz / c;
-        let rel = |p: [f64; 3]| [(p[0] - origin[0]) * k_s, (p[1] - origin[1]) * k_s, (p[2] - origin[2]) * k_s];
+        let rel = |p: [f64; 3]| {
+            [
+                (p[0] - origin[0]) * k_s,
+                (p[1] - origin[1]) * k_s,
+                (p[2] - origin[2]) * k_s,
+            ]
+        };
         let far = |name: &'static str, p: [f64; 3]| -> Result<()> {
             if dist3(p, origin) <= MAX_DISTANCE_M {
                 Ok(())
@@ -775,7 +785,10 @@ impl Beamformer {
     /// any transmit) overlaps the record.
     fn check_grid_in_record(&self) -> Result<()> {
         let ch = &self.channels;
-        let bb = |v: &[f32]| v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |a, &x| (a.0.min(x), a.1.max(x)));
+        let bb = |v: &[f32]| {
+            v.iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |a, &x| (a.0.min(x), a.1.max(x)))
+        };
         let (bx, by, bz) = (bb(&ch.x), bb(&ch.y), bb(&ch.z));
         let span = |lo: f32, hi: f32, p: f32| -> (f32, f32) {
             let near = if p < lo {
@@ -799,12 +812,12 @@ impl Beamformer {
                     &self.pz[start..end],
                     &mut t[..n],
                 );
-                for i in 0..n {
+                for (i, &ti) in t[..n].iter().enumerate() {
                     let (ax, bxm) = span(bx.0, bx.1, self.px[start + i]);
                     let (ay, bym) = span(by.0, by.1, self.py[start + i]);
                     let (az, bzm) = span(bz.0, bz.1, self.pz[start + i]);
-                    let early = t[i] + (ax * ax + ay * ay + az * az).sqrt();
-                    let late = t[i] + (bxm * bxm + bym * bym + bzm * bzm).sqrt();
+                    let early = ti + (ax * ax + ay * ay + az * az).sqrt();
+                    let late = ti + (bxm * bxm + bym * bym + bzm * bzm).sqrt();
                     if late >= -3.0 && early <= last {
                         return Ok(());
                     }
@@ -858,7 +871,11 @@ impl Beamformer {
             ));
         }
         if (m.t0_s - self.layout.t0_s).abs() > 1e-3 / self.layout.fs_hz {
-            return Err(Error::invalid("t0_s", format!("the plan's {} s", self.layout.t0_s), m.t0_s));
+            return Err(Error::invalid(
+                "t0_s",
+                format!("the plan's {} s", self.layout.t0_s),
+                m.t0_s,
+            ));
         }
         match (m.demod_hz, self.layout.demod_hz) {
             (None, None) => {}
@@ -872,8 +889,7 @@ impl Beamformer {
             }
         }
         if m.channel_positions_m.len() != self.positions_m.len()
-            || m
-                .channel_positions_m
+            || m.channel_positions_m
                 .iter()
                 .zip(&self.positions_m)
                 .any(|(a, b)| dist3(*a, *b) > 1e-9)
@@ -884,8 +900,18 @@ impl Beamformer {
                 "different positions",
             ));
         }
-        if m.sequence.len() != self.n_tx || m.sequence.events().iter().zip(&self.tx_kinds).any(|(e, k)| e.kind() != *k) {
-            return Err(Error::shape("sequence", "the plan's transmit events", "different events"));
+        if m.sequence.len() != self.n_tx
+            || m.sequence
+                .events()
+                .iter()
+                .zip(&self.tx_kinds)
+                .any(|(e, k)| e.kind() != *k)
+        {
+            return Err(Error::shape(
+                "sequence",
+                "the plan's transmit events",
+                "different events",
+            ));
         }
         Ok(())
     }
@@ -1125,8 +1151,8 @@ pub(crate) const COS_HALF_PI_POLY: [f32; 7] = [
     4.710_874_8e-7,
     -2.520_204_2e-5,
     9.192_602_7e-4,
-    -2.086_348_1e-2,
-    2.536_695_1e-1,
+    -2.086_348e-2,
+    2.536_695e-1,
     -1.233_700_6,
     1.0,
 ];
