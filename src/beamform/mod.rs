@@ -440,7 +440,9 @@ pub(crate) struct Block<'a> {
     pub lines: usize,
     /// Depths per line in the tile.
     pub n: usize,
-    /// True when every channel and pixel lies in `y = 0` with channel normals `+z`.
+    /// True when every channel and pixel lies in `y = 0` with channel normals `+z` (the SIMD
+    /// kernels then skip the elevation and normal terms).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub planar: bool,
 }
 
