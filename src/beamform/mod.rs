@@ -39,12 +39,18 @@
 //! The plan translates everything into plain `f32` arrays in *sample units* (positions multiplied by
 //! `fs / c`, relative to the centroid of the receive channels): per-pixel positions and squared
 //! inverse aperture half-widths, per-channel positions and normals, per-transmit model parameters.
-//! Images are processed in blocks of up to [`BLOCK`] depths of one line; for each block and transmit
-//! the transmit delays are computed once (shared code, so all kernels see identical delays), then a
-//! kernel accumulates all channels: the scalar kernel (always compiled, the test oracle), AVX2+FMA
-//! (8 depths per vector, runtime-detected), AVX-512 (16 depths per vector, runtime-detected) and
-//! NEON (aarch64, currently the scalar code). [`KernelChoice`] selects; rayon splits the image into
-//! lines and blocks, each computed by one task, so the output does not depend on the thread count.
+//! Images are processed in tiles of up to [`TILE_LINES`] lines × [`BLOCK`] depths. For each tile
+//! and transmit the transmit delays are computed once (shared code, so all kernels see identical
+//! delays), then a kernel accumulates the channels one after the other, each over the whole tile, so
+//! a channel's short trace window stays in L1 while all lines of the tile use it: the scalar kernel
+//! (always compiled, the test oracle), AVX2+FMA (8 depths per vector, runtime-detected), AVX-512
+//! (16 depths per vector, runtime-detected) and NEON (aarch64, currently the scalar code).
+//! [`KernelChoice`] selects; rayon splits the image into tiles (`rayon::join`, no allocation), each
+//! computed by one task with a fixed summation order (transmits, then channels in order), so the
+//! output does not depend on the thread count. Accumulators live on the stack.
+//!
+//! Non-finite samples propagate to the pixels that read them (and, in the SIMD kernels, possibly
+//! to pixels whose masked-out lanes read them); the data is expected to be finite.
 //!
 //! ```
 //! use sonochip::beamform::{BeamformConfig, Beamformer, DataLayout, RxArray};
@@ -86,7 +92,7 @@ pub const BLOCK: usize = 128;
 
 /// Largest number of lines processed together: a tile of `TILE_LINES × BLOCK` pixels shares each
 /// channel's trace window in cache.
-pub const TILE_LINES: usize = 8;
+pub const TILE_LINES: usize = 32;
 
 /// Largest distance of a pixel or channel from the receive-aperture centroid, metres.
 pub const MAX_DISTANCE_M: f64 = 10.0;
@@ -507,7 +513,8 @@ impl TxModel {
 /// A delay-and-sum plan. See the [module docs](self).
 ///
 /// `Send + Sync`: one plan may run frames on several threads at once. The run methods allocate
-/// nothing (accumulators live on the stack, [`BLOCK`] depths at a time).
+/// nothing (accumulators live on the stack, one tile of [`TILE_LINES`] × [`BLOCK`] pixels at a
+/// time, about 100 KiB of stack per worker for IQ).
 #[derive(Debug, Clone)]
 pub struct Beamformer {
     layout: DataLayout,
@@ -1220,6 +1227,13 @@ mod tests {
             let x = -0.5 + i as f32 / 100.0;
             assert!((sin_turns(x) - (std::f32::consts::TAU * x).sin()).abs() < 2e-6, "{x}");
         }
+    }
+
+    #[test]
+    fn plans_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Beamformer>();
+        check::<crate::demod::Demodulator>();
     }
 
     #[test]
