@@ -103,7 +103,7 @@ impl Demodulator {
             Some(n) => n,
             None => (2 * ((4.0 * fs_hz / config.cutoff_hz).round() as usize) + 1).min(MAX_TAPS),
         };
-        if n_taps < 3 || n_taps > MAX_TAPS || n_taps % 2 == 0 {
+        if !(3..=MAX_TAPS).contains(&n_taps) || n_taps % 2 == 0 {
             return Err(Error::invalid(
                 "n_taps",
                 format!("an odd count in 3..={MAX_TAPS}"),

@@ -12,7 +12,7 @@
 
 use super::kernel_scalar::{point, rotation, sample_iq, sample_rf};
 use super::{
-    Block, COS_HALF_PI_POLY, ChannelArrays, INTERP_CUBIC, INTERP_LINEAR, INTERP_NEAREST, KernelParams, SIN_POLY,
+    BLOCK, Block, COS_HALF_PI_POLY, ChannelArrays, INTERP_CUBIC, INTERP_LINEAR, INTERP_NEAREST, KernelParams, SIN_POLY,
     WindowCode,
 };
 use num_complex::Complex32;
@@ -206,6 +206,33 @@ unsafe fn gather_pairs(base: *const f32, q: __m256i) -> (__m256, __m256) {
     }
 }
 
+/// Gather-free `(s[q], s[q + 1])` for 8 lanes whose indices lie within 15 samples of lane 0's
+/// (the usual case along depth): two contiguous loads of 8 samples from `q[0]` and in-register
+/// permutes. `None` when the indices spread further or the window would leave the trace.
+#[inline(always)]
+unsafe fn window_pairs(base: *const f32, ns: usize, q: __m256i) -> Option<(__m256, __m256)> {
+    // SAFETY: AVX2 is enabled by the callers; the loads read `base[q0 .. q0 + 16]`, checked to lie
+    // inside the trace of `ns` samples.
+    unsafe {
+        let q0 = _mm256_cvtsi256_si32(q);
+        let d = _mm256_sub_epi32(q, _mm256_set1_epi32(q0));
+        let max_d = _mm256_set1_epi32(14);
+        // Unsigned max: negative offsets count as huge.
+        let ok = _mm256_movemask_epi8(_mm256_cmpeq_epi32(_mm256_max_epu32(d, max_d), max_d)) == -1;
+        if !ok || q0 < 0 || q0 as usize + 16 > ns {
+            return None;
+        }
+        let lo = _mm256_loadu_ps(base.add(q0 as usize));
+        let hi = _mm256_loadu_ps(base.add(q0 as usize + 8));
+        let pick = |d: __m256i| {
+            let a = _mm256_permutevar8x32_ps(lo, d);
+            let b = _mm256_permutevar8x32_ps(hi, d);
+            _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32::<28>(d)))
+        };
+        Some((pick(d), pick(_mm256_add_epi32(d, _mm256_set1_epi32(1)))))
+    }
+}
+
 /// Catmull-Rom weights, same operations as [`super::kernel_scalar::cubic_weights`].
 #[inline(always)]
 unsafe fn cubic_weights(f: __m256) -> [__m256; 4] {
@@ -264,85 +291,102 @@ unsafe fn rf_impl<const PLANAR: bool, const INTERP: u8>(
     acc: &mut [f32],
 ) {
     let ns = p.n_samples;
-    let n = acc.len();
+    let n = blk.n;
     let nv = n / LANES * LANES;
     let k = unsafe { Consts::new(p, tx_w) };
-    let mut i = 0;
-    while i < nv {
-        // SAFETY: i + 8 ≤ n = length of every block slice and of `acc`.
-        let (px, py, pz, ih2, tx, mut a) = unsafe {
-            (
-                _mm256_loadu_ps(blk.px.as_ptr().add(i)),
-                _mm256_loadu_ps(blk.py.as_ptr().add(i)),
-                _mm256_loadu_ps(blk.pz.as_ptr().add(i)),
-                _mm256_loadu_ps(blk.ih2.as_ptr().add(i)),
-                _mm256_loadu_ps(blk.tx.as_ptr().add(i)),
-                _mm256_loadu_ps(acc.as_ptr().add(i)),
-            )
-        };
-        for c in 0..ch.len() {
-            // SAFETY: AVX2/FMA enabled; `c < ch.len()`.
-            let Some(l) = (unsafe { lanes::<PLANAR>(p, &k, ch, c, px, py, pz, ih2, tx) }) else {
-                continue;
-            };
-            let trace = &data[c * ns..(c + 1) * ns];
-            if l.fast != 0 {
-                // SAFETY: inside lanes have all taps in [0, ns); others were replaced by `in_lo`,
-                // whose taps are in range too (ns ≥ 1 guaranteed by the plan; for tiny records
-                // `in_lo ≥ in_hi` means no lane is inside and `fast == 0`).
-                unsafe {
-                    let (q, f) = split_index(&k, &l);
-                    let base = trace.as_ptr();
-                    let v = match INTERP {
-                        INTERP_NEAREST => _mm256_i32gather_ps::<4>(base, q),
-                        INTERP_LINEAR => {
-                            let (s0, s1) = gather_pairs(base, q);
-                            _mm256_add_ps(s0, _mm256_mul_ps(f, _mm256_sub_ps(s1, s0)))
-                        }
-                        _ => {
-                            let (sm, s0) = gather_pairs(base, _mm256_sub_epi32(q, _mm256_set1_epi32(1)));
-                            let (s1, s2) = gather_pairs(base, _mm256_add_epi32(q, _mm256_set1_epi32(1)));
-                            let w = cubic_weights(f);
-                            _mm256_add_ps(
-                                _mm256_add_ps(
-                                    _mm256_add_ps(_mm256_mul_ps(w[0], sm), _mm256_mul_ps(w[1], s0)),
-                                    _mm256_mul_ps(w[2], s1),
-                                ),
-                                _mm256_mul_ps(w[3], s2),
-                            )
-                        }
-                    };
-                    a = _mm256_fmadd_ps(_mm256_and_ps(l.w, l.inside), v, a);
-                }
-            }
-            if l.edge != 0 {
-                // SAFETY: plain stores of vectors into stack arrays of 8 lanes.
-                let (mut ys, mut ws, mut av) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
-                unsafe {
-                    _mm256_storeu_ps(ys.as_mut_ptr(), l.y);
-                    _mm256_storeu_ps(ws.as_mut_ptr(), l.w);
-                    _mm256_storeu_ps(av.as_mut_ptr(), a);
-                }
-                for j in 0..LANES {
-                    if l.edge & (1 << j) != 0 {
-                        av[j] += ws[j] * sample_rf(trace, ys[j], INTERP);
-                    }
-                }
-                // SAFETY: load of the 8-lane stack array.
-                a = unsafe { _mm256_loadu_ps(av.as_ptr()) };
-            }
-        }
-        // SAFETY: i + 8 ≤ n.
-        unsafe { _mm256_storeu_ps(acc.as_mut_ptr().add(i), a) };
-        i += LANES;
-    }
     let (shift, ..) = p.tap_bounds();
     for c in 0..ch.len() {
         let trace = &data[c * ns..(c + 1) * ns];
-        for j in nv..n {
-            let (w, idx) = point(p, ch, c, blk.px[j], blk.py[j], blk.pz[j], blk.ih2[j], blk.tx[j]);
-            if w != 0.0 {
-                acc[j] += (w * tx_w) * sample_rf(trace, idx + shift, p.interp);
+        for j in 0..blk.lines {
+            let (g, o) = (j * blk.stride, j * BLOCK);
+            let mut i = 0;
+            while i < nv {
+                // SAFETY: g + i + 8 ≤ g + n ≤ the geometry slices' length; o + i + 8 ≤ TILE_LINES·BLOCK
+                // = the length of `tx` and `acc`. AVX2/FMA are enabled; `c < ch.len()`.
+                let lanes = unsafe {
+                    lanes::<PLANAR>(
+                        p,
+                        &k,
+                        ch,
+                        c,
+                        _mm256_loadu_ps(blk.px.as_ptr().add(g + i)),
+                        _mm256_loadu_ps(blk.py.as_ptr().add(g + i)),
+                        _mm256_loadu_ps(blk.pz.as_ptr().add(g + i)),
+                        _mm256_loadu_ps(blk.ih2.as_ptr().add(g + i)),
+                        _mm256_loadu_ps(blk.tx.as_ptr().add(o + i)),
+                    )
+                };
+                let Some(l) = lanes else {
+                    i += LANES;
+                    continue;
+                };
+                // SAFETY: as above for `acc`.
+                let mut a = unsafe { _mm256_loadu_ps(acc.as_ptr().add(o + i)) };
+                if l.fast != 0 {
+                    // SAFETY: inside lanes have all taps in [0, ns); others were replaced by `in_lo`,
+                    // whose taps are in range too (when no lane can be inside, `fast == 0`).
+                    unsafe {
+                        let (q, f) = split_index(&k, &l);
+                        let base = trace.as_ptr();
+                        let v = match INTERP {
+                            INTERP_NEAREST => _mm256_i32gather_ps::<4>(base, q),
+                            INTERP_LINEAR => {
+                                let (s0, s1) = match window_pairs(base, ns, q) {
+                                    Some(pair) => pair,
+                                    None => gather_pairs(base, q),
+                                };
+                                _mm256_add_ps(s0, _mm256_mul_ps(f, _mm256_sub_ps(s1, s0)))
+                            }
+                            _ => {
+                                let (sm, s0) = gather_pairs(base, _mm256_sub_epi32(q, _mm256_set1_epi32(1)));
+                                let (s1, s2) = gather_pairs(base, _mm256_add_epi32(q, _mm256_set1_epi32(1)));
+                                let w = cubic_weights(f);
+                                _mm256_add_ps(
+                                    _mm256_add_ps(
+                                        _mm256_add_ps(_mm256_mul_ps(w[0], sm), _mm256_mul_ps(w[1], s0)),
+                                        _mm256_mul_ps(w[2], s1),
+                                    ),
+                                    _mm256_mul_ps(w[3], s2),
+                                )
+                            }
+                        };
+                        a = _mm256_fmadd_ps(_mm256_and_ps(l.w, l.inside), v, a);
+                    }
+                }
+                if l.edge != 0 {
+                    let (mut ys, mut ws, mut av) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
+                    // SAFETY: stores of vectors into stack arrays of 8 lanes.
+                    unsafe {
+                        _mm256_storeu_ps(ys.as_mut_ptr(), l.y);
+                        _mm256_storeu_ps(ws.as_mut_ptr(), l.w);
+                        _mm256_storeu_ps(av.as_mut_ptr(), a);
+                    }
+                    for lane in 0..LANES {
+                        if l.edge & (1 << lane) != 0 {
+                            av[lane] += ws[lane] * sample_rf(trace, ys[lane], INTERP);
+                        }
+                    }
+                    // SAFETY: load of the 8-lane stack array.
+                    a = unsafe { _mm256_loadu_ps(av.as_ptr()) };
+                }
+                // SAFETY: o + i + 8 ≤ the length of `acc`.
+                unsafe { _mm256_storeu_ps(acc.as_mut_ptr().add(o + i), a) };
+                i += LANES;
+            }
+            for i in nv..n {
+                let (w, idx) = point(
+                    p,
+                    ch,
+                    c,
+                    blk.px[g + i],
+                    blk.py[g + i],
+                    blk.pz[g + i],
+                    blk.ih2[g + i],
+                    blk.tx[o + i],
+                );
+                if w != 0.0 {
+                    acc[o + i] += (w * tx_w) * sample_rf(trace, idx + shift, p.interp);
+                }
             }
         }
     }
@@ -419,110 +463,121 @@ unsafe fn iq_impl<const PLANAR: bool, const INTERP: u8>(
     im: &mut [f32],
 ) {
     let ns = p.n_samples;
-    let n = re.len();
+    let n = blk.n;
     let nv = n / LANES * LANES;
     let k = unsafe { Consts::new(p, tx_w) };
-    let (ph0, tps) = (_mm256_set1_ps(p.phase0_turns), _mm256_set1_ps(p.turns_per_sample));
-    let mut i = 0;
-    while i < nv {
-        // SAFETY: i + 8 ≤ n = length of every block slice, `re` and `im`.
-        let (px, py, pz, ih2, tx, mut ar, mut ai) = unsafe {
-            (
-                _mm256_loadu_ps(blk.px.as_ptr().add(i)),
-                _mm256_loadu_ps(blk.py.as_ptr().add(i)),
-                _mm256_loadu_ps(blk.pz.as_ptr().add(i)),
-                _mm256_loadu_ps(blk.ih2.as_ptr().add(i)),
-                _mm256_loadu_ps(blk.tx.as_ptr().add(i)),
-                _mm256_loadu_ps(re.as_ptr().add(i)),
-                _mm256_loadu_ps(im.as_ptr().add(i)),
-            )
-        };
-        for c in 0..ch.len() {
-            // SAFETY: AVX2/FMA enabled; `c < ch.len()`.
-            let Some(l) = (unsafe { lanes::<PLANAR>(p, &k, ch, c, px, py, pz, ih2, tx) }) else {
-                continue;
-            };
-            let trace = &data[c * ns..(c + 1) * ns];
-            // SAFETY: vector arithmetic; gathers only at in-range indices (see `rf_impl`).
-            unsafe {
-                let t = _mm256_add_ps(ph0, _mm256_mul_ps(l.idx, tps));
-                let x = _mm256_sub_ps(
-                    t,
-                    _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(t),
-                );
-                let ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0), x);
-                let co = sin_turns(_mm256_sub_ps(_mm256_set1_ps(0.25), ax));
-                let si = sin_turns(x);
-                if l.fast != 0 {
-                    let (q, f) = split_index(&k, &l);
-                    let base = trace.as_ptr();
-                    let (vr, vi) = match INTERP {
-                        INTERP_NEAREST => gather_complex(base, q, 0),
-                        INTERP_LINEAR => {
-                            let (r0, i0) = gather_complex(base, q, 0);
-                            let (r1, i1) = gather_complex(base, q, 1);
-                            (
-                                _mm256_add_ps(r0, _mm256_mul_ps(_mm256_sub_ps(r1, r0), f)),
-                                _mm256_add_ps(i0, _mm256_mul_ps(_mm256_sub_ps(i1, i0), f)),
-                            )
-                        }
-                        _ => {
-                            let w = cubic_weights(f);
-                            let mut sr = _mm256_setzero_ps();
-                            let mut sim = _mm256_setzero_ps();
-                            for (j, wj) in w.iter().enumerate() {
-                                let (r, im_) = gather_complex(base, q, j as i32 - 1);
-                                sr = _mm256_add_ps(sr, _mm256_mul_ps(r, *wj));
-                                sim = _mm256_add_ps(sim, _mm256_mul_ps(im_, *wj));
-                            }
-                            (sr, sim)
-                        }
-                    };
-                    let w = _mm256_and_ps(l.w, l.inside);
-                    let rr = _mm256_sub_ps(_mm256_mul_ps(vr, co), _mm256_mul_ps(vi, si));
-                    let ri = _mm256_add_ps(_mm256_mul_ps(vr, si), _mm256_mul_ps(vi, co));
-                    ar = _mm256_fmadd_ps(w, rr, ar);
-                    ai = _mm256_fmadd_ps(w, ri, ai);
-                }
-                if l.edge != 0 {
-                    let (mut ys, mut ws, mut idx) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
-                    let (mut vr, mut vi) = ([0.0f32; LANES], [0.0f32; LANES]);
-                    _mm256_storeu_ps(ys.as_mut_ptr(), l.y);
-                    _mm256_storeu_ps(ws.as_mut_ptr(), l.w);
-                    _mm256_storeu_ps(idx.as_mut_ptr(), l.idx);
-                    _mm256_storeu_ps(vr.as_mut_ptr(), ar);
-                    _mm256_storeu_ps(vi.as_mut_ptr(), ai);
-                    for j in 0..LANES {
-                        if l.edge & (1 << j) != 0 {
-                            let (sr, s_i) = sample_iq(trace, ys[j], INTERP);
-                            let (c_, s_) = rotation(p, idx[j]);
-                            vr[j] += ws[j] * (sr * c_ - s_i * s_);
-                            vi[j] += ws[j] * (sr * s_ + s_i * c_);
-                        }
-                    }
-                    ar = _mm256_loadu_ps(vr.as_ptr());
-                    ai = _mm256_loadu_ps(vi.as_ptr());
-                }
-            }
-        }
-        // SAFETY: i + 8 ≤ n.
-        unsafe {
-            _mm256_storeu_ps(re.as_mut_ptr().add(i), ar);
-            _mm256_storeu_ps(im.as_mut_ptr().add(i), ai);
-        }
-        i += LANES;
-    }
     let (shift, ..) = p.tap_bounds();
+    let (ph0, tps) = (_mm256_set1_ps(p.phase0_turns), _mm256_set1_ps(p.turns_per_sample));
     for c in 0..ch.len() {
         let trace = &data[c * ns..(c + 1) * ns];
-        for j in nv..n {
-            let (w, idx) = point(p, ch, c, blk.px[j], blk.py[j], blk.pz[j], blk.ih2[j], blk.tx[j]);
-            if w != 0.0 {
-                let (vr, vi) = sample_iq(trace, idx + shift, p.interp);
-                let (co, si) = rotation(p, idx);
-                let w = w * tx_w;
-                re[j] += w * (vr * co - vi * si);
-                im[j] += w * (vr * si + vi * co);
+        for j in 0..blk.lines {
+            let (g, o) = (j * blk.stride, j * BLOCK);
+            let mut i = 0;
+            while i < nv {
+                // SAFETY: in-bounds loads as in `rf_impl`; AVX2/FMA enabled; `c < ch.len()`.
+                let lanes = unsafe {
+                    lanes::<PLANAR>(
+                        p,
+                        &k,
+                        ch,
+                        c,
+                        _mm256_loadu_ps(blk.px.as_ptr().add(g + i)),
+                        _mm256_loadu_ps(blk.py.as_ptr().add(g + i)),
+                        _mm256_loadu_ps(blk.pz.as_ptr().add(g + i)),
+                        _mm256_loadu_ps(blk.ih2.as_ptr().add(g + i)),
+                        _mm256_loadu_ps(blk.tx.as_ptr().add(o + i)),
+                    )
+                };
+                let Some(l) = lanes else {
+                    i += LANES;
+                    continue;
+                };
+                // SAFETY: vector arithmetic; loads/stores of `re`/`im` at o + i + 8 ≤ their length;
+                // gathers only at in-range indices (see `rf_impl`).
+                unsafe {
+                    let mut ar = _mm256_loadu_ps(re.as_ptr().add(o + i));
+                    let mut ai = _mm256_loadu_ps(im.as_ptr().add(o + i));
+                    let t = _mm256_add_ps(ph0, _mm256_mul_ps(l.idx, tps));
+                    let x = _mm256_sub_ps(
+                        t,
+                        _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(t),
+                    );
+                    let ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0), x);
+                    let co = sin_turns(_mm256_sub_ps(_mm256_set1_ps(0.25), ax));
+                    let si = sin_turns(x);
+                    if l.fast != 0 {
+                        let (q, f) = split_index(&k, &l);
+                        let base = trace.as_ptr();
+                        let (vr, vi) = match INTERP {
+                            INTERP_NEAREST => gather_complex(base, q, 0),
+                            INTERP_LINEAR => {
+                                let (r0, i0) = gather_complex(base, q, 0);
+                                let (r1, i1) = gather_complex(base, q, 1);
+                                (
+                                    _mm256_add_ps(r0, _mm256_mul_ps(_mm256_sub_ps(r1, r0), f)),
+                                    _mm256_add_ps(i0, _mm256_mul_ps(_mm256_sub_ps(i1, i0), f)),
+                                )
+                            }
+                            _ => {
+                                let w = cubic_weights(f);
+                                let mut sr = _mm256_setzero_ps();
+                                let mut sim = _mm256_setzero_ps();
+                                for (tap, wt) in w.iter().enumerate() {
+                                    let (r, im_) = gather_complex(base, q, tap as i32 - 1);
+                                    sr = _mm256_add_ps(sr, _mm256_mul_ps(r, *wt));
+                                    sim = _mm256_add_ps(sim, _mm256_mul_ps(im_, *wt));
+                                }
+                                (sr, sim)
+                            }
+                        };
+                        let w = _mm256_and_ps(l.w, l.inside);
+                        let rr = _mm256_sub_ps(_mm256_mul_ps(vr, co), _mm256_mul_ps(vi, si));
+                        let ri = _mm256_add_ps(_mm256_mul_ps(vr, si), _mm256_mul_ps(vi, co));
+                        ar = _mm256_fmadd_ps(w, rr, ar);
+                        ai = _mm256_fmadd_ps(w, ri, ai);
+                    }
+                    if l.edge != 0 {
+                        let (mut ys, mut ws, mut idx) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
+                        let (mut vr, mut vi) = ([0.0f32; LANES], [0.0f32; LANES]);
+                        _mm256_storeu_ps(ys.as_mut_ptr(), l.y);
+                        _mm256_storeu_ps(ws.as_mut_ptr(), l.w);
+                        _mm256_storeu_ps(idx.as_mut_ptr(), l.idx);
+                        _mm256_storeu_ps(vr.as_mut_ptr(), ar);
+                        _mm256_storeu_ps(vi.as_mut_ptr(), ai);
+                        for lane in 0..LANES {
+                            if l.edge & (1 << lane) != 0 {
+                                let (sr, s_i) = sample_iq(trace, ys[lane], INTERP);
+                                let (c_, s_) = rotation(p, idx[lane]);
+                                vr[lane] += ws[lane] * (sr * c_ - s_i * s_);
+                                vi[lane] += ws[lane] * (sr * s_ + s_i * c_);
+                            }
+                        }
+                        ar = _mm256_loadu_ps(vr.as_ptr());
+                        ai = _mm256_loadu_ps(vi.as_ptr());
+                    }
+                    _mm256_storeu_ps(re.as_mut_ptr().add(o + i), ar);
+                    _mm256_storeu_ps(im.as_mut_ptr().add(o + i), ai);
+                }
+                i += LANES;
+            }
+            for i in nv..n {
+                let (w, idx) = point(
+                    p,
+                    ch,
+                    c,
+                    blk.px[g + i],
+                    blk.py[g + i],
+                    blk.pz[g + i],
+                    blk.ih2[g + i],
+                    blk.tx[o + i],
+                );
+                if w != 0.0 {
+                    let (vr, vi) = sample_iq(trace, idx + shift, p.interp);
+                    let (co, si) = rotation(p, idx);
+                    let w = w * tx_w;
+                    re[o + i] += w * (vr * co - vi * si);
+                    im[o + i] += w * (vr * si + vi * co);
+                }
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The scalar reference kernel (the oracle of the SIMD kernels) and the per-point helpers the SIMD
 //! kernels use for their tails and for lanes whose taps straddle the ends of the record.
 
-use super::{Block, ChannelArrays, INTERP_LINEAR, INTERP_NEAREST, KernelParams, sin_turns, window_weight};
+use super::{BLOCK, Block, ChannelArrays, INTERP_LINEAR, INTERP_NEAREST, KernelParams, sin_turns, window_weight};
 use num_complex::Complex32;
 
 /// Sample `i` of `trace`, zero outside.
@@ -93,12 +93,15 @@ pub(crate) fn point(
     let dz = pz - ch.z[c];
     let lat2 = dx * dx + dy * dy;
     let u2 = lat2 * ih2;
-    if !(u2 <= 1.0) {
+    // NaN-safe: anything not provably inside the aperture is excluded.
+    let in_aperture = u2 <= 1.0;
+    if !in_aperture {
         return (0.0, 0.0);
     }
     let r = (lat2 + dz * dz).sqrt();
     let dot = ch.nx[c] * dx + ch.ny[c] * dy + ch.nz[c] * dz;
-    if !(dot >= p.cos_accept * r) {
+    let accepted = dot >= p.cos_accept * r;
+    if !accepted {
         return (0.0, 0.0);
     }
     (window_weight(p, u2), tx + r)
@@ -117,10 +120,22 @@ pub(crate) fn rf_block(
     let (shift, ..) = p.tap_bounds();
     for c in 0..ch.len() {
         let trace = &data[c * ns..(c + 1) * ns];
-        for (i, a) in acc.iter_mut().enumerate() {
-            let (w, idx) = point(p, ch, c, blk.px[i], blk.py[i], blk.pz[i], blk.ih2[i], blk.tx[i]);
-            if w != 0.0 {
-                *a += (w * tx_w) * sample_rf(trace, idx + shift, p.interp);
+        for j in 0..blk.lines {
+            let (g, o) = (j * blk.stride, j * BLOCK);
+            for i in 0..blk.n {
+                let (w, idx) = point(
+                    p,
+                    ch,
+                    c,
+                    blk.px[g + i],
+                    blk.py[g + i],
+                    blk.pz[g + i],
+                    blk.ih2[g + i],
+                    blk.tx[o + i],
+                );
+                if w != 0.0 {
+                    acc[o + i] += (w * tx_w) * sample_rf(trace, idx + shift, p.interp);
+                }
             }
         }
     }
@@ -149,14 +164,26 @@ pub(crate) fn iq_block(
     let (shift, ..) = p.tap_bounds();
     for c in 0..ch.len() {
         let trace = &data[c * ns..(c + 1) * ns];
-        for i in 0..re.len() {
-            let (w, idx) = point(p, ch, c, blk.px[i], blk.py[i], blk.pz[i], blk.ih2[i], blk.tx[i]);
-            if w != 0.0 {
-                let (vr, vi) = sample_iq(trace, idx + shift, p.interp);
-                let (co, si) = rotation(p, idx);
-                let w = w * tx_w;
-                re[i] += w * (vr * co - vi * si);
-                im[i] += w * (vr * si + vi * co);
+        for j in 0..blk.lines {
+            let (g, o) = (j * blk.stride, j * BLOCK);
+            for i in 0..blk.n {
+                let (w, idx) = point(
+                    p,
+                    ch,
+                    c,
+                    blk.px[g + i],
+                    blk.py[g + i],
+                    blk.pz[g + i],
+                    blk.ih2[g + i],
+                    blk.tx[o + i],
+                );
+                if w != 0.0 {
+                    let (vr, vi) = sample_iq(trace, idx + shift, p.interp);
+                    let (co, si) = rotation(p, idx);
+                    let w = w * tx_w;
+                    re[o + i] += w * (vr * co - vi * si);
+                    im[o + i] += w * (vr * si + vi * co);
+                }
             }
         }
     }

@@ -39,12 +39,18 @@
 //! The plan translates everything into plain `f32` arrays in *sample units* (positions multiplied by
 //! `fs / c`, relative to the centroid of the receive channels): per-pixel positions and squared
 //! inverse aperture half-widths, per-channel positions and normals, per-transmit model parameters.
-//! Images are processed in blocks of up to [`BLOCK`] depths of one line; for each block and transmit
-//! the transmit delays are computed once (shared code, so all kernels see identical delays), then a
-//! kernel accumulates all channels: the scalar kernel (always compiled, the test oracle), AVX2+FMA
-//! (8 depths per vector, runtime-detected), AVX-512 (16 depths per vector, runtime-detected) and
-//! NEON (aarch64, currently the scalar code). [`KernelChoice`] selects; rayon splits the image into
-//! lines and blocks, each computed by one task, so the output does not depend on the thread count.
+//! Images are processed in tiles of up to [`TILE_LINES`] lines × [`BLOCK`] depths. For each tile
+//! and transmit the transmit delays are computed once (shared code, so all kernels see identical
+//! delays), then a kernel accumulates the channels one after the other, each over the whole tile, so
+//! a channel's short trace window stays in L1 while all lines of the tile use it: the scalar kernel
+//! (always compiled, the test oracle), AVX2+FMA (8 depths per vector, runtime-detected), AVX-512
+//! (16 depths per vector, runtime-detected) and NEON (aarch64, currently the scalar code).
+//! [`KernelChoice`] selects; rayon splits the image into tiles (`rayon::join`, no allocation), each
+//! computed by one task with a fixed summation order (transmits, then channels in order), so the
+//! output does not depend on the thread count. Accumulators live on the stack.
+//!
+//! Non-finite samples propagate to the pixels that read them (and, in the SIMD kernels, possibly
+//! to pixels whose masked-out lanes read them); the data is expected to be finite.
 //!
 //! ```
 //! use sonochip::beamform::{BeamformConfig, Beamformer, DataLayout, RxArray};
@@ -83,6 +89,10 @@ mod kernel_scalar;
 
 /// Largest number of depths of one line processed together (stack accumulators of this size).
 pub const BLOCK: usize = 128;
+
+/// Largest number of lines processed together: a tile of `TILE_LINES × BLOCK` pixels shares each
+/// channel's trace window in cache.
+pub const TILE_LINES: usize = 32;
 
 /// Largest distance of a pixel or channel from the receive-aperture centroid, metres.
 pub const MAX_DISTANCE_M: f64 = 10.0;
@@ -418,7 +428,9 @@ impl ChannelArrays {
     }
 }
 
-/// One block of pixels of one line, for one transmit (sample units).
+/// A tile of pixels (up to [`TILE_LINES`] lines × [`BLOCK`] depths) for one transmit, in sample
+/// units. Line `j`, depth `i` of the tile is at `j * stride + i` in the geometry slices and at
+/// `j * BLOCK + i` in `tx` and in the kernels' accumulators.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Block<'a> {
     pub px: &'a [f32],
@@ -426,9 +438,17 @@ pub(crate) struct Block<'a> {
     pub pz: &'a [f32],
     /// `(2 F# / z)²` per pixel (0 without an F-number).
     pub ih2: &'a [f32],
+    /// Distance between lines in the geometry slices.
+    pub stride: usize,
     /// Transmit delay minus `t0`, in samples, per pixel.
     pub tx: &'a [f32],
-    /// True when every channel and pixel lies in `y = 0` with channel normals `+z`.
+    /// Lines in the tile.
+    pub lines: usize,
+    /// Depths per line in the tile.
+    pub n: usize,
+    /// True when every channel and pixel lies in `y = 0` with channel normals `+z` (the SIMD
+    /// kernels then skip the elevation and normal terms).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub planar: bool,
 }
 
@@ -493,7 +513,8 @@ impl TxModel {
 /// A delay-and-sum plan. See the [module docs](self).
 ///
 /// `Send + Sync`: one plan may run frames on several threads at once. The run methods allocate
-/// nothing (accumulators live on the stack, [`BLOCK`] depths at a time).
+/// nothing (accumulators live on the stack, one tile of [`TILE_LINES`] × [`BLOCK`] pixels at a
+/// time, about 100 KiB of stack per worker for IQ).
 #[derive(Debug, Clone)]
 pub struct Beamformer {
     layout: DataLayout,
@@ -564,10 +585,10 @@ impl Beamformer {
         if let Some(f) = config.f_number {
             in_range("f_number", f, 1e-3, 1e3)?;
         }
-        if let Some(a) = config.acceptance_angle_rad {
-            if !(a.is_finite() && a > 0.0 && a <= std::f64::consts::FRAC_PI_2) {
-                return Err(Error::invalid("acceptance_angle_rad", "an angle in (0, pi/2]", a));
-            }
+        if let Some(a) = config.acceptance_angle_rad
+            && !(a.is_finite() && a > 0.0 && a <= std::f64::consts::FRAC_PI_2)
+        {
+            return Err(Error::invalid("acceptance_angle_rad", "an angle in (0, pi/2]", a));
         }
         in_range("focal_zone_wavelengths", config.focal_zone_wavelengths, 1e-3, 1e3)?;
         let (window, tukey_flat, tukey_inv_alpha) = match (config.f_number, config.window) {
@@ -800,12 +821,12 @@ impl Beamformer {
                     &self.pz[start..end],
                     &mut t[..n],
                 );
-                for i in 0..n {
+                for (i, &ti) in t[..n].iter().enumerate() {
                     let (ax, bxm) = span(bx.0, bx.1, self.px[start + i]);
                     let (ay, bym) = span(by.0, by.1, self.py[start + i]);
                     let (az, bzm) = span(bz.0, bz.1, self.pz[start + i]);
-                    let early = t[i] + (ax * ax + ay * ay + az * az).sqrt();
-                    let late = t[i] + (bxm * bxm + bym * bym + bzm * bzm).sqrt();
+                    let early = ti + (ax * ax + ay * ay + az * az).sqrt();
+                    let late = ti + (bxm * bxm + bym * bym + bzm * bzm).sqrt();
                     if late >= -3.0 && early <= last {
                         return Ok(());
                     }
@@ -946,11 +967,9 @@ impl Beamformer {
                 owned.as_slice().unwrap_or(&[])
             }
         };
-        self.run(image, &|l, k0, out: &mut [f32]| {
-            let mut acc = [0.0f32; BLOCK];
-            let n = out.len();
-            self.block_rf(slice, l, k0, &mut acc[..n]);
-            out.copy_from_slice(&acc[..n]);
+        self.run(image, &|l, lines, k0, n, out: &mut [f32]| {
+            out.fill(0.0);
+            self.block_rf(slice, l, lines, k0, n, out);
         });
         Ok(())
     }
@@ -981,13 +1000,12 @@ impl Beamformer {
                 owned.as_slice().unwrap_or(&[])
             }
         };
-        self.run(image, &|l, k0, out: &mut [Complex32]| {
-            let mut re = [0.0f32; BLOCK];
-            let mut im = [0.0f32; BLOCK];
-            let n = out.len();
-            self.block_iq(slice, l, k0, &mut re[..n], &mut im[..n]);
-            for i in 0..n {
-                out[i] = Complex32::new(re[i], im[i]);
+        self.run(image, &|l, lines, k0, n, out: &mut [Complex32]| {
+            let mut re = [0.0f32; TILE_LINES * BLOCK];
+            let mut im = [0.0f32; TILE_LINES * BLOCK];
+            self.block_iq(slice, l, lines, k0, n, &mut re, &mut im);
+            for ((o, r), i) in out.iter_mut().zip(&re).zip(&im) {
+                *o = Complex32::new(*r, *i);
             }
         });
         Ok(())
@@ -1007,36 +1025,45 @@ impl Beamformer {
         Ok(img)
     }
 
-    /// Runs `f(line, first_depth, out)` on blocks of ≤ [`BLOCK`] depths, in parallel (rayon
-    /// `join`, no allocation), each block computed by exactly one task.
-    fn run<T: Copy + Send + Sync + Default>(
-        &self,
-        image: ArrayViewMut2<'_, T>,
-        f: &(dyn Fn(usize, usize, &mut [T]) + Sync),
-    ) {
+    /// Runs `f(first_line, lines, first_depth, n, tile)` on tiles of ≤ [`TILE_LINES`] lines × ≤
+    /// [`BLOCK`] depths (`tile[j * BLOCK + i]` is line `first_line + j`, depth `first_depth + i`), in
+    /// parallel (rayon `join`, no allocation), each tile computed by exactly one task.
+    fn run<T: Copy + Send + Sync + Default>(&self, image: ArrayViewMut2<'_, T>, f: &TileFn<'_, T>) {
         split(image, 0, 0, f);
     }
 
-    fn block_geom(&self, l: usize, k0: usize, n: usize) -> (usize, usize) {
-        let s = l * self.n_depths + k0;
-        (s, s + n)
+    /// Transmit delays of a tile for event `m` into `t` (`t[j * BLOCK + i]`), and the tile's block.
+    fn tile<'a>(&'a self, m: &TxModel, line0: usize, lines: usize, k0: usize, n: usize, t: &'a mut [f32]) -> Block<'a> {
+        let nd = self.n_depths;
+        let s = line0 * nd + k0;
+        for j in 0..lines {
+            let g = s + j * nd;
+            m.times(
+                &self.px[g..g + n],
+                &self.py[g..g + n],
+                &self.pz[g..g + n],
+                &mut t[j * BLOCK..j * BLOCK + n],
+            );
+        }
+        let e = s + (lines - 1) * nd + n;
+        Block {
+            px: &self.px[s..e],
+            py: &self.py[s..e],
+            pz: &self.pz[s..e],
+            ih2: &self.ih2[s..e],
+            stride: nd,
+            tx: t,
+            lines,
+            n,
+            planar: self.planar,
+        }
     }
 
-    fn block_rf(&self, data: &[f32], l: usize, k0: usize, acc: &mut [f32]) {
-        let n = acc.len();
-        let (s, e) = self.block_geom(l, k0, n);
+    fn block_rf(&self, data: &[f32], line0: usize, lines: usize, k0: usize, n: usize, acc: &mut [f32]) {
         let per_tx = self.channels.len() * self.layout.n_samples;
-        let mut t = [0.0f32; BLOCK];
+        let mut t = [0.0f32; TILE_LINES * BLOCK];
         for (tx, m) in self.tx_models.iter().enumerate() {
-            m.times(&self.px[s..e], &self.py[s..e], &self.pz[s..e], &mut t[..n]);
-            let blk = Block {
-                px: &self.px[s..e],
-                py: &self.py[s..e],
-                pz: &self.pz[s..e],
-                ih2: &self.ih2[s..e],
-                tx: &t[..n],
-                planar: self.planar,
-            };
+            let blk = self.tile(m, line0, lines, k0, n, &mut t);
             let d = &data[tx * per_tx..(tx + 1) * per_tx];
             let w = self.tx_weights[tx];
             match self.kernel {
@@ -1053,26 +1080,26 @@ impl Beamformer {
         }
     }
 
-    fn block_iq(&self, data: &[Complex32], l: usize, k0: usize, re: &mut [f32], im: &mut [f32]) {
-        let n = re.len();
-        let (s, e) = self.block_geom(l, k0, n);
+    #[allow(clippy::too_many_arguments)]
+    fn block_iq(
+        &self,
+        data: &[Complex32],
+        line0: usize,
+        lines: usize,
+        k0: usize,
+        n: usize,
+        re: &mut [f32],
+        im: &mut [f32],
+    ) {
         let per_tx = self.channels.len() * self.layout.n_samples;
-        let mut t = [0.0f32; BLOCK];
+        let mut t = [0.0f32; TILE_LINES * BLOCK];
         for (tx, m) in self.tx_models.iter().enumerate() {
-            m.times(&self.px[s..e], &self.py[s..e], &self.pz[s..e], &mut t[..n]);
-            let blk = Block {
-                px: &self.px[s..e],
-                py: &self.py[s..e],
-                pz: &self.pz[s..e],
-                ih2: &self.ih2[s..e],
-                tx: &t[..n],
-                planar: self.planar,
-            };
+            let blk = self.tile(m, line0, lines, k0, n, &mut t);
             let d = &data[tx * per_tx..(tx + 1) * per_tx];
             let w = self.tx_weights[tx];
             match self.kernel {
                 #[cfg(target_arch = "x86_64")]
-                // SAFETY: `Kernel::Avx2` is only chosen after detecting AVX2 and FMA.
+                // SAFETY: AVX2 and FMA are detected for both kernels (AVX-512 plans require them too).
                 Kernel::Avx2 | Kernel::Avx512 => unsafe {
                     kernel_avx2::iq_block(&self.params, &self.channels, d, &blk, w, re, im)
                 },
@@ -1082,21 +1109,20 @@ impl Beamformer {
     }
 }
 
-/// Recursive split of `view` (rows first, then block-aligned depth ranges) with `rayon::join`.
-fn split<T: Copy + Send + Sync + Default>(
-    mut view: ArrayViewMut2<'_, T>,
-    line0: usize,
-    k0: usize,
-    f: &(dyn Fn(usize, usize, &mut [T]) + Sync),
-) {
+/// A tile callback: `(first_line, lines, first_depth, n, tile)`.
+type TileFn<'a, T> = dyn Fn(usize, usize, usize, usize, &mut [T]) + Sync + 'a;
+
+/// Recursive split of `view` (lines in multiples of [`TILE_LINES`] first, then block-aligned depth
+/// ranges) with `rayon::join`; the leaves run `f` on each tile and copy it into the view.
+fn split<T: Copy + Send + Sync + Default>(mut view: ArrayViewMut2<'_, T>, line0: usize, k0: usize, f: &TileFn<'_, T>) {
     let (rows, cols) = view.dim();
-    if rows > 1 {
-        let mid = rows / 2;
-        let (a, b) = view.split_at(Axis(0), mid);
-        rayon::join(|| split(a, line0, k0, f), || split(b, line0 + mid, k0, f));
+    if rows == 0 || cols == 0 {
         return;
     }
-    if rows == 0 || cols == 0 {
+    if rows > TILE_LINES {
+        let mid = (rows / 2).div_ceil(TILE_LINES) * TILE_LINES;
+        let (a, b) = view.split_at(Axis(0), mid);
+        rayon::join(|| split(a, line0, k0, f), || split(b, line0 + mid, k0, f));
         return;
     }
     if cols > 2 * BLOCK {
@@ -1105,14 +1131,15 @@ fn split<T: Copy + Send + Sync + Default>(
         rayon::join(|| split(a, line0, k0, f), || split(b, line0, k0 + mid, f));
         return;
     }
-    let mut row = view.index_axis_mut(Axis(0), 0);
-    let mut buf = [T::default(); BLOCK];
+    let mut buf = [T::default(); TILE_LINES * BLOCK];
     let mut start = 0;
     while start < cols {
         let n = (cols - start).min(BLOCK);
-        f(line0, k0 + start, &mut buf[..n]);
-        for i in 0..n {
-            row[start + i] = buf[i];
+        f(line0, rows, k0 + start, n, &mut buf);
+        for (j, mut row) in view.outer_iter_mut().enumerate() {
+            for i in 0..n {
+                row[start + i] = buf[j * BLOCK + i];
+            }
         }
         start += n;
     }
@@ -1133,8 +1160,8 @@ pub(crate) const COS_HALF_PI_POLY: [f32; 7] = [
     4.710_874_8e-7,
     -2.520_204_2e-5,
     9.192_602_7e-4,
-    -2.086_348_1e-2,
-    2.536_695_1e-1,
+    -2.086_348e-2,
+    2.536_695e-1,
     -1.233_700_6,
     1.0,
 ];
@@ -1200,6 +1227,13 @@ mod tests {
             let x = -0.5 + i as f32 / 100.0;
             assert!((sin_turns(x) - (std::f32::consts::TAU * x).sin()).abs() < 2e-6, "{x}");
         }
+    }
+
+    #[test]
+    fn plans_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Beamformer>();
+        check::<crate::demod::Demodulator>();
     }
 
     #[test]

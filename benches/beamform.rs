@@ -1,0 +1,102 @@
+//! Beamformer throughput on the named workloads (WORKLOADS.md), in points/s (pixels × receive
+//! channels × transmits): linear interpolation, receive F-number 1.5 with a rectangular window.
+//!
+//! Cases per workload: the scalar kernel on 1 thread, the best SIMD kernel on 1 thread, the best SIMD
+//! kernel on all threads (a rayon pool installed per case). The channel data is uniform noise of the
+//! workload's shape (the work does not depend on the content). The scalar case runs on a grid with
+//! every 8th line (same depths) to keep the bench short; throughput counts the points it computes.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ndarray::{Array2, Array3};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sonochip::beamform::{BeamformConfig, Beamformer, DataLayout, KernelChoice, RxArray};
+use sonochip::grid::{Grid, GridKind};
+use sonochip::workload::Workload;
+use std::time::Duration;
+
+/// The grid with every `step`-th line.
+fn thin(grid: &Grid, step: usize) -> Grid {
+    let n = grid.shape().0.div_ceil(step);
+    match grid.kind() {
+        GridKind::Cartesian { x_m, z_m, y_m } => {
+            Grid::cartesian_from_axes(x_m.iter().step_by(step).copied().collect(), z_m.clone(), *y_m).unwrap()
+        }
+        GridKind::Sector {
+            angles_rad,
+            depths_m,
+            radius_offset_m,
+            ..
+        } => {
+            let a = (angles_rad[0], angles_rad[angles_rad.len() - 1]);
+            let d = (depths_m[0], depths_m[depths_m.len() - 1]);
+            if *radius_offset_m == 0.0 {
+                Grid::sector(a, n, d, depths_m.len()).unwrap()
+            } else {
+                Grid::curved(*radius_offset_m, a, n, d, depths_m.len()).unwrap()
+            }
+        }
+        _ => grid.clone(),
+    }
+}
+
+fn bench_workload(c: &mut Criterion, w: &Workload, label: &str) {
+    let rx = RxArray::from_aperture(&w.aperture);
+    let layout = DataLayout::rf(w.sampling.fs_hz, w.sampling.t0_s, w.sampling.n_samples, w.pulse.fc_hz());
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let data = Array3::from_shape_fn(
+        (w.sequence.len(), w.aperture.n_channels(), w.sampling.n_samples),
+        |_| rng.random_range(-1.0f32..1.0),
+    );
+    let best = *KernelChoice::supported().last().unwrap();
+    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let thin_grid = thin(&w.grid, 8);
+    let cases = [
+        (KernelChoice::Scalar, 1, &thin_grid),
+        (best, 1, &w.grid),
+        (best, all, &w.grid),
+    ];
+    let mut g = c.benchmark_group(format!("beamform/{label}"));
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(3));
+    for (kernel, threads, grid) in cases {
+        let cfg = BeamformConfig {
+            kernel,
+            f_number: Some(1.5),
+            ..BeamformConfig::default()
+        };
+        let bf = Beamformer::new(&rx, &w.sequence, grid, layout, cfg).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut img = Array2::<f32>::zeros(grid.shape());
+        g.throughput(Throughput::Elements(bf.points_per_frame() as u64));
+        g.bench_function(format!("{kernel:?}/threads={threads}"), |b| {
+            b.iter(|| pool.install(|| bf.beamform_raw_into(data.view(), img.view_mut()).unwrap()))
+        });
+    }
+    g.finish();
+}
+
+/// A workload constructor.
+type MakeWorkload = fn() -> sonochip::Result<Workload>;
+
+fn workloads(c: &mut Criterion) {
+    let filter = std::env::var("SONOCHIP_BENCH_WORKLOADS").unwrap_or_default();
+    let all: [(&str, MakeWorkload); 7] = [
+        ("vascular", Workload::vascular),
+        ("cardiac", Workload::cardiac),
+        ("abdomen", Workload::abdomen),
+        ("full2d", Workload::full2d),
+        ("picmus1", || Workload::picmus(1)),
+        ("picmus11", || Workload::picmus(11)),
+        ("picmus75", || Workload::picmus(75)),
+    ];
+    for (label, make) in all {
+        if filter.is_empty() || filter.split(',').any(|f| f == label) {
+            bench_workload(c, &make().unwrap(), label);
+        }
+    }
+}
+
+criterion_group!(benches, workloads);
+criterion_main!(benches);
