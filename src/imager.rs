@@ -169,11 +169,7 @@ impl Imager {
         let fc = setup.pulse.fc_hz();
         let demod = Demodulator::new(s.fs_hz, s.t0_s, s.n_samples, iq_demod_config(fc))?;
         let layout = DataLayout::iq(demod.output_fs_hz(), s.t0_s, demod.output_len(), fc, fc);
-        let config = BeamformConfig {
-            f_number: Some(LIVE_F_NUMBER),
-            window: Window::Hann,
-            ..BeamformConfig::default()
-        };
+        let config = live_beamform_config(preset.family);
         let beamformer = Beamformer::new(
             &RxArray::from_aperture(&setup.aperture),
             &setup.sequence,
