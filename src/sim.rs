@@ -32,8 +32,10 @@
 //! default): the elements' impulses are sorted into bins of a quarter period of delay, and each
 //! bin is collapsed into one impulse by its phasor sum at the centre frequency
 //! `G = Σ_e D_e/r_e · exp(−j·2π·fc·(τ_e − τ_bin))` (amplitude `|G|`, delay `τ_bin − arg(G)/(2π·fc)`).
-//! Within a bin the delays differ by less than a quarter period, so the collapse is exact at fc and within a few per cent across the band (RMS ≤ 3 % of the peak against the element-by-element reference in the tests); a
-//! scatterer at the elevation focus needs one bin, an out-of-plane or defocused one a few, which
+//! Within a bin the delays differ by less than a quarter period, so the collapse is exact at fc
+//! and within a few per cent across the band (RMS ≤ 3 % of the peak against the element-by-element
+//! reference in the tests); a scatterer at the elevation focus needs one bin, an out-of-plane or
+//! defocused one a few, which
 //! reproduces both the elevation beam pattern and the pulse lengthening of elevation defocus.
 //! [`ElevationModel::Exact`] keeps every element as its own impulse on transmit and receive (64 times
 //! more impulses for 64 rows) and is the reference the tests compare against.
