@@ -27,7 +27,6 @@ use crate::phantom::{Phantom, density_for};
 use crate::probe::{Aperture, ChannelMode, Probe};
 use crate::pulse::Pulse;
 use crate::sequence::Sequence;
-use crate::sim::Sampling;
 use crate::workload::{C_M_S, Workload, elevation_focus_for};
 use std::ops::Range;
 
@@ -207,7 +206,6 @@ impl Preset {
             _ => Sequence::diverging_sector(&aperture, half, self.steer_deg.to_radians(), self.n_tx, C_M_S)?,
         };
         let pulse = Pulse::new(self.fc_hz, 1.0, 1.0)?;
-        let sampling = Sampling::for_depth(self.fs_hz, depth_m, &sequence, &pulse)?;
         let grid = match self.family {
             Family::Linear => {
                 let w = 0.5 * aperture.width_m();
@@ -222,15 +220,7 @@ impl Preset {
             )?,
             Family::Phased => Grid::sector((-half, half), self.lines, depth, self.depth_samples)?,
         };
-        Ok(Workload {
-            name: self.name,
-            aperture,
-            sequence,
-            pulse,
-            sampling,
-            grid,
-            depth_range_m: depth,
-        })
+        Workload::assemble(self.name, aperture, sequence, pulse, self.fs_hz, grid, depth)
     }
 
     /// Speckle density (scatterers per mm²) that puts `per_cell` scatterers in a resolution cell of

@@ -49,6 +49,29 @@ pub fn elevation_focus_for(depth_max_m: f64) -> f64 {
 }
 
 impl Workload {
+    /// Bundles an acquisition: the receive sampling at `fs_hz` is long enough for echoes from the
+    /// deepest depth of `depth_range_m` ([`Sampling::for_depth`]).
+    pub fn assemble(
+        name: &'static str,
+        aperture: Aperture,
+        sequence: Sequence,
+        pulse: Pulse,
+        fs_hz: f64,
+        grid: Grid,
+        depth_range_m: (f64, f64),
+    ) -> Result<Workload> {
+        let sampling = Sampling::for_depth(fs_hz, depth_range_m.1, &sequence, &pulse)?;
+        Ok(Workload {
+            name,
+            aperture,
+            sequence,
+            pulse,
+            sampling,
+            grid,
+            depth_range_m,
+        })
+    }
+
     /// Pixels × receive channels × transmits of one frame.
     pub fn points_per_frame(&self) -> usize {
         self.grid.n_pixels() * self.aperture.n_channels() * self.sequence.len()
@@ -80,18 +103,9 @@ impl Workload {
         let aperture = Aperture::columns(&probe, 0..140, ChannelMode::Elements)?;
         let sequence = Sequence::plane_waves(&aperture, &[0.0], C_M_S)?;
         let pulse = Pulse::new(3.5e6, 1.0, 1.0)?;
-        let sampling = Sampling::for_depth(14e6, depth.1, &sequence, &pulse)?;
         let half = 0.5 * aperture.width_m();
         let grid = Grid::cartesian((-half, half), 256, depth, 256)?;
-        Ok(Workload {
-            name: "full2d",
-            aperture,
-            sequence,
-            pulse,
-            sampling,
-            grid,
-            depth_range_m: depth,
-        })
+        Workload::assemble("full2d", aperture, sequence, pulse, 14e6, grid, depth)
     }
 
     /// `picmus`: the PICMUS L11-4v-like probe (128 elements, 0.3 mm pitch), 5.208 MHz, fs 20.832 MHz,
@@ -103,17 +117,8 @@ impl Workload {
         let aperture = Aperture::full(&probe, None)?;
         let sequence = Sequence::plane_wave_fan(&aperture, 16f64.to_radians(), n_waves, C_M_S)?;
         let pulse = Pulse::new(5.208e6, 0.67, 2.5)?;
-        let sampling = Sampling::for_depth(20.832e6, depth.1, &sequence, &pulse)?;
         let grid = Grid::cartesian((-0.01905, 0.01905), 387, depth, 609)?;
-        Ok(Workload {
-            name: "picmus",
-            aperture,
-            sequence,
-            pulse,
-            sampling,
-            grid,
-            depth_range_m: depth,
-        })
+        Workload::assemble("picmus", aperture, sequence, pulse, 20.832e6, grid, depth)
     }
 
     /// `sim`: the `abdomen` aperture, sequence, pulse and sampling (the grid is unused).

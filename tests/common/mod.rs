@@ -4,14 +4,21 @@
 use rustfft::FftPlanner;
 use rustfft::num_complex::Complex;
 
-/// Envelope of a real trace via its analytic signal (FFT, zeroed negative frequencies).
-pub fn envelope(x: &[f32]) -> Vec<f64> {
+/// Spectrum of `x` zero-padded to twice the next power of two, with the planner for the inverse.
+fn padded_spectrum(x: &[f32]) -> (Vec<Complex<f64>>, FftPlanner<f64>) {
     let n = x.len().next_power_of_two() * 2;
     let mut buf: Vec<Complex<f64>> = (0..n)
         .map(|i| Complex::new(x.get(i).copied().unwrap_or(0.0) as f64, 0.0))
         .collect();
     let mut p = FftPlanner::new();
     p.plan_fft_forward(n).process(&mut buf);
+    (buf, p)
+}
+
+/// Envelope of a real trace via its analytic signal (FFT, zeroed negative frequencies).
+pub fn envelope(x: &[f32]) -> Vec<f64> {
+    let (mut buf, mut p) = padded_spectrum(x);
+    let n = buf.len();
     for (k, v) in buf.iter_mut().enumerate() {
         if k == 0 || k == n / 2 {
             continue;
@@ -61,12 +68,8 @@ pub fn peak_frequency(x: &[f32], fs: f64) -> f64 {
 
 /// Delays `x` by `d` samples (fractional) with an FFT phase ramp on a zero-padded copy.
 pub fn delay(x: &[f32], d: f64) -> Vec<f64> {
-    let n = x.len().next_power_of_two() * 2;
-    let mut buf: Vec<Complex<f64>> = (0..n)
-        .map(|i| Complex::new(x.get(i).copied().unwrap_or(0.0) as f64, 0.0))
-        .collect();
-    let mut p = FftPlanner::new();
-    p.plan_fft_forward(n).process(&mut buf);
+    let (mut buf, mut p) = padded_spectrum(x);
+    let n = buf.len();
     for (k, v) in buf.iter_mut().enumerate() {
         let kk = if k <= n / 2 { k as f64 } else { k as f64 - n as f64 };
         let ph = -2.0 * std::f64::consts::PI * kk * d / n as f64;
