@@ -535,6 +535,14 @@ pub struct Beamformer {
     kernel: Kernel,
 }
 
+/// Calls `f` with `data` as one contiguous slice, copying it only when it is not in standard layout.
+fn with_contiguous<T: Clone, R>(data: ArrayView3<'_, T>, f: impl FnOnce(&[T]) -> R) -> R {
+    match data.as_slice() {
+        Some(s) => f(s),
+        None => f(data.as_standard_layout().as_slice().unwrap_or(&[])),
+    }
+}
+
 fn dist3(a: [f64; 3], b: [f64; 3]) -> f64 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
 }
@@ -959,17 +967,11 @@ impl Beamformer {
             return Err(Error::invalid("data", "IQ samples for an IQ plan", "RF samples"));
         }
         self.check_shapes(data.dim(), image.dim())?;
-        let owned;
-        let slice = match data.as_slice() {
-            Some(s) => s,
-            None => {
-                owned = data.as_standard_layout().to_owned();
-                owned.as_slice().unwrap_or(&[])
-            }
-        };
-        self.run(image, &|l, lines, k0, n, out: &mut [f32]| {
-            out.fill(0.0);
-            self.block_rf(slice, l, lines, k0, n, out);
+        with_contiguous(data, |slice| {
+            self.run(image, &|l, lines, k0, n, out: &mut [f32]| {
+                out.fill(0.0);
+                self.block_rf(slice, l, lines, k0, n, out);
+            })
         });
         Ok(())
     }
@@ -992,21 +994,15 @@ impl Beamformer {
             return Err(Error::invalid("data", "RF samples for an RF plan", "IQ samples"));
         }
         self.check_shapes(data.dim(), image.dim())?;
-        let owned;
-        let slice = match data.as_slice() {
-            Some(s) => s,
-            None => {
-                owned = data.as_standard_layout().to_owned();
-                owned.as_slice().unwrap_or(&[])
-            }
-        };
-        self.run(image, &|l, lines, k0, n, out: &mut [Complex32]| {
-            let mut re = [0.0f32; TILE_LINES * BLOCK];
-            let mut im = [0.0f32; TILE_LINES * BLOCK];
-            self.block_iq(slice, l, lines, k0, n, &mut re, &mut im);
-            for ((o, r), i) in out.iter_mut().zip(&re).zip(&im) {
-                *o = Complex32::new(*r, *i);
-            }
+        with_contiguous(data, |slice| {
+            self.run(image, &|l, lines, k0, n, out: &mut [Complex32]| {
+                let mut re = [0.0f32; TILE_LINES * BLOCK];
+                let mut im = [0.0f32; TILE_LINES * BLOCK];
+                self.block_iq(slice, l, lines, k0, n, &mut re, &mut im);
+                for ((o, r), i) in out.iter_mut().zip(&re).zip(&im) {
+                    *o = Complex32::new(*r, *i);
+                }
+            })
         });
         Ok(())
     }
