@@ -107,19 +107,11 @@ pub(crate) fn point(
     (window_weight(p, u2), tx + r)
 }
 
-/// Accumulates every channel's contribution to the RF pixels of `blk` (one transmit) into `acc`.
-pub(crate) fn rf_block(
-    p: &KernelParams,
-    ch: &ChannelArrays,
-    data: &[f32],
-    blk: &Block<'_>,
-    tx_w: f32,
-    acc: &mut [f32],
-) {
-    let ns = p.n_samples;
-    let (shift, ..) = p.tap_bounds();
+/// Visits every (channel, pixel) of `blk` with a non-zero weight: `f(channel, output index, weight,
+/// fractional sample index)`.
+#[inline(always)]
+fn for_each_point(p: &KernelParams, ch: &ChannelArrays, blk: &Block<'_>, mut f: impl FnMut(usize, usize, f32, f32)) {
     for c in 0..ch.len() {
-        let trace = &data[c * ns..(c + 1) * ns];
         for j in 0..blk.lines {
             let (g, o) = (j * blk.stride, j * BLOCK);
             for i in 0..blk.n {
@@ -134,11 +126,28 @@ pub(crate) fn rf_block(
                     blk.tx[o + i],
                 );
                 if w != 0.0 {
-                    acc[o + i] += (w * tx_w) * sample_rf(trace, idx + shift, p.interp);
+                    f(c, o + i, w, idx);
                 }
             }
         }
     }
+}
+
+/// Accumulates every channel's contribution to the RF pixels of `blk` (one transmit) into `acc`.
+pub(crate) fn rf_block(
+    p: &KernelParams,
+    ch: &ChannelArrays,
+    data: &[f32],
+    blk: &Block<'_>,
+    tx_w: f32,
+    acc: &mut [f32],
+) {
+    let ns = p.n_samples;
+    let (shift, ..) = p.tap_bounds();
+    for_each_point(p, ch, blk, |c, o, w, idx| {
+        let trace = &data[c * ns..(c + 1) * ns];
+        acc[o] += (w * tx_w) * sample_rf(trace, idx + shift, p.interp);
+    });
 }
 
 /// `(cos, sin)` of the IQ rotation `2π·(phase0 + idx·turns_per_sample)`.
@@ -162,29 +171,12 @@ pub(crate) fn iq_block(
 ) {
     let ns = p.n_samples;
     let (shift, ..) = p.tap_bounds();
-    for c in 0..ch.len() {
+    for_each_point(p, ch, blk, |c, o, w, idx| {
         let trace = &data[c * ns..(c + 1) * ns];
-        for j in 0..blk.lines {
-            let (g, o) = (j * blk.stride, j * BLOCK);
-            for i in 0..blk.n {
-                let (w, idx) = point(
-                    p,
-                    ch,
-                    c,
-                    blk.px[g + i],
-                    blk.py[g + i],
-                    blk.pz[g + i],
-                    blk.ih2[g + i],
-                    blk.tx[o + i],
-                );
-                if w != 0.0 {
-                    let (vr, vi) = sample_iq(trace, idx + shift, p.interp);
-                    let (co, si) = rotation(p, idx);
-                    let w = w * tx_w;
-                    re[o + i] += w * (vr * co - vi * si);
-                    im[o + i] += w * (vr * si + vi * co);
-                }
-            }
-        }
-    }
+        let (vr, vi) = sample_iq(trace, idx + shift, p.interp);
+        let (co, si) = rotation(p, idx);
+        let w = w * tx_w;
+        re[o] += w * (vr * co - vi * si);
+        im[o] += w * (vr * si + vi * co);
+    });
 }
