@@ -1,24 +1,24 @@
-//! AVX2 + FMA kernel: 8 consecutive depths of one line per vector.
+//! AVX2 + FMA kernel: 8 pixels (consecutive depths of one line) per vector, transmits innermost.
 //!
-//! Per (8 pixels, channel): lateral distance and F-number mask first (channels outside the aperture
-//! of all 8 pixels are skipped before the square root), then the receive distance (`vsqrtps`),
-//! acceptance angle, window, fractional sample index, the taps and the accumulation. Linear
-//! interpolation reads each lane's sample pair `(s[q], s[q+1])` with one 64-bit gather element
-//! (two 4-element gathers per vector instead of two 8-element ones) and de-interleaves them with
-//! shuffles. Lanes whose taps straddle an end of the record take the scalar per-point path, so
-//! nothing is read out of bounds and the result equals the scalar kernel's. The geometry operations
-//! are the scalar kernel's, in the same order and without fused multiply-adds, so both kernels make
-//! the same aperture and acceptance decisions; only the accumulation uses FMA.
+//! For each channel and vector the receive geometry (lateral distance, F-number mask, `vsqrtps`
+//! distance, acceptance angle, window) is computed once, with the scalar kernel's operations in the
+//! same order and without fused multiply-adds, so both kernels make the same aperture decisions.
+//! The transmits then only add the tile's precomputed transmit delays, split the index, load the
+//! taps and accumulate; the apodization weight (and, for IQ, the receive phasor) multiplies the
+//! transmit sum once. Taps are loaded lane by lane (one 64- or 128-bit load per lane, then a
+//! transpose), which on this generation of CPUs is about twice as fast as the hardware gathers.
+//! A vector takes this fast path when the tile's smallest and largest transmit delays prove that
+//! every tap of every transmit lies inside the record (lanes that do not take part are moved to a
+//! safe index); otherwise its taking-part lanes run the scalar per-lane code, so nothing is read
+//! out of bounds and samples outside the record count as zero.
 
-use super::kernel_scalar::{point, rotation, sample_iq, sample_rf};
+use super::kernel_scalar::{iq_lane, rf_lane};
 use super::{
-    BLOCK, Block, COS_HALF_PI_POLY, ChannelArrays, INTERP_CUBIC, INTERP_LINEAR, INTERP_NEAREST, KernelParams, SIN_POLY,
+    COS_HALF_PI_POLY, INTERP_CUBIC, INTERP_LINEAR, INTERP_NEAREST, KernelParams, LANES, SIN_POLY, Sums, Tile,
     WindowCode,
 };
 use num_complex::Complex32;
 use std::arch::x86_64::*;
-
-const LANES: usize = 8;
 
 /// Window weight of 8 pixels (lanes outside the aperture may hold garbage; the caller masks them).
 #[inline(always)]
@@ -58,78 +58,68 @@ unsafe fn window(p: &KernelParams, u2: __m256) -> __m256 {
     }
 }
 
-/// Loop-invariant vectors of one block.
+/// Loop-invariant vectors of a tile.
 struct Consts {
     one: __m256,
     cos_accept: __m256,
-    txw: __m256,
     shift: __m256,
     in_lo: __m256,
     in_hi: __m256,
-    out_lo: __m256,
-    out_hi: __m256,
+    /// `in_lo − shift + 0.5`: minus a pixel's smallest transmit delay, a receive distance that keeps
+    /// every tap inside (used for lanes that do not take part).
+    safe: __m256,
+    tps: __m256,
 }
 
 impl Consts {
     #[inline(always)]
-    unsafe fn new(p: &KernelParams, tx_w: f32) -> Consts {
-        let (shift, in_lo, in_hi, out_lo, out_hi) = p.tap_bounds();
+    unsafe fn new(p: &KernelParams) -> Consts {
+        let (shift, in_lo, in_hi, ..) = p.tap_bounds();
         // SAFETY: only called from functions compiled with AVX2.
         unsafe {
             Consts {
                 one: _mm256_set1_ps(1.0),
                 cos_accept: _mm256_set1_ps(p.cos_accept),
-                txw: _mm256_set1_ps(tx_w),
                 shift: _mm256_set1_ps(shift),
                 in_lo: _mm256_set1_ps(in_lo),
                 in_hi: _mm256_set1_ps(in_hi),
-                out_lo: _mm256_set1_ps(out_lo),
-                out_hi: _mm256_set1_ps(out_hi),
+                safe: _mm256_set1_ps(in_lo - shift + 0.5),
+                tps: _mm256_set1_ps(p.turns_per_sample),
             }
         }
     }
 }
 
-/// Per (8 pixels, channel) geometry: weight (with the transmit weight, zero for excluded lanes),
-/// sample index `idx`, `y = idx + shift` and the lane masks. `None` if no lane takes part.
-struct Lanes {
-    w: __m256,
-    idx: __m256,
-    y: __m256,
-    /// Lanes whose taps are all inside the record (weights masked by it go to the gather path).
-    inside: __m256,
-    /// Bit mask of lanes that take part but straddle an end of the record.
-    edge: i32,
-    /// Bit mask of lanes that take part and are inside.
-    fast: i32,
-}
-
+/// Receive geometry of vector `v` for channel `c` (see [`super::kernel_scalar::receive`]):
+/// `(weight, r, taking-part mask)`, `None` if no lane takes part.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn lanes<const PLANAR: bool>(
+unsafe fn receive<const PLANAR: bool>(
     p: &KernelParams,
     k: &Consts,
-    ch: &ChannelArrays,
+    t: &Tile<'_>,
     c: usize,
-    px: __m256,
-    py: __m256,
-    pz: __m256,
-    ih2: __m256,
-    tx: __m256,
-) -> Option<Lanes> {
-    // SAFETY: only called from functions compiled with AVX2 + FMA; `c < ch.len()` (caller's loop).
+    v: usize,
+) -> Option<(__m256, __m256, __m256)> {
+    // SAFETY: only called from functions compiled with AVX2 + FMA; `c < t.ch.len()` and
+    // `(v + 1) · LANES ≤ t.px.len()` (callers' loops).
     unsafe {
+        let ch = t.ch;
+        let o = v * LANES;
+        let px = _mm256_loadu_ps(t.px.as_ptr().add(o));
+        let pz = _mm256_loadu_ps(t.pz.as_ptr().add(o));
+        let ih2 = _mm256_loadu_ps(t.ih2.as_ptr().add(o));
         let dx = _mm256_sub_ps(px, _mm256_set1_ps(*ch.x.get_unchecked(c)));
         let dz = _mm256_sub_ps(pz, _mm256_set1_ps(*ch.z.get_unchecked(c)));
         let (lat2, dy) = if PLANAR {
             (_mm256_mul_ps(dx, dx), _mm256_setzero_ps())
         } else {
+            let py = _mm256_loadu_ps(t.py.as_ptr().add(o));
             let dy = _mm256_sub_ps(py, _mm256_set1_ps(*ch.y.get_unchecked(c)));
             (_mm256_add_ps(_mm256_mul_ps(dx, dx), _mm256_mul_ps(dy, dy)), dy)
         };
         let u2 = _mm256_mul_ps(lat2, ih2);
-        let m1 = _mm256_cmp_ps::<_CMP_LE_OQ>(u2, k.one);
-        if _mm256_movemask_ps(m1) == 0 {
+        let inside = _mm256_cmp_ps::<_CMP_LE_OQ>(u2, k.one);
+        if _mm256_movemask_ps(inside) == 0 {
             return None;
         }
         let r = _mm256_sqrt_ps(_mm256_add_ps(lat2, _mm256_mul_ps(dz, dz)));
@@ -144,92 +134,92 @@ unsafe fn lanes<const PLANAR: bool>(
                 _mm256_mul_ps(_mm256_set1_ps(*ch.nz.get_unchecked(c)), dz),
             )
         };
-        let m = _mm256_and_ps(m1, _mm256_cmp_ps::<_CMP_GE_OQ>(dot, _mm256_mul_ps(k.cos_accept, r)));
-        let mb = _mm256_movemask_ps(m);
-        if mb == 0 {
+        let accepted = _mm256_cmp_ps::<_CMP_GE_OQ>(dot, _mm256_mul_ps(k.cos_accept, r));
+        let w = _mm256_and_ps(window(p, u2), _mm256_and_ps(inside, accepted));
+        let active = _mm256_cmp_ps::<_CMP_NEQ_OQ>(w, _mm256_setzero_ps());
+        if _mm256_movemask_ps(active) == 0 {
             return None;
         }
-        let w = _mm256_mul_ps(_mm256_and_ps(window(p, u2), m), k.txw);
-        let idx = _mm256_add_ps(tx, r);
-        let y = _mm256_add_ps(idx, k.shift);
-        let inside = _mm256_and_ps(
-            _mm256_cmp_ps::<_CMP_GE_OQ>(y, k.in_lo),
-            _mm256_cmp_ps::<_CMP_LT_OQ>(y, k.in_hi),
-        );
-        let outside = _mm256_or_ps(
-            _mm256_cmp_ps::<_CMP_LT_OQ>(y, k.out_lo),
-            _mm256_cmp_ps::<_CMP_GE_OQ>(y, k.out_hi),
-        );
-        let ib = _mm256_movemask_ps(inside);
-        Some(Lanes {
-            w,
-            idx,
-            y,
-            inside,
-            edge: mb & !ib & !_mm256_movemask_ps(outside),
-            fast: mb & ib,
-        })
+        Some((w, r, active))
     }
 }
 
-/// `(floor(y), y − floor(y))` of the inside lanes (others replaced by a safe in-range value).
+/// The receive distance the fast path uses (lanes that do not take part moved to a safe index), or
+/// `None` when some tap of some transmit may lie outside the record.
 #[inline(always)]
-unsafe fn split_index(k: &Consts, l: &Lanes) -> (__m256i, __m256) {
-    // SAFETY: only called from functions compiled with AVX2.
+unsafe fn fast_r(k: &Consts, t: &Tile<'_>, v: usize, r: __m256, active: __m256) -> Option<__m256> {
+    // SAFETY: AVX2 arithmetic; `(v + 1) · LANES ≤ t.lo.len() = t.hi.len()`.
     unsafe {
-        let yc = _mm256_blendv_ps(k.in_lo, l.y, l.inside);
-        let q = _mm256_floor_ps(yc);
-        (_mm256_cvttps_epi32(q), _mm256_sub_ps(yc, q))
+        let lo = _mm256_loadu_ps(t.lo.as_ptr().add(v * LANES));
+        let hi = _mm256_loadu_ps(t.hi.as_ptr().add(v * LANES));
+        let rr = _mm256_blendv_ps(_mm256_sub_ps(k.safe, lo), r, active);
+        let ylo = _mm256_add_ps(_mm256_add_ps(rr, lo), k.shift);
+        let yhi = _mm256_add_ps(_mm256_add_ps(rr, hi), k.shift);
+        let ok = _mm256_and_ps(
+            _mm256_cmp_ps::<_CMP_GE_OQ>(ylo, k.in_lo),
+            _mm256_cmp_ps::<_CMP_LT_OQ>(yhi, k.in_hi),
+        );
+        (_mm256_movemask_ps(ok) == 0xFF).then_some(rr)
     }
 }
 
-/// Gathers the 64-bit pairs at `base + 4·q` for 8 lanes and returns them de-interleaved:
-/// `(first halves, second halves)`.
+/// The 8 lanes of `i` as an array (for lane-wise loads).
 #[inline(always)]
-unsafe fn gather_pairs(base: *const f32, q: __m256i) -> (__m256, __m256) {
-    // SAFETY: the caller guarantees `base + q[l]` and `base + q[l] + 1` are in bounds for all lanes.
+unsafe fn lanes(i: __m256i) -> [isize; 8] {
+    let mut a = [0i32; 8];
+    // SAFETY: an unaligned store into a local array of 8 i32.
+    unsafe { _mm256_storeu_si256(a.as_mut_ptr().cast(), i) };
+    a.map(|x| x as isize)
+}
+
+/// `base[i]` of each lane.
+#[inline(always)]
+unsafe fn load1(base: *const f32, i: __m256i) -> __m256 {
+    // SAFETY: the caller guarantees `base + i` in bounds for every lane.
     unsafe {
-        let g0 = _mm256_castsi256_ps(_mm256_i32gather_epi64::<4>(
-            base as *const i64,
-            _mm256_castsi256_si128(q),
-        ));
-        let g1 = _mm256_castsi256_ps(_mm256_i32gather_epi64::<4>(
-            base as *const i64,
-            _mm256_extracti128_si256::<1>(q),
-        ));
-        let a = _mm256_shuffle_ps::<0b10_00_10_00>(g0, g1);
-        let b = _mm256_shuffle_ps::<0b11_01_11_01>(g0, g1);
+        let a = lanes(i);
+        let g = |j: usize| *base.offset(a[j]);
+        _mm256_setr_ps(g(0), g(1), g(2), g(3), g(4), g(5), g(6), g(7))
+    }
+}
+
+/// `(base[i], base[i + 1])` of each lane: one 64-bit load per lane and a de-interleave.
+#[inline(always)]
+unsafe fn load2(base: *const f32, i: __m256i) -> (__m256, __m256) {
+    // SAFETY: the caller guarantees `base + i`, `base + i + 1` in bounds for every lane; the loads
+    // are unaligned reads.
+    unsafe {
+        let a = lanes(i);
+        let g = |j: usize| (base.offset(a[j]) as *const i64).read_unaligned();
+        // 64-bit lanes [0, 1 | 4, 5] and [2, 3 | 6, 7].
+        let x = _mm256_castsi256_ps(_mm256_set_epi64x(g(5), g(4), g(1), g(0)));
+        let y = _mm256_castsi256_ps(_mm256_set_epi64x(g(7), g(6), g(3), g(2)));
         (
-            _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(a))),
-            _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(b))),
+            _mm256_shuffle_ps::<0b10_00_10_00>(x, y),
+            _mm256_shuffle_ps::<0b11_01_11_01>(x, y),
         )
     }
 }
 
-/// Gather-free `(s[q], s[q + 1])` for 8 lanes whose indices lie within 15 samples of lane 0's
-/// (the usual case along depth): two contiguous loads of 8 samples from `q[0]` and in-register
-/// permutes. `None` when the indices spread further or the window would leave the trace.
+/// `base[i + j]` for `j = 0..4` of each lane: one 128-bit load per lane and a 4 × 4 transpose.
 #[inline(always)]
-unsafe fn window_pairs(base: *const f32, ns: usize, q: __m256i) -> Option<(__m256, __m256)> {
-    // SAFETY: AVX2 is enabled by the callers; the loads read `base[q0 .. q0 + 16]`, checked to lie
-    // inside the trace of `ns` samples.
+unsafe fn load4(base: *const f32, i: __m256i) -> [__m256; 4] {
+    // SAFETY: the caller guarantees `base + i ..= base + i + 3` in bounds for every lane.
     unsafe {
-        let q0 = _mm256_cvtsi256_si32(q);
-        let d = _mm256_sub_epi32(q, _mm256_set1_epi32(q0));
-        let max_d = _mm256_set1_epi32(14);
-        // Unsigned max: negative offsets count as huge.
-        let ok = _mm256_movemask_epi8(_mm256_cmpeq_epi32(_mm256_max_epu32(d, max_d), max_d)) == -1;
-        if !ok || q0 < 0 || q0 as usize + 16 > ns {
-            return None;
-        }
-        let lo = _mm256_loadu_ps(base.add(q0 as usize));
-        let hi = _mm256_loadu_ps(base.add(q0 as usize + 8));
-        let pick = |d: __m256i| {
-            let a = _mm256_permutevar8x32_ps(lo, d);
-            let b = _mm256_permutevar8x32_ps(hi, d);
-            _mm256_blendv_ps(a, b, _mm256_castsi256_ps(_mm256_slli_epi32::<28>(d)))
-        };
-        Some((pick(d), pick(_mm256_add_epi32(d, _mm256_set1_epi32(1)))))
+        let a = lanes(i);
+        let g = |j: usize| _mm_loadu_ps(base.offset(a[j]));
+        let pair = |j: usize| _mm256_insertf128_ps::<1>(_mm256_castps128_ps256(g(j)), g(j + 4));
+        let (a0, a1, a2, a3) = (pair(0), pair(1), pair(2), pair(3));
+        let t0 = _mm256_unpacklo_ps(a0, a1);
+        let t1 = _mm256_unpackhi_ps(a0, a1);
+        let t2 = _mm256_unpacklo_ps(a2, a3);
+        let t3 = _mm256_unpackhi_ps(a2, a3);
+        [
+            _mm256_shuffle_ps::<0x44>(t0, t2),
+            _mm256_shuffle_ps::<0xEE>(t0, t2),
+            _mm256_shuffle_ps::<0x44>(t1, t3),
+            _mm256_shuffle_ps::<0xEE>(t1, t3),
+        ]
     }
 }
 
@@ -254,152 +244,120 @@ unsafe fn cubic_weights(f: __m256) -> [__m256; 4] {
     }
 }
 
+/// `Σ w_k tw_k ...` bookkeeping shared by the RF and IQ tiles: adds the weighted channel result to
+/// the sums of vector `v`.
+#[inline(always)]
+unsafe fn accumulate<const CF: bool>(
+    k: &Consts,
+    s: &mut Sums<'_>,
+    v: usize,
+    br: __m256,
+    bi: Option<__m256>,
+    active: __m256,
+) {
+    // SAFETY: `(v + 1) · LANES` ≤ the sums' lengths (callers' loops).
+    unsafe {
+        let o = v * LANES;
+        let re = s.re.as_mut_ptr().add(o);
+        _mm256_storeu_ps(re, _mm256_add_ps(_mm256_loadu_ps(re), br));
+        let mut e = _mm256_mul_ps(br, br);
+        if let Some(bi) = bi {
+            let im = s.im.as_mut_ptr().add(o);
+            _mm256_storeu_ps(im, _mm256_add_ps(_mm256_loadu_ps(im), bi));
+            e = _mm256_add_ps(e, _mm256_mul_ps(bi, bi));
+        }
+        if CF {
+            let inc = s.inc.as_mut_ptr().add(o);
+            _mm256_storeu_ps(inc, _mm256_add_ps(_mm256_loadu_ps(inc), e));
+            let cnt = s.cnt.as_mut_ptr().add(o);
+            _mm256_storeu_ps(cnt, _mm256_add_ps(_mm256_loadu_ps(cnt), _mm256_and_ps(active, k.one)));
+        }
+    }
+}
+
 /// RF kernel entry point.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA. Slices must have the lengths the plan gives them: `data`
-/// holds `ch.len()` traces of `p.n_samples`, every `blk` slice and `acc` have the same length.
+/// The CPU must support AVX2 and FMA. The tile's slices must have the lengths
+/// [`super::Beamformer`]'s tile pass gives them and `data` must hold the chunk's `nk` transmits.
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn rf_block(
-    p: &KernelParams,
-    ch: &ChannelArrays,
-    data: &[f32],
-    blk: &Block<'_>,
-    tx_w: f32,
-    acc: &mut [f32],
-) {
-    // SAFETY: same contract as this function.
+pub(crate) unsafe fn rf_tile<const CF: bool>(p: &KernelParams, t: &Tile<'_>, data: &[f32], s: &mut Sums<'_>) {
+    // SAFETY: forwarded from the caller.
     unsafe {
-        match (blk.planar, p.interp) {
-            (true, INTERP_NEAREST) => rf_impl::<true, INTERP_NEAREST>(p, ch, data, blk, tx_w, acc),
-            (true, INTERP_LINEAR) => rf_impl::<true, INTERP_LINEAR>(p, ch, data, blk, tx_w, acc),
-            (true, _) => rf_impl::<true, INTERP_CUBIC>(p, ch, data, blk, tx_w, acc),
-            (false, INTERP_NEAREST) => rf_impl::<false, INTERP_NEAREST>(p, ch, data, blk, tx_w, acc),
-            (false, INTERP_LINEAR) => rf_impl::<false, INTERP_LINEAR>(p, ch, data, blk, tx_w, acc),
-            (false, _) => rf_impl::<false, INTERP_CUBIC>(p, ch, data, blk, tx_w, acc),
+        match (t.planar, p.interp) {
+            (true, INTERP_NEAREST) => rf_impl::<CF, true, INTERP_NEAREST>(p, t, data, s),
+            (true, INTERP_LINEAR) => rf_impl::<CF, true, INTERP_LINEAR>(p, t, data, s),
+            (true, _) => rf_impl::<CF, true, INTERP_CUBIC>(p, t, data, s),
+            (false, INTERP_NEAREST) => rf_impl::<CF, false, INTERP_NEAREST>(p, t, data, s),
+            (false, INTERP_LINEAR) => rf_impl::<CF, false, INTERP_LINEAR>(p, t, data, s),
+            (false, _) => rf_impl::<CF, false, INTERP_CUBIC>(p, t, data, s),
         }
     }
 }
 
-#[target_feature(enable = "avx2,fma")]
-unsafe fn rf_impl<const PLANAR: bool, const INTERP: u8>(
+#[inline(always)]
+unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
     p: &KernelParams,
-    ch: &ChannelArrays,
+    t: &Tile<'_>,
     data: &[f32],
-    blk: &Block<'_>,
-    tx_w: f32,
-    acc: &mut [f32],
+    s: &mut Sums<'_>,
 ) {
     let ns = p.n_samples;
-    let n = blk.n;
-    let nv = n / LANES * LANES;
-    let k = unsafe { Consts::new(p, tx_w) };
-    let (shift, ..) = p.tap_bounds();
-    for c in 0..ch.len() {
-        let trace = &data[c * ns..(c + 1) * ns];
-        for j in 0..blk.lines {
-            let (g, o) = (j * blk.stride, j * BLOCK);
-            let mut i = 0;
-            while i < nv {
-                // SAFETY: g + i + 8 ≤ g + n ≤ the geometry slices' length; o + i + 8 ≤ TILE_LINES·BLOCK
-                // = the length of `tx` and `acc`. AVX2/FMA are enabled; `c < ch.len()`.
-                let lanes = unsafe {
-                    lanes::<PLANAR>(
-                        p,
-                        &k,
-                        ch,
-                        c,
-                        _mm256_loadu_ps(blk.px.as_ptr().add(g + i)),
-                        _mm256_loadu_ps(blk.py.as_ptr().add(g + i)),
-                        _mm256_loadu_ps(blk.pz.as_ptr().add(g + i)),
-                        _mm256_loadu_ps(blk.ih2.as_ptr().add(g + i)),
-                        _mm256_loadu_ps(blk.tx.as_ptr().add(o + i)),
-                    )
-                };
-                let Some(l) = lanes else {
-                    i += LANES;
+    let per_tx = t.ch.len() * ns;
+    debug_assert!(data.len() >= t.nk * per_tx && t.tx.len() >= t.nv * t.nk * LANES);
+    // SAFETY (whole body): compiled with AVX2 + FMA (inlined into `rf_tile`). Fast-path loads stay
+    // inside the chunk's traces because `fast_r` proved every tap index in `[0, ns)`; table loads
+    // are within `t.tx` (length `nv · nk · LANES`).
+    unsafe {
+        let k = Consts::new(p);
+        for c in 0..t.ch.len() {
+            let base = data.as_ptr().add(c * ns);
+            for v in 0..t.nv {
+                let Some((w, r, active)) = receive::<PLANAR>(p, &k, t, c, v) else {
                     continue;
                 };
-                // SAFETY: as above for `acc`.
-                let mut a = unsafe { _mm256_loadu_ps(acc.as_ptr().add(o + i)) };
-                if l.fast != 0 {
-                    // SAFETY: inside lanes have all taps in [0, ns); others were replaced by `in_lo`,
-                    // whose taps are in range too (when no lane can be inside, `fast == 0`).
-                    unsafe {
-                        let (q, f) = split_index(&k, &l);
-                        let base = trace.as_ptr();
-                        let v = match INTERP {
-                            INTERP_NEAREST => _mm256_i32gather_ps::<4>(base, q),
+                let acc = if let Some(rr) = fast_r(&k, t, v, r, active) {
+                    let txp = t.tx.as_ptr().add(v * t.nk * LANES);
+                    let mut acc = _mm256_setzero_ps();
+                    for j in 0..t.nk {
+                        let tr = base.add(j * per_tx);
+                        let y = _mm256_add_ps(_mm256_add_ps(rr, _mm256_loadu_ps(txp.add(j * LANES))), k.shift);
+                        let q = _mm256_floor_ps(y);
+                        let i = _mm256_cvttps_epi32(q);
+                        let val = match INTERP {
+                            INTERP_NEAREST => load1(tr, i),
                             INTERP_LINEAR => {
-                                let (s0, s1) = match window_pairs(base, ns, q) {
-                                    Some(pair) => pair,
-                                    None => gather_pairs(base, q),
-                                };
-                                _mm256_add_ps(s0, _mm256_mul_ps(f, _mm256_sub_ps(s1, s0)))
+                                let (s0, s1) = load2(tr, i);
+                                _mm256_fmadd_ps(_mm256_sub_ps(y, q), _mm256_sub_ps(s1, s0), s0)
                             }
                             _ => {
-                                let (sm, s0) = gather_pairs(base, _mm256_sub_epi32(q, _mm256_set1_epi32(1)));
-                                let (s1, s2) = gather_pairs(base, _mm256_add_epi32(q, _mm256_set1_epi32(1)));
-                                let w = cubic_weights(f);
-                                _mm256_add_ps(
-                                    _mm256_add_ps(
-                                        _mm256_add_ps(_mm256_mul_ps(w[0], sm), _mm256_mul_ps(w[1], s0)),
-                                        _mm256_mul_ps(w[2], s1),
-                                    ),
-                                    _mm256_mul_ps(w[3], s2),
+                                let [a, b, c2, d] = load4(tr.sub(1), i);
+                                let cw = cubic_weights(_mm256_sub_ps(y, q));
+                                _mm256_fmadd_ps(
+                                    cw[3],
+                                    d,
+                                    _mm256_fmadd_ps(cw[2], c2, _mm256_fmadd_ps(cw[1], b, _mm256_mul_ps(cw[0], a))),
                                 )
                             }
                         };
-                        a = _mm256_fmadd_ps(_mm256_and_ps(l.w, l.inside), v, a);
+                        acc = _mm256_fmadd_ps(_mm256_set1_ps(*t.tw.get_unchecked(j)), val, acc);
                     }
-                }
-                if l.edge != 0 {
-                    let (mut ys, mut ws, mut av) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
-                    // SAFETY: stores of vectors into stack arrays of 8 lanes.
-                    unsafe {
-                        _mm256_storeu_ps(ys.as_mut_ptr(), l.y);
-                        _mm256_storeu_ps(ws.as_mut_ptr(), l.w);
-                        _mm256_storeu_ps(av.as_mut_ptr(), a);
-                    }
-                    for lane in 0..LANES {
-                        if l.edge & (1 << lane) != 0 {
-                            av[lane] += ws[lane] * sample_rf(trace, ys[lane], INTERP);
+                    acc
+                } else {
+                    let mut rs = [0.0f32; LANES];
+                    _mm256_storeu_ps(rs.as_mut_ptr(), r);
+                    let bits = _mm256_movemask_ps(active);
+                    let mut a = [0.0f32; LANES];
+                    for (l, al) in a.iter_mut().enumerate() {
+                        if bits & (1 << l) != 0 {
+                            *al = rf_lane(p, t, data, c, v * LANES + l, rs[l]);
                         }
                     }
-                    // SAFETY: load of the 8-lane stack array.
-                    a = unsafe { _mm256_loadu_ps(av.as_ptr()) };
-                }
-                // SAFETY: o + i + 8 ≤ the length of `acc`.
-                unsafe { _mm256_storeu_ps(acc.as_mut_ptr().add(o + i), a) };
-                i += LANES;
-            }
-            for i in nv..n {
-                let (w, idx) = point(
-                    p,
-                    ch,
-                    c,
-                    blk.px[g + i],
-                    blk.py[g + i],
-                    blk.pz[g + i],
-                    blk.ih2[g + i],
-                    blk.tx[o + i],
-                );
-                if w != 0.0 {
-                    acc[o + i] += (w * tx_w) * sample_rf(trace, idx + shift, p.interp);
-                }
+                    _mm256_loadu_ps(a.as_ptr())
+                };
+                accumulate::<CF>(&k, s, v, _mm256_mul_ps(w, acc), None, active);
             }
         }
-    }
-}
-
-/// Gathers complex samples `trace[q + off]` of 8 lanes, de-interleaved to `(re, im)`.
-#[inline(always)]
-unsafe fn gather_complex(base: *const Complex32, q: __m256i, off: i32) -> (__m256, __m256) {
-    // SAFETY: the caller guarantees in-bounds indices; a Complex32 is two f32 (repr(C)), so the pair
-    // at float offset 2·(q + off) is the complex sample.
-    unsafe {
-        let q2 = _mm256_slli_epi32::<1>(_mm256_add_epi32(q, _mm256_set1_epi32(off)));
-        gather_pairs(base as *const f32, q2)
     }
 }
 
@@ -426,158 +384,106 @@ unsafe fn sin_turns(x: __m256) -> __m256 {
 /// IQ kernel entry point.
 ///
 /// # Safety
-/// As [`rf_block`].
+/// As [`rf_tile`].
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn iq_block(
-    p: &KernelParams,
-    ch: &ChannelArrays,
-    data: &[Complex32],
-    blk: &Block<'_>,
-    tx_w: f32,
-    re: &mut [f32],
-    im: &mut [f32],
-) {
-    // SAFETY: same contract as this function.
+pub(crate) unsafe fn iq_tile<const CF: bool>(p: &KernelParams, t: &Tile<'_>, data: &[Complex32], s: &mut Sums<'_>) {
+    // SAFETY: forwarded from the caller.
     unsafe {
-        match (blk.planar, p.interp) {
-            (true, INTERP_NEAREST) => iq_impl::<true, INTERP_NEAREST>(p, ch, data, blk, tx_w, re, im),
-            (true, INTERP_LINEAR) => iq_impl::<true, INTERP_LINEAR>(p, ch, data, blk, tx_w, re, im),
-            (true, _) => iq_impl::<true, INTERP_CUBIC>(p, ch, data, blk, tx_w, re, im),
-            (false, INTERP_NEAREST) => iq_impl::<false, INTERP_NEAREST>(p, ch, data, blk, tx_w, re, im),
-            (false, INTERP_LINEAR) => iq_impl::<false, INTERP_LINEAR>(p, ch, data, blk, tx_w, re, im),
-            (false, _) => iq_impl::<false, INTERP_CUBIC>(p, ch, data, blk, tx_w, re, im),
+        match (t.planar, p.interp) {
+            (true, INTERP_NEAREST) => iq_impl::<CF, true, INTERP_NEAREST>(p, t, data, s),
+            (true, INTERP_LINEAR) => iq_impl::<CF, true, INTERP_LINEAR>(p, t, data, s),
+            (true, _) => iq_impl::<CF, true, INTERP_CUBIC>(p, t, data, s),
+            (false, INTERP_NEAREST) => iq_impl::<CF, false, INTERP_NEAREST>(p, t, data, s),
+            (false, INTERP_LINEAR) => iq_impl::<CF, false, INTERP_LINEAR>(p, t, data, s),
+            (false, _) => iq_impl::<CF, false, INTERP_CUBIC>(p, t, data, s),
         }
     }
 }
 
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn iq_impl<const PLANAR: bool, const INTERP: u8>(
+#[inline(always)]
+unsafe fn iq_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
     p: &KernelParams,
-    ch: &ChannelArrays,
+    t: &Tile<'_>,
     data: &[Complex32],
-    blk: &Block<'_>,
-    tx_w: f32,
-    re: &mut [f32],
-    im: &mut [f32],
+    s: &mut Sums<'_>,
 ) {
     let ns = p.n_samples;
-    let n = blk.n;
-    let nv = n / LANES * LANES;
-    let k = unsafe { Consts::new(p, tx_w) };
-    let (shift, ..) = p.tap_bounds();
-    let (ph0, tps) = (_mm256_set1_ps(p.phase0_turns), _mm256_set1_ps(p.turns_per_sample));
-    for c in 0..ch.len() {
-        let trace = &data[c * ns..(c + 1) * ns];
-        for j in 0..blk.lines {
-            let (g, o) = (j * blk.stride, j * BLOCK);
-            let mut i = 0;
-            while i < nv {
-                // SAFETY: in-bounds loads as in `rf_impl`; AVX2/FMA enabled; `c < ch.len()`.
-                let lanes = unsafe {
-                    lanes::<PLANAR>(
-                        p,
-                        &k,
-                        ch,
-                        c,
-                        _mm256_loadu_ps(blk.px.as_ptr().add(g + i)),
-                        _mm256_loadu_ps(blk.py.as_ptr().add(g + i)),
-                        _mm256_loadu_ps(blk.pz.as_ptr().add(g + i)),
-                        _mm256_loadu_ps(blk.ih2.as_ptr().add(g + i)),
-                        _mm256_loadu_ps(blk.tx.as_ptr().add(o + i)),
-                    )
-                };
-                let Some(l) = lanes else {
-                    i += LANES;
+    let per_tx = t.ch.len() * ns;
+    debug_assert!(data.len() >= t.nk * per_tx && t.tcos.len() >= t.nv * t.nk * LANES);
+    // SAFETY (whole body): as in `rf_impl`; a `Complex32` is two `f32` (`repr(C)`), so complex
+    // sample `q` of a trace is the float pair at `2q`.
+    unsafe {
+        let k = Consts::new(p);
+        for c in 0..t.ch.len() {
+            let base = (data.as_ptr() as *const f32).add(2 * c * ns);
+            for v in 0..t.nv {
+                let Some((w, r, active)) = receive::<PLANAR>(p, &k, t, c, v) else {
                     continue;
                 };
-                // SAFETY: vector arithmetic; loads/stores of `re`/`im` at o + i + 8 ≤ their length;
-                // gathers only at in-range indices (see `rf_impl`).
-                unsafe {
-                    let mut ar = _mm256_loadu_ps(re.as_ptr().add(o + i));
-                    let mut ai = _mm256_loadu_ps(im.as_ptr().add(o + i));
-                    let t = _mm256_add_ps(ph0, _mm256_mul_ps(l.idx, tps));
-                    let x = _mm256_sub_ps(
-                        t,
-                        _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(t),
-                    );
-                    let ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0), x);
-                    let co = sin_turns(_mm256_sub_ps(_mm256_set1_ps(0.25), ax));
-                    let si = sin_turns(x);
-                    if l.fast != 0 {
-                        let (q, f) = split_index(&k, &l);
-                        let base = trace.as_ptr();
+                let (ar, ai) = if let Some(rr) = fast_r(&k, t, v, r, active) {
+                    let e0 = v * t.nk * LANES;
+                    let (txp, cp, sp) = (t.tx.as_ptr().add(e0), t.tcos.as_ptr().add(e0), t.tsin.as_ptr().add(e0));
+                    let (mut ar, mut ai) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+                    for j in 0..t.nk {
+                        let tr = base.add(2 * j * per_tx);
+                        let y = _mm256_add_ps(_mm256_add_ps(rr, _mm256_loadu_ps(txp.add(j * LANES))), k.shift);
+                        let q = _mm256_floor_ps(y);
+                        let i = _mm256_cvttps_epi32(q);
+                        let i2 = _mm256_add_epi32(i, i);
                         let (vr, vi) = match INTERP {
-                            INTERP_NEAREST => gather_complex(base, q, 0),
+                            INTERP_NEAREST => load2(tr, i2),
                             INTERP_LINEAR => {
-                                let (r0, i0) = gather_complex(base, q, 0);
-                                let (r1, i1) = gather_complex(base, q, 1);
+                                let [r0, i0, r1, i1] = load4(tr, i2);
+                                let f = _mm256_sub_ps(y, q);
                                 (
-                                    _mm256_add_ps(r0, _mm256_mul_ps(_mm256_sub_ps(r1, r0), f)),
-                                    _mm256_add_ps(i0, _mm256_mul_ps(_mm256_sub_ps(i1, i0), f)),
+                                    _mm256_fmadd_ps(_mm256_sub_ps(r1, r0), f, r0),
+                                    _mm256_fmadd_ps(_mm256_sub_ps(i1, i0), f, i0),
                                 )
                             }
                             _ => {
-                                let w = cubic_weights(f);
-                                let mut sr = _mm256_setzero_ps();
-                                let mut sim = _mm256_setzero_ps();
-                                for (tap, wt) in w.iter().enumerate() {
-                                    let (r, im_) = gather_complex(base, q, tap as i32 - 1);
-                                    sr = _mm256_add_ps(sr, _mm256_mul_ps(r, *wt));
-                                    sim = _mm256_add_ps(sim, _mm256_mul_ps(im_, *wt));
-                                }
-                                (sr, sim)
+                                let [rm, im, r0, i0] = load4(tr.sub(2), i2);
+                                let [r1, i1, r2, i2v] = load4(tr.add(2), i2);
+                                let cw = cubic_weights(_mm256_sub_ps(y, q));
+                                let mix = |a: __m256, b: __m256, c2: __m256, d: __m256| {
+                                    _mm256_fmadd_ps(
+                                        d,
+                                        cw[3],
+                                        _mm256_fmadd_ps(c2, cw[2], _mm256_fmadd_ps(b, cw[1], _mm256_mul_ps(a, cw[0]))),
+                                    )
+                                };
+                                (mix(rm, r0, r1, r2), mix(im, i0, i1, i2v))
                             }
                         };
-                        let w = _mm256_and_ps(l.w, l.inside);
-                        let rr = _mm256_sub_ps(_mm256_mul_ps(vr, co), _mm256_mul_ps(vi, si));
-                        let ri = _mm256_add_ps(_mm256_mul_ps(vr, si), _mm256_mul_ps(vi, co));
-                        ar = _mm256_fmadd_ps(w, rr, ar);
-                        ai = _mm256_fmadd_ps(w, ri, ai);
+                        let co = _mm256_loadu_ps(cp.add(j * LANES));
+                        let si = _mm256_loadu_ps(sp.add(j * LANES));
+                        ar = _mm256_fnmadd_ps(vi, si, _mm256_fmadd_ps(vr, co, ar));
+                        ai = _mm256_fmadd_ps(vi, co, _mm256_fmadd_ps(vr, si, ai));
                     }
-                    if l.edge != 0 {
-                        let (mut ys, mut ws, mut idx) = ([0.0f32; LANES], [0.0f32; LANES], [0.0f32; LANES]);
-                        let (mut vr, mut vi) = ([0.0f32; LANES], [0.0f32; LANES]);
-                        _mm256_storeu_ps(ys.as_mut_ptr(), l.y);
-                        _mm256_storeu_ps(ws.as_mut_ptr(), l.w);
-                        _mm256_storeu_ps(idx.as_mut_ptr(), l.idx);
-                        _mm256_storeu_ps(vr.as_mut_ptr(), ar);
-                        _mm256_storeu_ps(vi.as_mut_ptr(), ai);
-                        for lane in 0..LANES {
-                            if l.edge & (1 << lane) != 0 {
-                                let (sr, s_i) = sample_iq(trace, ys[lane], INTERP);
-                                let (c_, s_) = rotation(p, idx[lane]);
-                                vr[lane] += ws[lane] * (sr * c_ - s_i * s_);
-                                vi[lane] += ws[lane] * (sr * s_ + s_i * c_);
-                            }
+                    (ar, ai)
+                } else {
+                    let mut rs = [0.0f32; LANES];
+                    _mm256_storeu_ps(rs.as_mut_ptr(), r);
+                    let bits = _mm256_movemask_ps(active);
+                    let (mut a, mut b) = ([0.0f32; LANES], [0.0f32; LANES]);
+                    for l in 0..LANES {
+                        if bits & (1 << l) != 0 {
+                            (a[l], b[l]) = iq_lane(p, t, data, c, v * LANES + l, rs[l]);
                         }
-                        ar = _mm256_loadu_ps(vr.as_ptr());
-                        ai = _mm256_loadu_ps(vi.as_ptr());
                     }
-                    _mm256_storeu_ps(re.as_mut_ptr().add(o + i), ar);
-                    _mm256_storeu_ps(im.as_mut_ptr().add(o + i), ai);
-                }
-                i += LANES;
-            }
-            for i in nv..n {
-                let (w, idx) = point(
-                    p,
-                    ch,
-                    c,
-                    blk.px[g + i],
-                    blk.py[g + i],
-                    blk.pz[g + i],
-                    blk.ih2[g + i],
-                    blk.tx[o + i],
+                    (_mm256_loadu_ps(a.as_ptr()), _mm256_loadu_ps(b.as_ptr()))
+                };
+                // Receive phasor exp(i·2π·r·f_demod/fs), as `kernel_scalar::phasor`.
+                let x = _mm256_mul_ps(r, k.tps);
+                let x = _mm256_sub_ps(
+                    x,
+                    _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(x),
                 );
-                if w != 0.0 {
-                    let (vr, vi) = sample_iq(trace, idx + shift, p.interp);
-                    let (co, si) = rotation(p, idx);
-                    let w = w * tx_w;
-                    re[o + i] += w * (vr * co - vi * si);
-                    im[o + i] += w * (vr * si + vi * co);
-                }
+                let ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0), x);
+                let co = sin_turns(_mm256_sub_ps(_mm256_set1_ps(0.25), ax));
+                let si = sin_turns(x);
+                let br = _mm256_mul_ps(w, _mm256_sub_ps(_mm256_mul_ps(ar, co), _mm256_mul_ps(ai, si)));
+                let bi = _mm256_mul_ps(w, _mm256_add_ps(_mm256_mul_ps(ar, si), _mm256_mul_ps(ai, co)));
+                accumulate::<CF>(&k, s, v, br, Some(bi), active);
             }
         }
     }

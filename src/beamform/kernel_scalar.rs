@@ -1,7 +1,8 @@
 //! The scalar reference kernel (the oracle of the SIMD kernels) and the per-point helpers the SIMD
-//! kernels use for their tails and for lanes whose taps straddle the ends of the record.
+//! kernels share with it: receive geometry, interpolation of one lane, and the slow path for lanes
+//! whose taps reach beyond the record.
 
-use super::{BLOCK, Block, ChannelArrays, INTERP_LINEAR, INTERP_NEAREST, KernelParams, sin_turns, window_weight};
+use super::{INTERP_LINEAR, INTERP_NEAREST, KernelParams, LANES, Sums, Tile, sin_turns, window_weight};
 use num_complex::Complex32;
 
 /// Sample `i` of `trace`, zero outside.
@@ -74,25 +75,17 @@ pub(crate) fn sample_iq(trace: &[Complex32], y: f32, interp: u8) -> (f32, f32) {
     (v.re, v.im)
 }
 
-/// Receive geometry of one pixel for one channel: `(weight, idx)` with `weight = 0` when the channel
-/// does not take part. The SIMD kernels compute exactly these operations in the same order.
+/// Receive geometry of tile pixel `o` for channel `c`: `(weight, r)` with `r` the receive distance in
+/// samples and `weight = 0` when the channel does not take part. The SIMD kernels compute exactly
+/// these operations in the same order.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn point(
-    p: &KernelParams,
-    ch: &ChannelArrays,
-    c: usize,
-    px: f32,
-    py: f32,
-    pz: f32,
-    ih2: f32,
-    tx: f32,
-) -> (f32, f32) {
-    let dx = px - ch.x[c];
-    let dy = py - ch.y[c];
-    let dz = pz - ch.z[c];
+pub(crate) fn receive(p: &KernelParams, t: &Tile<'_>, c: usize, o: usize) -> (f32, f32) {
+    let ch = t.ch;
+    let dx = t.px[o] - ch.x[c];
+    let dy = t.py[o] - ch.y[c];
+    let dz = t.pz[o] - ch.z[c];
     let lat2 = dx * dx + dy * dy;
-    let u2 = lat2 * ih2;
+    let u2 = lat2 * t.ih2[o];
     // NaN-safe: anything not provably inside the aperture is excluded.
     let in_aperture = u2 <= 1.0;
     if !in_aperture {
@@ -104,79 +97,91 @@ pub(crate) fn point(
     if !accepted {
         return (0.0, 0.0);
     }
-    (window_weight(p, u2), tx + r)
+    (window_weight(p, u2), r)
 }
 
-/// Visits every (channel, pixel) of `blk` with a non-zero weight: `f(channel, output index, weight,
-/// fractional sample index)`.
+/// `(cos, sin)` of `2π·x` for `x` in turns (any magnitude; reduced to `[−0.5, 0.5]` first).
 #[inline(always)]
-fn for_each_point(p: &KernelParams, ch: &ChannelArrays, blk: &Block<'_>, mut f: impl FnMut(usize, usize, f32, f32)) {
-    for c in 0..ch.len() {
-        for j in 0..blk.lines {
-            let (g, o) = (j * blk.stride, j * BLOCK);
-            for i in 0..blk.n {
-                let (w, idx) = point(
-                    p,
-                    ch,
-                    c,
-                    blk.px[g + i],
-                    blk.py[g + i],
-                    blk.pz[g + i],
-                    blk.ih2[g + i],
-                    blk.tx[o + i],
-                );
-                if w != 0.0 {
-                    f(c, o + i, w, idx);
-                }
+pub(crate) fn phasor(x: f32) -> (f32, f32) {
+    let x = x - x.round();
+    (sin_turns(0.25 - x.abs()), sin_turns(x))
+}
+
+/// Sum over the tile's transmits of the weighted RF samples of channel `c` at pixel `o` (receive
+/// distance `r`), reading through the bounds-checked taps.
+#[inline(always)]
+pub(crate) fn rf_lane(p: &KernelParams, t: &Tile<'_>, data: &[f32], c: usize, o: usize, r: f32) -> f32 {
+    let ns = p.n_samples;
+    let per_tx = t.ch.len() * ns;
+    let (shift, ..) = p.tap_bounds();
+    let (v, l) = (o / LANES, o % LANES);
+    let mut acc = 0.0f32;
+    for k in 0..t.nk {
+        let trace = &data[k * per_tx + c * ns..][..ns];
+        let y = (r + t.tx[(v * t.nk + k) * LANES + l]) + shift;
+        acc += t.tw[k] * sample_rf(trace, y, p.interp);
+    }
+    acc
+}
+
+/// Sum over the tile's transmits of the IQ samples of channel `c` at pixel `o`, each rotated by its
+/// transmit phasor (which carries the transmit weight), as `(re, im)`.
+#[inline(always)]
+pub(crate) fn iq_lane(p: &KernelParams, t: &Tile<'_>, data: &[Complex32], c: usize, o: usize, r: f32) -> (f32, f32) {
+    let ns = p.n_samples;
+    let per_tx = t.ch.len() * ns;
+    let (shift, ..) = p.tap_bounds();
+    let (v, l) = (o / LANES, o % LANES);
+    let (mut ar, mut ai) = (0.0f32, 0.0f32);
+    for k in 0..t.nk {
+        let trace = &data[k * per_tx + c * ns..][..ns];
+        let j = (v * t.nk + k) * LANES + l;
+        let (vr, vi) = sample_iq(trace, (r + t.tx[j]) + shift, p.interp);
+        let (co, si) = (t.tcos[j], t.tsin[j]);
+        ar += vr * co - vi * si;
+        ai += vr * si + vi * co;
+    }
+    (ar, ai)
+}
+
+/// Accumulates every channel's contribution to the RF pixels of tile `t` into `s` (`s.re`, and the
+/// coherence-factor sums when `CF`).
+pub(crate) fn rf_tile<const CF: bool>(p: &KernelParams, t: &Tile<'_>, data: &[f32], s: &mut Sums<'_>) {
+    for c in 0..t.ch.len() {
+        for o in 0..t.nv * LANES {
+            let (w, r) = receive(p, t, c, o);
+            if w == 0.0 {
+                continue;
+            }
+            let a = w * rf_lane(p, t, data, c, o, r);
+            s.re[o] += a;
+            if CF {
+                s.inc[o] += a * a;
+                s.cnt[o] += 1.0;
             }
         }
     }
 }
 
-/// Accumulates every channel's contribution to the RF pixels of `blk` (one transmit) into `acc`.
-pub(crate) fn rf_block(
-    p: &KernelParams,
-    ch: &ChannelArrays,
-    data: &[f32],
-    blk: &Block<'_>,
-    tx_w: f32,
-    acc: &mut [f32],
-) {
-    let ns = p.n_samples;
-    let (shift, ..) = p.tap_bounds();
-    for_each_point(p, ch, blk, |c, o, w, idx| {
-        let trace = &data[c * ns..(c + 1) * ns];
-        acc[o] += (w * tx_w) * sample_rf(trace, idx + shift, p.interp);
-    });
-}
-
-/// `(cos, sin)` of the IQ rotation `2π·(phase0 + idx·turns_per_sample)`.
-#[inline(always)]
-pub(crate) fn rotation(p: &KernelParams, idx: f32) -> (f32, f32) {
-    let t = p.phase0_turns + idx * p.turns_per_sample;
-    let x = t - t.round();
-    let ax = x.abs();
-    (sin_turns(0.25 - ax), sin_turns(x))
-}
-
-/// Accumulates every channel's contribution to the IQ pixels of `blk` into `re`, `im`.
-pub(crate) fn iq_block(
-    p: &KernelParams,
-    ch: &ChannelArrays,
-    data: &[Complex32],
-    blk: &Block<'_>,
-    tx_w: f32,
-    re: &mut [f32],
-    im: &mut [f32],
-) {
-    let ns = p.n_samples;
-    let (shift, ..) = p.tap_bounds();
-    for_each_point(p, ch, blk, |c, o, w, idx| {
-        let trace = &data[c * ns..(c + 1) * ns];
-        let (vr, vi) = sample_iq(trace, idx + shift, p.interp);
-        let (co, si) = rotation(p, idx);
-        let w = w * tx_w;
-        re[o] += w * (vr * co - vi * si);
-        im[o] += w * (vr * si + vi * co);
-    });
+/// Accumulates every channel's contribution to the IQ pixels of tile `t` into `s`: the transmit sum
+/// of each channel is rotated by the receive phasor `exp(i·2π·f_demod·r/fs)` and weighted.
+pub(crate) fn iq_tile<const CF: bool>(p: &KernelParams, t: &Tile<'_>, data: &[Complex32], s: &mut Sums<'_>) {
+    for c in 0..t.ch.len() {
+        for o in 0..t.nv * LANES {
+            let (w, r) = receive(p, t, c, o);
+            if w == 0.0 {
+                continue;
+            }
+            let (ar, ai) = iq_lane(p, t, data, c, o, r);
+            let (co, si) = phasor(r * p.turns_per_sample);
+            let br = w * (ar * co - ai * si);
+            let bi = w * (ar * si + ai * co);
+            s.re[o] += br;
+            s.im[o] += bi;
+            if CF {
+                s.inc[o] += br * br + bi * bi;
+                s.cnt[o] += 1.0;
+            }
+        }
+    }
 }

@@ -81,18 +81,30 @@ use num_complex::Complex32;
 
 #[cfg(target_arch = "x86_64")]
 mod kernel_avx2;
-#[cfg(target_arch = "x86_64")]
-mod kernel_avx512;
 #[cfg(target_arch = "aarch64")]
 mod kernel_neon;
 mod kernel_scalar;
 
-/// Largest number of depths of one line processed together (stack accumulators of this size).
+/// Largest number of depths of one line in a tile.
 pub const BLOCK: usize = 128;
 
-/// Largest number of lines processed together: a tile of `TILE_LINES × BLOCK` pixels shares each
-/// channel's trace window in cache.
-pub const TILE_LINES: usize = 32;
+/// Largest number of lines in a tile: a tile of up to `TILE_LINES × BLOCK` pixels shares each
+/// channel's trace windows in cache.
+pub const TILE_LINES: usize = 8;
+
+/// Pixels per vector in the tiles' layout (the AVX2 width; depths are padded to a multiple).
+pub(crate) const LANES: usize = 8;
+
+/// Largest number of pixels of a tile.
+const TILE_MAX: usize = TILE_LINES * BLOCK;
+
+/// Entries of a tile's per-(pixel, transmit) tables: a tile holds at most `TABLE / transmits`
+/// pixels, and frames with more than `TABLE / LANES` transmits are processed in chunks.
+const TABLE: usize = 8192;
+
+/// Most transmits per frame with a coherence factor (the per-channel transmit sums must fit one
+/// tile pass).
+pub const MAX_CF_TRANSMITS: usize = TABLE / LANES;
 
 /// Largest distance of a pixel or channel from the receive-aperture centroid, metres.
 pub const MAX_DISTANCE_M: f64 = 10.0;
@@ -138,10 +150,8 @@ pub enum KernelChoice {
     Auto,
     /// The scalar reference kernel.
     Scalar,
-    /// AVX2 + FMA (x86-64); an error if the CPU lacks them.
+    /// AVX2 + FMA (x86-64; also the kernel of AVX-512 CPUs); an error if the CPU lacks them.
     Avx2,
-    /// AVX-512F (x86-64); an error if the CPU lacks it.
-    Avx512,
 }
 
 impl KernelChoice {
@@ -152,12 +162,6 @@ impl KernelChoice {
         {
             if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
                 v.push(KernelChoice::Avx2);
-            }
-            if std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                v.push(KernelChoice::Avx512);
             }
         }
         v
@@ -170,8 +174,6 @@ enum Kernel {
     Scalar,
     #[cfg(target_arch = "x86_64")]
     Avx2,
-    #[cfg(target_arch = "x86_64")]
-    Avx512,
     #[cfg(target_arch = "aarch64")]
     Neon,
 }
@@ -184,9 +186,6 @@ fn resolve_kernel(choice: KernelChoice) -> Result<Kernel> {
         KernelChoice::Auto => {
             #[cfg(target_arch = "x86_64")]
             {
-                if has(KernelChoice::Avx512) {
-                    return Ok(Kernel::Avx512);
-                }
                 if has(KernelChoice::Avx2) {
                     return Ok(Kernel::Avx2);
                 }
@@ -198,15 +197,13 @@ fn resolve_kernel(choice: KernelChoice) -> Result<Kernel> {
             #[allow(unreachable_code)]
             Ok(Kernel::Scalar)
         }
-        KernelChoice::Avx2 | KernelChoice::Avx512 if !has(choice) => Err(Error::invalid(
+        KernelChoice::Avx2 if !has(choice) => Err(Error::invalid(
             "kernel",
             format!("a kernel this CPU supports ({supported:?})"),
             format!("{choice:?}"),
         )),
         #[cfg(target_arch = "x86_64")]
         KernelChoice::Avx2 => Ok(Kernel::Avx2),
-        #[cfg(target_arch = "x86_64")]
-        KernelChoice::Avx512 => Ok(Kernel::Avx512),
         #[allow(unreachable_patterns)]
         _ => Err(Error::invalid(
             "kernel",
@@ -233,6 +230,11 @@ pub struct BeamformConfig {
     /// Half-width of the focal zone of focused transmits, in wavelengths (> 0; default 2); see the
     /// [module docs](self).
     pub focal_zone_wavelengths: f64,
+    /// Weight every pixel by its coherence factor `CF = |Σ s_c|² / (N · Σ |s_c|²)` (`s_c` the
+    /// apodized, compounded signal of channel `c`, `N` the channels taking part; 0 where nothing
+    /// takes part), which darkens incoherent clutter and side lobes. At most
+    /// [`MAX_CF_TRANSMITS`] transmits. Default off.
+    pub coherence_factor: bool,
     /// Which kernel runs (default: the fastest available).
     pub kernel: KernelChoice,
     /// Largest precomputed geometry the plan may allocate, bytes.
@@ -248,6 +250,7 @@ impl Default for BeamformConfig {
             acceptance_angle_rad: None,
             tx_weights: None,
             focal_zone_wavelengths: 2.0,
+            coherence_factor: false,
             kernel: KernelChoice::Auto,
             memory_cap_bytes: DEFAULT_MEMORY_CAP_BYTES,
         }
@@ -428,28 +431,66 @@ impl ChannelArrays {
     }
 }
 
-/// A tile of pixels (up to [`TILE_LINES`] lines × [`BLOCK`] depths) for one transmit, in sample
-/// units. Line `j`, depth `i` of the tile is at `j * stride + i` in the geometry slices and at
-/// `j * BLOCK + i` in `tx` and in the kernels' accumulators.
+/// One tile and one chunk of transmits, in sample units, as the kernels see it. Pixel `o` of the
+/// tile is lane `o % LANES` of vector `o / LANES`; every vector is full (padding lanes repeat the
+/// last pixel of their line and their results are dropped).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Block<'a> {
+pub(crate) struct Tile<'a> {
+    /// Receive channels.
+    pub ch: &'a ChannelArrays,
+    /// Pixel positions, `nv · LANES` each.
     pub px: &'a [f32],
     pub py: &'a [f32],
     pub pz: &'a [f32],
     /// `(2 F# / z)²` per pixel (0 without an F-number).
     pub ih2: &'a [f32],
-    /// Distance between lines in the geometry slices.
-    pub stride: usize,
-    /// Transmit delay minus `t0`, in samples, per pixel.
+    /// Vectors in the tile.
+    pub nv: usize,
+    /// Transmits in the chunk.
+    pub nk: usize,
+    /// Transmit delay minus `t0`, in samples: pixel `o`, transmit `k` at
+    /// `((o / LANES) · nk + k) · LANES + o % LANES` (each vector's transmits are contiguous).
     pub tx: &'a [f32],
-    /// Lines in the tile.
-    pub lines: usize,
-    /// Depths per line in the tile.
-    pub n: usize,
+    /// IQ only (empty for RF): `w_k · exp(i·2π·f_demod·(t0 + tx / fs))`, laid out as `tx`.
+    pub tcos: &'a [f32],
+    pub tsin: &'a [f32],
+    /// Transmit weights of the chunk.
+    pub tw: &'a [f32],
+    /// Smallest and largest transmit delay of each pixel over the chunk.
+    pub lo: &'a [f32],
+    pub hi: &'a [f32],
     /// True when every channel and pixel lies in `y = 0` with channel normals `+z` (the SIMD
     /// kernels then skip the elevation and normal terms).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub planar: bool,
+}
+
+/// Per-pixel sums a kernel accumulates into (`nv · LANES` entries each): the coherent sum
+/// (`re`, and `im` for IQ) and, for the coherence factor, the incoherent energy `inc` and the number
+/// of contributing channels `cnt`.
+pub(crate) struct Sums<'a> {
+    pub re: &'a mut [f32],
+    pub im: &'a mut [f32],
+    pub inc: &'a mut [f32],
+    pub cnt: &'a mut [f32],
+}
+
+/// Stack storage of one tile: geometry, transmit tables and sums.
+struct TileBuf {
+    px: [f32; TILE_MAX],
+    py: [f32; TILE_MAX],
+    pz: [f32; TILE_MAX],
+    ih2: [f32; TILE_MAX],
+    tx: [f32; TABLE],
+    tcos: [f32; TABLE],
+    tsin: [f32; TABLE],
+    lo: [f32; TILE_MAX],
+    hi: [f32; TILE_MAX],
+    re: [f32; TILE_MAX],
+    im: [f32; TILE_MAX],
+    inc: [f32; TILE_MAX],
+    cnt: [f32; TILE_MAX],
+    tmp: [f32; TILE_MAX],
 }
 
 /// Transmit model in sample units, relative to the plan origin.
@@ -533,6 +574,11 @@ pub struct Beamformer {
     params: KernelParams,
     planar: bool,
     kernel: Kernel,
+    coherence: bool,
+    /// Tile shape (lines × depths, depths a multiple of [`LANES`]) and transmits per tile pass.
+    tile_lines: usize,
+    tile_depths: usize,
+    tx_chunk: usize,
 }
 
 /// Calls `f` with `data` as one contiguous slice, copying it only when it is not in standard layout.
@@ -763,6 +809,24 @@ impl Beamformer {
             phase0_turns,
             turns_per_sample,
         };
+        // Tile shape: full tiles (so that many lines share each channel's trace windows in cache)
+        // with the transmits in chunks whose tables fit `TABLE` entries; with a coherence factor,
+        // tiles small enough for all transmits in one pass.
+        let cap = if config.coherence_factor {
+            ((TABLE / n_tx.max(1)).clamp(LANES, TILE_MAX) / LANES) * LANES
+        } else {
+            TILE_MAX
+        };
+        let tile_depths = cap.min(n_depths.div_ceil(LANES) * LANES).min(BLOCK);
+        let tile_lines = (cap / tile_depths).clamp(1, TILE_LINES);
+        let tx_chunk = (TABLE / (tile_lines * tile_depths)).clamp(1, n_tx.max(1));
+        if config.coherence_factor && tx_chunk < n_tx {
+            return Err(Error::invalid(
+                "coherence_factor",
+                format!("at most {MAX_CF_TRANSMITS} transmits with a coherence factor"),
+                format!("{n_tx} transmits"),
+            ));
+        }
         let bf = Beamformer {
             layout,
             n_lines,
@@ -780,6 +844,10 @@ impl Beamformer {
             params,
             planar,
             kernel,
+            coherence: config.coherence_factor,
+            tile_lines,
+            tile_depths,
+            tx_chunk,
         };
         bf.check_grid_in_record()?;
         Ok(bf)
@@ -866,8 +934,6 @@ impl Beamformer {
             Kernel::Scalar => KernelChoice::Scalar,
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => KernelChoice::Avx2,
-            #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512 => KernelChoice::Avx512,
             #[cfg(target_arch = "aarch64")]
             Kernel::Neon => KernelChoice::Scalar,
         }
@@ -969,8 +1035,21 @@ impl Beamformer {
         self.check_shapes(data.dim(), image.dim())?;
         with_contiguous(data, |slice| {
             self.run(image, &|l, lines, k0, n, out: &mut [f32]| {
-                out.fill(0.0);
-                self.block_rf(slice, l, lines, k0, n, out);
+                self.tile_pass(
+                    l,
+                    lines,
+                    k0,
+                    n,
+                    |t, k0, nk, s| {
+                        self.kernel_rf(
+                            t,
+                            &slice[k0 * t.ch.len() * self.layout.n_samples..]
+                                [..nk * t.ch.len() * self.layout.n_samples],
+                            s,
+                        )
+                    },
+                    |o, re, _| out[o] = re,
+                );
             })
         });
         Ok(())
@@ -996,12 +1075,21 @@ impl Beamformer {
         self.check_shapes(data.dim(), image.dim())?;
         with_contiguous(data, |slice| {
             self.run(image, &|l, lines, k0, n, out: &mut [Complex32]| {
-                let mut re = [0.0f32; TILE_LINES * BLOCK];
-                let mut im = [0.0f32; TILE_LINES * BLOCK];
-                self.block_iq(slice, l, lines, k0, n, &mut re, &mut im);
-                for ((o, r), i) in out.iter_mut().zip(&re).zip(&im) {
-                    *o = Complex32::new(*r, *i);
-                }
+                self.tile_pass(
+                    l,
+                    lines,
+                    k0,
+                    n,
+                    |t, k0, nk, s| {
+                        self.kernel_iq(
+                            t,
+                            &slice[k0 * t.ch.len() * self.layout.n_samples..]
+                                [..nk * t.ch.len() * self.layout.n_samples],
+                            s,
+                        )
+                    },
+                    |o, re, im| out[o] = Complex32::new(re, im),
+                );
             })
         });
         Ok(())
@@ -1021,86 +1109,145 @@ impl Beamformer {
         Ok(img)
     }
 
-    /// Runs `f(first_line, lines, first_depth, n, tile)` on tiles of ≤ [`TILE_LINES`] lines × ≤
-    /// [`BLOCK`] depths (`tile[j * BLOCK + i]` is line `first_line + j`, depth `first_depth + i`), in
-    /// parallel (rayon `join`, no allocation), each tile computed by exactly one task.
+    /// Runs `f(first_line, lines, first_depth, n, tile)` on the plan's tiles (`tile[j · tile_depths
+    /// + i]` is line `first_line + j`, depth `first_depth + i`), in parallel (rayon `join`, no
+    /// allocation), each tile computed by exactly one task.
     fn run<T: Copy + Send + Sync + Default>(&self, image: ArrayViewMut2<'_, T>, f: &TileFn<'_, T>) {
-        split(image, 0, 0, f);
+        split(image, 0, 0, (self.tile_lines, self.tile_depths), f);
     }
 
-    /// Transmit delays of a tile for event `m` into `t` (`t[j * BLOCK + i]`), and the tile's block.
-    fn tile<'a>(&'a self, m: &TxModel, line0: usize, lines: usize, k0: usize, n: usize, t: &'a mut [f32]) -> Block<'a> {
-        let nd = self.n_depths;
-        let s = line0 * nd + k0;
-        for j in 0..lines {
-            let g = s + j * nd;
-            m.times(
-                &self.px[g..g + n],
-                &self.py[g..g + n],
-                &self.pz[g..g + n],
-                &mut t[j * BLOCK..j * BLOCK + n],
-            );
-        }
-        let e = s + (lines - 1) * nd + n;
-        Block {
-            px: &self.px[s..e],
-            py: &self.py[s..e],
-            pz: &self.pz[s..e],
-            ih2: &self.ih2[s..e],
-            stride: nd,
-            tx: t,
-            lines,
-            n,
-            planar: self.planar,
-        }
-    }
-
-    fn block_rf(&self, data: &[f32], line0: usize, lines: usize, k0: usize, n: usize, acc: &mut [f32]) {
-        let per_tx = self.channels.len() * self.layout.n_samples;
-        let mut t = [0.0f32; TILE_LINES * BLOCK];
-        for (tx, m) in self.tx_models.iter().enumerate() {
-            let blk = self.tile(m, line0, lines, k0, n, &mut t);
-            let d = &data[tx * per_tx..(tx + 1) * per_tx];
-            let w = self.tx_weights[tx];
-            match self.kernel {
-                Kernel::Scalar => kernel_scalar::rf_block(&self.params, &self.channels, d, &blk, w, acc),
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `Kernel::Avx2` is only chosen after detecting AVX2 and FMA.
-                Kernel::Avx2 => unsafe { kernel_avx2::rf_block(&self.params, &self.channels, d, &blk, w, acc) },
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: `Kernel::Avx512` is only chosen after detecting AVX-512F.
-                Kernel::Avx512 => unsafe { kernel_avx512::rf_block(&self.params, &self.channels, d, &blk, w, acc) },
-                #[cfg(target_arch = "aarch64")]
-                Kernel::Neon => kernel_neon::rf_block(&self.params, &self.channels, d, &blk, w, acc),
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn block_iq(
+    /// One tile: fills its geometry, runs `kernel(tile, first_transmit, transmits, sums)` on each
+    /// chunk of transmits, and hands every pixel's result to `put(j · tile_depths + i, re, im)`
+    /// (scaled by the coherence factor when the plan has one).
+    fn tile_pass(
         &self,
-        data: &[Complex32],
         line0: usize,
         lines: usize,
         k0: usize,
         n: usize,
-        re: &mut [f32],
-        im: &mut [f32],
+        mut kernel: impl FnMut(&Tile<'_>, usize, usize, &mut Sums<'_>),
+        mut put: impl FnMut(usize, f32, f32),
     ) {
-        let per_tx = self.channels.len() * self.layout.n_samples;
-        let mut t = [0.0f32; TILE_LINES * BLOCK];
-        for (tx, m) in self.tx_models.iter().enumerate() {
-            let blk = self.tile(m, line0, lines, k0, n, &mut t);
-            let d = &data[tx * per_tx..(tx + 1) * per_tx];
-            let w = self.tx_weights[tx];
-            match self.kernel {
-                #[cfg(target_arch = "x86_64")]
-                // SAFETY: AVX2 and FMA are detected for both kernels (AVX-512 plans require them too).
-                Kernel::Avx2 | Kernel::Avx512 => unsafe {
-                    kernel_avx2::iq_block(&self.params, &self.channels, d, &blk, w, re, im)
-                },
-                _ => kernel_scalar::iq_block(&self.params, &self.channels, d, &blk, w, re, im),
+        let mut b = TileBuf {
+            px: [0.0; TILE_MAX],
+            py: [0.0; TILE_MAX],
+            pz: [0.0; TILE_MAX],
+            ih2: [0.0; TILE_MAX],
+            tx: [0.0; TABLE],
+            tcos: [0.0; TABLE],
+            tsin: [0.0; TABLE],
+            lo: [0.0; TILE_MAX],
+            hi: [0.0; TILE_MAX],
+            re: [0.0; TILE_MAX],
+            im: [0.0; TILE_MAX],
+            inc: [0.0; TILE_MAX],
+            cnt: [0.0; TILE_MAX],
+            tmp: [0.0; TILE_MAX],
+        };
+        let nd = self.n_depths;
+        let vl = n.div_ceil(LANES);
+        let nv = lines * vl;
+        let np = nv * LANES;
+        for j in 0..lines {
+            let g = (line0 + j) * nd + k0;
+            for i in 0..vl * LANES {
+                let (src, o) = (g + i.min(n - 1), j * vl * LANES + i);
+                b.px[o] = self.px[src];
+                b.py[o] = self.py[src];
+                b.pz[o] = self.pz[src];
+                b.ih2[o] = self.ih2[src];
             }
+        }
+        let iq = self.layout.demod_hz.is_some();
+        for tx0 in (0..self.n_tx).step_by(self.tx_chunk) {
+            let nk = (self.n_tx - tx0).min(self.tx_chunk);
+            b.lo[..np].fill(f32::INFINITY);
+            b.hi[..np].fill(f32::NEG_INFINITY);
+            for k in 0..nk {
+                self.tx_models[tx0 + k].times(&b.px[..np], &b.py[..np], &b.pz[..np], &mut b.tmp[..np]);
+                let w = self.tx_weights[tx0 + k];
+                for o in 0..np {
+                    let t = b.tmp[o];
+                    let e = ((o / LANES) * nk + k) * LANES + o % LANES;
+                    b.tx[e] = t;
+                    b.lo[o] = b.lo[o].min(t);
+                    b.hi[o] = b.hi[o].max(t);
+                    if iq {
+                        let (co, si) =
+                            kernel_scalar::phasor(self.params.phase0_turns + t * self.params.turns_per_sample);
+                        b.tcos[e] = w * co;
+                        b.tsin[e] = w * si;
+                    }
+                }
+            }
+            let table = nv * nk * LANES;
+            let tile = Tile {
+                ch: &self.channels,
+                px: &b.px[..np],
+                py: &b.py[..np],
+                pz: &b.pz[..np],
+                ih2: &b.ih2[..np],
+                nv,
+                nk,
+                tx: &b.tx[..table],
+                tcos: if iq { &b.tcos[..table] } else { &[] },
+                tsin: if iq { &b.tsin[..table] } else { &[] },
+                tw: &self.tx_weights[tx0..tx0 + nk],
+                lo: &b.lo[..np],
+                hi: &b.hi[..np],
+                planar: self.planar,
+            };
+            let mut sums = Sums {
+                re: &mut b.re[..np],
+                im: &mut b.im[..np],
+                inc: &mut b.inc[..np],
+                cnt: &mut b.cnt[..np],
+            };
+            kernel(&tile, tx0, nk, &mut sums);
+        }
+        for j in 0..lines {
+            for i in 0..n {
+                let o = j * vl * LANES + i;
+                let (re, im) = (b.re[o], b.im[o]);
+                let cf = if self.coherence {
+                    let den = b.cnt[o] * b.inc[o];
+                    if den > 0.0 { (re * re + im * im) / den } else { 0.0 }
+                } else {
+                    1.0
+                };
+                put(j * self.tile_depths + i, re * cf, im * cf);
+            }
+        }
+    }
+
+    fn kernel_rf(&self, t: &Tile<'_>, data: &[f32], s: &mut Sums<'_>) {
+        let p = &self.params;
+        match (self.kernel, self.coherence) {
+            (Kernel::Scalar, false) => kernel_scalar::rf_tile::<false>(p, t, data, s),
+            (Kernel::Scalar, true) => kernel_scalar::rf_tile::<true>(p, t, data, s),
+            // SAFETY: `Kernel::Avx2` is only chosen after detecting AVX2 and FMA; the tile's slices
+            // have the lengths `tile_pass` gives them and `data` holds the chunk's transmits.
+            #[cfg(target_arch = "x86_64")]
+            (Kernel::Avx2, false) => unsafe { kernel_avx2::rf_tile::<false>(p, t, data, s) },
+            #[cfg(target_arch = "x86_64")]
+            (Kernel::Avx2, true) => unsafe { kernel_avx2::rf_tile::<true>(p, t, data, s) },
+            #[cfg(target_arch = "aarch64")]
+            (Kernel::Neon, cf) => kernel_neon::rf_tile(p, t, data, s, cf),
+        }
+    }
+
+    fn kernel_iq(&self, t: &Tile<'_>, data: &[Complex32], s: &mut Sums<'_>) {
+        let p = &self.params;
+        match (self.kernel, self.coherence) {
+            (Kernel::Scalar, false) => kernel_scalar::iq_tile::<false>(p, t, data, s),
+            (Kernel::Scalar, true) => kernel_scalar::iq_tile::<true>(p, t, data, s),
+            // SAFETY: as in `kernel_rf`.
+            #[cfg(target_arch = "x86_64")]
+            (Kernel::Avx2, false) => unsafe { kernel_avx2::iq_tile::<false>(p, t, data, s) },
+            #[cfg(target_arch = "x86_64")]
+            (Kernel::Avx2, true) => unsafe { kernel_avx2::iq_tile::<true>(p, t, data, s) },
+            #[cfg(target_arch = "aarch64")]
+            (Kernel::Neon, cf) => kernel_neon::iq_tile(p, t, data, s, cf),
         }
     }
 }
@@ -1108,36 +1255,37 @@ impl Beamformer {
 /// A tile callback: `(first_line, lines, first_depth, n, tile)`.
 type TileFn<'a, T> = dyn Fn(usize, usize, usize, usize, &mut [T]) + Sync + 'a;
 
-/// Recursive split of `view` (lines in multiples of [`TILE_LINES`] first, then block-aligned depth
-/// ranges) with `rayon::join`; the leaves run `f` on each tile and copy it into the view.
-fn split<T: Copy + Send + Sync + Default>(mut view: ArrayViewMut2<'_, T>, line0: usize, k0: usize, f: &TileFn<'_, T>) {
+/// Recursive split of `view` into tiles of at most `tile.0` lines × `tile.1` depths (lines first)
+/// with `rayon::join`; the leaves run `f` on their tile and copy it into the view.
+fn split<T: Copy + Send + Sync + Default>(
+    mut view: ArrayViewMut2<'_, T>,
+    line0: usize,
+    k0: usize,
+    tile: (usize, usize),
+    f: &TileFn<'_, T>,
+) {
     let (rows, cols) = view.dim();
     if rows == 0 || cols == 0 {
         return;
     }
-    if rows > TILE_LINES {
-        let mid = (rows / 2).div_ceil(TILE_LINES) * TILE_LINES;
+    if rows > tile.0 {
+        let mid = (rows / 2).div_ceil(tile.0) * tile.0;
         let (a, b) = view.split_at(Axis(0), mid);
-        rayon::join(|| split(a, line0, k0, f), || split(b, line0 + mid, k0, f));
+        rayon::join(|| split(a, line0, k0, tile, f), || split(b, line0 + mid, k0, tile, f));
         return;
     }
-    if cols > 2 * BLOCK {
-        let mid = (cols / 2).div_ceil(BLOCK) * BLOCK;
+    if cols > tile.1 {
+        let mid = (cols / 2).div_ceil(tile.1) * tile.1;
         let (a, b) = view.split_at(Axis(1), mid);
-        rayon::join(|| split(a, line0, k0, f), || split(b, line0, k0 + mid, f));
+        rayon::join(|| split(a, line0, k0, tile, f), || split(b, line0, k0 + mid, tile, f));
         return;
     }
-    let mut buf = [T::default(); TILE_LINES * BLOCK];
-    let mut start = 0;
-    while start < cols {
-        let n = (cols - start).min(BLOCK);
-        f(line0, rows, k0 + start, n, &mut buf);
-        for (j, mut row) in view.outer_iter_mut().enumerate() {
-            for i in 0..n {
-                row[start + i] = buf[j * BLOCK + i];
-            }
+    let mut buf = [T::default(); TILE_MAX];
+    f(line0, rows, k0, cols, &mut buf);
+    for (j, mut row) in view.outer_iter_mut().enumerate() {
+        for i in 0..cols {
+            row[i] = buf[j * tile.1 + i];
         }
-        start += n;
     }
 }
 
@@ -1236,7 +1384,7 @@ mod tests {
     fn kernel_choice_resolves() {
         assert_eq!(resolve_kernel(KernelChoice::Scalar), Ok(Kernel::Scalar));
         assert!(resolve_kernel(KernelChoice::Auto).is_ok());
-        for k in [KernelChoice::Avx2, KernelChoice::Avx512] {
+        for k in [KernelChoice::Avx2] {
             assert_eq!(resolve_kernel(k).is_ok(), KernelChoice::supported().contains(&k));
         }
     }
