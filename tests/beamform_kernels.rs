@@ -29,6 +29,8 @@ struct Case {
     n_lines: usize,
     n_depths: usize,
     seed: u64,
+    n_tx: usize,
+    cf: bool,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -49,8 +51,9 @@ fn case() -> impl Strategy<Value = Case> {
             1usize..300,
             any::<u64>(),
         ),
+        (1usize..20, any::<bool>()),
     )
-        .prop_map(|(a, b, c)| Case {
+        .prop_map(|(a, b, c, d)| Case {
             n_ch: a.0,
             pitch_m: a.1,
             planar: a.2,
@@ -67,6 +70,8 @@ fn case() -> impl Strategy<Value = Case> {
             n_lines: c.3,
             n_depths: c.4,
             seed: c.5,
+            n_tx: d.0,
+            cf: d.1,
         })
 }
 
@@ -94,8 +99,12 @@ fn setup(c: &Case, iq: bool) -> Option<Setup> {
         },
     };
     let ev = TxEvent::new(&ap, kind, vec![1.0; c.n_ch], c_m_s).ok()?;
-    let ev2 = TxEvent::new(&ap, TxKind::Plane { angle_rad: -0.1 }, vec![1.0; c.n_ch], c_m_s).ok()?;
-    let seq = Sequence::from_events(vec![ev, ev2]).ok()?;
+    let mut events = vec![ev];
+    for i in 1..c.n_tx {
+        let angle_rad = -0.1 + 0.02 * i as f64;
+        events.push(TxEvent::new(&ap, TxKind::Plane { angle_rad }, vec![1.0; c.n_ch], c_m_s).ok()?);
+    }
+    let seq = Sequence::from_events(events).ok()?;
     let mut positions = ap.channel_positions();
     let mut normals = vec![[0.0, 0.0, 1.0]; c.n_ch];
     if !c.planar {
@@ -129,7 +138,8 @@ fn setup(c: &Case, iq: bool) -> Option<Setup> {
             Window::Tukey { alpha: 0.5 },
         ][c.window as usize],
         acceptance_angle_rad: c.accept,
-        tx_weights: Some(vec![1.0, 0.5]),
+        tx_weights: Some((0..c.n_tx).map(|i| if i % 2 == 0 { 1.0 } else { 0.5 }).collect()),
+        coherence_factor: c.cf,
         ..BeamformConfig::default()
     };
     Some(Setup {
@@ -165,7 +175,7 @@ proptest! {
     fn simd_rf_equals_scalar(c in case()) {
         let Some(mut s) = setup(&c, false) else { return Ok(()); };
         let Some(reference) = plan(&s, KernelChoice::Scalar) else { return Ok(()); };
-        let data = Array3::from_shape_fn((2, c.n_ch, c.n_samples), |_| s.rng.random_range(-1.0f32..1.0));
+        let data = Array3::from_shape_fn((c.n_tx, c.n_ch, c.n_samples), |_| s.rng.random_range(-1.0f32..1.0));
         let mut want = Array2::zeros(s.grid.shape());
         reference.beamform_raw_into(data.view(), want.view_mut()).unwrap();
         let peak = want.iter().fold(0.0f32, |a, v| a.max(v.abs()));
@@ -182,7 +192,7 @@ proptest! {
     fn simd_iq_equals_scalar(c in case()) {
         let Some(mut s) = setup(&c, true) else { return Ok(()); };
         let Some(reference) = plan(&s, KernelChoice::Scalar) else { return Ok(()); };
-        let data = Array3::from_shape_fn((2, c.n_ch, c.n_samples), |_| {
+        let data = Array3::from_shape_fn((c.n_tx, c.n_ch, c.n_samples), |_| {
             Complex32::new(s.rng.random_range(-1.0f32..1.0), s.rng.random_range(-1.0f32..1.0))
         });
         let mut want = Array2::zeros(s.grid.shape());
@@ -217,6 +227,8 @@ fn output_does_not_depend_on_thread_count() {
         n_lines: 37,
         n_depths: 301,
         seed: 3,
+        n_tx: 2,
+        cf: true,
     };
     let mut s = setup(&c, false).unwrap();
     let data = Array3::from_shape_fn((2, 32, 800), |_| s.rng.random_range(-1.0f32..1.0));
@@ -253,6 +265,8 @@ fn points_grid_and_non_standard_data() {
         n_lines: 3,
         n_depths: 50,
         seed: 9,
+        n_tx: 2,
+        cf: false,
     };
     let mut s = setup(&c, false).unwrap();
     s.grid = Grid::points(

@@ -310,54 +310,132 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
     // are within `t.tx` (length `nv · nk · LANES`).
     unsafe {
         let k = Consts::new(p);
+        let mut st = ChannelState::new();
+        let mut acc = [_mm256_setzero_ps(); MAX_NV];
         for c in 0..t.ch.len() {
+            if !st.prepare::<PLANAR>(p, &k, t, c) {
+                continue;
+            }
             let base = data.as_ptr().add(c * ns);
-            for v in 0..t.nv {
-                let Some((w, r, active)) = receive::<PLANAR>(p, &k, t, c, v) else {
-                    continue;
-                };
-                let acc = if let Some(rr) = fast_r(&k, t, v, r, active) {
-                    let txp = t.tx.as_ptr().add(v * t.nk * LANES);
-                    let mut acc = _mm256_setzero_ps();
-                    for j in 0..t.nk {
-                        let tr = base.add(j * per_tx);
-                        let y = _mm256_add_ps(_mm256_add_ps(rr, _mm256_loadu_ps(txp.add(j * LANES))), k.shift);
-                        let q = _mm256_floor_ps(y);
-                        let i = _mm256_cvttps_epi32(q);
-                        let val = match INTERP {
-                            INTERP_NEAREST => load1(tr, i),
-                            INTERP_LINEAR => {
-                                let (s0, s1) = load2(tr, i);
-                                _mm256_fmadd_ps(_mm256_sub_ps(y, q), _mm256_sub_ps(s1, s0), s0)
-                            }
-                            _ => {
-                                let [a, b, c2, d] = load4(tr.sub(1), i);
-                                let cw = cubic_weights(_mm256_sub_ps(y, q));
-                                _mm256_fmadd_ps(
-                                    cw[3],
-                                    d,
-                                    _mm256_fmadd_ps(cw[2], c2, _mm256_fmadd_ps(cw[1], b, _mm256_mul_ps(cw[0], a))),
-                                )
-                            }
-                        };
-                        acc = _mm256_fmadd_ps(_mm256_set1_ps(*t.tw.get_unchecked(j)), val, acc);
-                    }
-                    acc
-                } else {
-                    let mut rs = [0.0f32; LANES];
-                    _mm256_storeu_ps(rs.as_mut_ptr(), r);
-                    let bits = _mm256_movemask_ps(active);
-                    let mut a = [0.0f32; LANES];
-                    for (l, al) in a.iter_mut().enumerate() {
-                        if bits & (1 << l) != 0 {
-                            *al = rf_lane(p, t, data, c, v * LANES + l, rs[l]);
+            for &v in &st.fast[..st.n_fast] {
+                *acc.get_unchecked_mut(v as usize) = _mm256_setzero_ps();
+            }
+            // Transmits outside, vectors inside: each transmit's trace window is read once for the
+            // whole tile (the windows of different transmits alias in L1 when interleaved).
+            for j in 0..t.nk {
+                let tr = base.add(j * per_tx);
+                let tw = _mm256_set1_ps(*t.tw.get_unchecked(j));
+                for &v in &st.fast[..st.n_fast] {
+                    let v = v as usize;
+                    let e = (v * t.nk + j) * LANES;
+                    let y = _mm256_add_ps(
+                        _mm256_add_ps(*st.r.get_unchecked(v), _mm256_loadu_ps(t.tx.as_ptr().add(e))),
+                        k.shift,
+                    );
+                    let q = _mm256_floor_ps(y);
+                    let i = _mm256_cvttps_epi32(q);
+                    let val = match INTERP {
+                        INTERP_NEAREST => load1(tr, i),
+                        INTERP_LINEAR => {
+                            let (s0, s1) = load2(tr, i);
+                            _mm256_fmadd_ps(_mm256_sub_ps(y, q), _mm256_sub_ps(s1, s0), s0)
                         }
+                        _ => {
+                            let [a, b, c2, d] = load4(tr.sub(1), i);
+                            let cw = cubic_weights(_mm256_sub_ps(y, q));
+                            _mm256_fmadd_ps(
+                                cw[3],
+                                d,
+                                _mm256_fmadd_ps(cw[2], c2, _mm256_fmadd_ps(cw[1], b, _mm256_mul_ps(cw[0], a))),
+                            )
+                        }
+                    };
+                    let a = acc.get_unchecked_mut(v);
+                    *a = _mm256_fmadd_ps(tw, val, *a);
+                }
+            }
+            for &v in &st.slow[..st.n_slow] {
+                let v = v as usize;
+                let mut rs = [0.0f32; LANES];
+                _mm256_storeu_ps(rs.as_mut_ptr(), st.r[v]);
+                let bits = _mm256_movemask_ps(st.active[v]);
+                let mut a = [0.0f32; LANES];
+                for (l, al) in a.iter_mut().enumerate() {
+                    if bits & (1 << l) != 0 {
+                        *al = rf_lane(p, t, data, c, v * LANES + l, rs[l]);
                     }
-                    _mm256_loadu_ps(a.as_ptr())
-                };
-                accumulate::<CF>(&k, s, v, _mm256_mul_ps(w, acc), None, active);
+                }
+                acc[v] = _mm256_loadu_ps(a.as_ptr());
+            }
+            for &v in st.fast[..st.n_fast].iter().chain(&st.slow[..st.n_slow]) {
+                let v = v as usize;
+                accumulate::<CF>(&k, s, v, _mm256_mul_ps(st.w[v], acc[v]), None, st.active[v]);
             }
         }
+    }
+}
+
+/// Most vectors of a tile.
+const MAX_NV: usize = super::TILE_MAX / LANES;
+
+/// Receive geometry of every vector of a tile for one channel: weights, receive distances (the
+/// fast-path distances for vectors on the fast path), taking-part masks, and the lists of vectors
+/// on the fast and on the slow path, in vector order.
+struct ChannelState {
+    w: [__m256; MAX_NV],
+    r: [__m256; MAX_NV],
+    active: [__m256; MAX_NV],
+    fast: [u16; MAX_NV],
+    n_fast: usize,
+    slow: [u16; MAX_NV],
+    n_slow: usize,
+}
+
+impl ChannelState {
+    #[inline(always)]
+    unsafe fn new() -> ChannelState {
+        // SAFETY: AVX zero vectors (callers compile with AVX2).
+        let z = unsafe { _mm256_setzero_ps() };
+        ChannelState {
+            w: [z; MAX_NV],
+            r: [z; MAX_NV],
+            active: [z; MAX_NV],
+            fast: [0; MAX_NV],
+            n_fast: 0,
+            slow: [0; MAX_NV],
+            n_slow: 0,
+        }
+    }
+
+    /// Fills the state for channel `c`; false if no lane of the tile takes part.
+    #[inline(always)]
+    unsafe fn prepare<const PLANAR: bool>(&mut self, p: &KernelParams, k: &Consts, t: &Tile<'_>, c: usize) -> bool {
+        self.n_fast = 0;
+        self.n_slow = 0;
+        debug_assert!(t.nv <= MAX_NV);
+        // SAFETY: callers compile with AVX2 + FMA; `v < t.nv ≤ MAX_NV`.
+        unsafe {
+            for v in 0..t.nv {
+                let Some((w, r, active)) = receive::<PLANAR>(p, k, t, c, v) else {
+                    continue;
+                };
+                *self.w.get_unchecked_mut(v) = w;
+                *self.active.get_unchecked_mut(v) = active;
+                match fast_r(k, t, v, r, active) {
+                    Some(rr) => {
+                        *self.r.get_unchecked_mut(v) = rr;
+                        *self.fast.get_unchecked_mut(self.n_fast) = v as u16;
+                        self.n_fast += 1;
+                    }
+                    None => {
+                        *self.r.get_unchecked_mut(v) = r;
+                        *self.slow.get_unchecked_mut(self.n_slow) = v as u16;
+                        self.n_slow += 1;
+                    }
+                }
+            }
+        }
+        self.n_fast + self.n_slow > 0
     }
 }
 

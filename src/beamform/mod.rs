@@ -78,6 +78,7 @@ use crate::probe::Aperture;
 use crate::sequence::{Sequence, TxKind};
 use ndarray::{Array2, ArrayView3, ArrayViewMut2, Axis};
 use num_complex::Complex32;
+use std::mem::MaybeUninit;
 
 #[cfg(target_arch = "x86_64")]
 mod kernel_avx2;
@@ -96,11 +97,11 @@ pub const TILE_LINES: usize = 8;
 pub(crate) const LANES: usize = 8;
 
 /// Largest number of pixels of a tile.
-const TILE_MAX: usize = TILE_LINES * BLOCK;
+pub(crate) const TILE_MAX: usize = TILE_LINES * BLOCK;
 
 /// Entries of a tile's per-(pixel, transmit) tables: a tile holds at most `TABLE / transmits`
 /// pixels, and frames with more than `TABLE / LANES` transmits are processed in chunks.
-const TABLE: usize = 8192;
+const TABLE: usize = 16384;
 
 /// Most transmits per frame with a coherence factor (the per-channel transmit sums must fit one
 /// tile pass).
@@ -481,9 +482,9 @@ struct TileBuf {
     py: [f32; TILE_MAX],
     pz: [f32; TILE_MAX],
     ih2: [f32; TILE_MAX],
-    tx: [f32; TABLE],
-    tcos: [f32; TABLE],
-    tsin: [f32; TABLE],
+    tx: [MaybeUninit<f32>; TABLE],
+    tcos: [MaybeUninit<f32>; TABLE],
+    tsin: [MaybeUninit<f32>; TABLE],
     lo: [f32; TILE_MAX],
     hi: [f32; TILE_MAX],
     re: [f32; TILE_MAX],
@@ -819,7 +820,9 @@ impl Beamformer {
         };
         let tile_depths = cap.min(n_depths.div_ceil(LANES) * LANES).min(BLOCK);
         let tile_lines = (cap / tile_depths).clamp(1, TILE_LINES);
-        let tx_chunk = (TABLE / (tile_lines * tile_depths)).clamp(1, n_tx.max(1));
+        // Equal chunks of at most `TABLE / tile pixels` transmits.
+        let most = (TABLE / (tile_lines * tile_depths)).clamp(1, n_tx.max(1));
+        let tx_chunk = n_tx.max(1).div_ceil(n_tx.max(1).div_ceil(most));
         if config.coherence_factor && tx_chunk < n_tx {
             return Err(Error::invalid(
                 "coherence_factor",
@@ -1133,9 +1136,9 @@ impl Beamformer {
             py: [0.0; TILE_MAX],
             pz: [0.0; TILE_MAX],
             ih2: [0.0; TILE_MAX],
-            tx: [0.0; TABLE],
-            tcos: [0.0; TABLE],
-            tsin: [0.0; TABLE],
+            tx: [MaybeUninit::uninit(); TABLE],
+            tcos: [MaybeUninit::uninit(); TABLE],
+            tsin: [MaybeUninit::uninit(); TABLE],
             lo: [0.0; TILE_MAX],
             hi: [0.0; TILE_MAX],
             re: [0.0; TILE_MAX],
@@ -1169,14 +1172,14 @@ impl Beamformer {
                 for o in 0..np {
                     let t = b.tmp[o];
                     let e = ((o / LANES) * nk + k) * LANES + o % LANES;
-                    b.tx[e] = t;
+                    b.tx[e].write(t);
                     b.lo[o] = b.lo[o].min(t);
                     b.hi[o] = b.hi[o].max(t);
                     if iq {
                         let (co, si) =
                             kernel_scalar::phasor(self.params.phase0_turns + t * self.params.turns_per_sample);
-                        b.tcos[e] = w * co;
-                        b.tsin[e] = w * si;
+                        b.tcos[e].write(w * co);
+                        b.tsin[e].write(w * si);
                     }
                 }
             }
@@ -1189,9 +1192,9 @@ impl Beamformer {
                 ih2: &b.ih2[..np],
                 nv,
                 nk,
-                tx: &b.tx[..table],
-                tcos: if iq { &b.tcos[..table] } else { &[] },
-                tsin: if iq { &b.tsin[..table] } else { &[] },
+                tx: init(&b.tx[..table]),
+                tcos: if iq { init(&b.tcos[..table]) } else { &[] },
+                tsin: if iq { init(&b.tsin[..table]) } else { &[] },
                 tw: &self.tx_weights[tx0..tx0 + nk],
                 lo: &b.lo[..np],
                 hi: &b.hi[..np],
@@ -1250,6 +1253,13 @@ impl Beamformer {
             (Kernel::Neon, cf) => kernel_neon::iq_tile(p, t, data, s, cf),
         }
     }
+}
+
+/// The initialised prefix of a tile table (the table loops of `tile_pass` write every entry below
+/// `nv · nk · LANES` before the kernels read them).
+fn init(t: &[MaybeUninit<f32>]) -> &[f32] {
+    // SAFETY: every element of `t` was written (see above); `MaybeUninit<f32>` has the layout of `f32`.
+    unsafe { std::slice::from_raw_parts(t.as_ptr().cast::<f32>(), t.len()) }
 }
 
 /// A tile callback: `(first_line, lines, first_depth, n, tile)`.
