@@ -384,6 +384,10 @@ const MAX_NV: usize = super::TILE_MAX / LANES;
 struct ChannelState {
     w: [__m256; MAX_NV],
     r: [__m256; MAX_NV],
+    /// The pixels' receive distances (IQ phasors), where `r` holds fast-path distances.
+    r_true: [__m256; MAX_NV],
+    /// Whether each vector is on the fast path.
+    on_fast: [bool; MAX_NV],
     active: [__m256; MAX_NV],
     fast: [u16; MAX_NV],
     n_fast: usize,
@@ -399,6 +403,8 @@ impl ChannelState {
         ChannelState {
             w: [z; MAX_NV],
             r: [z; MAX_NV],
+            r_true: [z; MAX_NV],
+            on_fast: [false; MAX_NV],
             active: [z; MAX_NV],
             fast: [0; MAX_NV],
             n_fast: 0,
@@ -424,11 +430,14 @@ impl ChannelState {
                 match fast_r(k, t, v, r, active) {
                     Some(rr) => {
                         *self.r.get_unchecked_mut(v) = rr;
+                        *self.r_true.get_unchecked_mut(v) = r;
+                        *self.on_fast.get_unchecked_mut(v) = true;
                         *self.fast.get_unchecked_mut(self.n_fast) = v as u16;
                         self.n_fast += 1;
                     }
                     None => {
                         *self.r.get_unchecked_mut(v) = r;
+                        *self.on_fast.get_unchecked_mut(v) = false;
                         *self.slow.get_unchecked_mut(self.n_slow) = v as u16;
                         self.n_slow += 1;
                     }
@@ -436,6 +445,12 @@ impl ChannelState {
             }
         }
         self.n_fast + self.n_slow > 0
+    }
+
+    /// True if vector `v` (taking part) is on the fast path.
+    #[inline(always)]
+    fn is_fast(&self, v: usize) -> bool {
+        self.on_fast[v]
     }
 }
 
@@ -492,64 +507,82 @@ unsafe fn iq_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
     // sample `q` of a trace is the float pair at `2q`.
     unsafe {
         let k = Consts::new(p);
+        let mut st = ChannelState::new();
+        let mut acc_r = [_mm256_setzero_ps(); MAX_NV];
+        let mut acc_i = [_mm256_setzero_ps(); MAX_NV];
         for c in 0..t.ch.len() {
+            if !st.prepare::<PLANAR>(p, &k, t, c) {
+                continue;
+            }
             let base = (data.as_ptr() as *const f32).add(2 * c * ns);
-            for v in 0..t.nv {
-                let Some((w, r, active)) = receive::<PLANAR>(p, &k, t, c, v) else {
-                    continue;
-                };
-                let (ar, ai) = if let Some(rr) = fast_r(&k, t, v, r, active) {
-                    let e0 = v * t.nk * LANES;
-                    let (txp, cp, sp) = (t.tx.as_ptr().add(e0), t.tcos.as_ptr().add(e0), t.tsin.as_ptr().add(e0));
-                    let (mut ar, mut ai) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-                    for j in 0..t.nk {
-                        let tr = base.add(2 * j * per_tx);
-                        let y = _mm256_add_ps(_mm256_add_ps(rr, _mm256_loadu_ps(txp.add(j * LANES))), k.shift);
-                        let q = _mm256_floor_ps(y);
-                        let i = _mm256_cvttps_epi32(q);
-                        let i2 = _mm256_add_epi32(i, i);
-                        let (vr, vi) = match INTERP {
-                            INTERP_NEAREST => load2(tr, i2),
-                            INTERP_LINEAR => {
-                                let [r0, i0, r1, i1] = load4(tr, i2);
-                                let f = _mm256_sub_ps(y, q);
-                                (
-                                    _mm256_fmadd_ps(_mm256_sub_ps(r1, r0), f, r0),
-                                    _mm256_fmadd_ps(_mm256_sub_ps(i1, i0), f, i0),
-                                )
-                            }
-                            _ => {
-                                let [rm, im, r0, i0] = load4(tr.sub(2), i2);
-                                let [r1, i1, r2, i2v] = load4(tr.add(2), i2);
-                                let cw = cubic_weights(_mm256_sub_ps(y, q));
-                                let mix = |a: __m256, b: __m256, c2: __m256, d: __m256| {
-                                    _mm256_fmadd_ps(
-                                        d,
-                                        cw[3],
-                                        _mm256_fmadd_ps(c2, cw[2], _mm256_fmadd_ps(b, cw[1], _mm256_mul_ps(a, cw[0]))),
-                                    )
-                                };
-                                (mix(rm, r0, r1, r2), mix(im, i0, i1, i2v))
-                            }
-                        };
-                        let co = _mm256_loadu_ps(cp.add(j * LANES));
-                        let si = _mm256_loadu_ps(sp.add(j * LANES));
-                        ar = _mm256_fnmadd_ps(vi, si, _mm256_fmadd_ps(vr, co, ar));
-                        ai = _mm256_fmadd_ps(vi, co, _mm256_fmadd_ps(vr, si, ai));
-                    }
-                    (ar, ai)
-                } else {
-                    let mut rs = [0.0f32; LANES];
-                    _mm256_storeu_ps(rs.as_mut_ptr(), r);
-                    let bits = _mm256_movemask_ps(active);
-                    let (mut a, mut b) = ([0.0f32; LANES], [0.0f32; LANES]);
-                    for l in 0..LANES {
-                        if bits & (1 << l) != 0 {
-                            (a[l], b[l]) = iq_lane(p, t, data, c, v * LANES + l, rs[l]);
+            for &v in &st.fast[..st.n_fast] {
+                *acc_r.get_unchecked_mut(v as usize) = _mm256_setzero_ps();
+                *acc_i.get_unchecked_mut(v as usize) = _mm256_setzero_ps();
+            }
+            for j in 0..t.nk {
+                let tr = base.add(2 * j * per_tx);
+                for &v in &st.fast[..st.n_fast] {
+                    let v = v as usize;
+                    let e = (v * t.nk + j) * LANES;
+                    let y = _mm256_add_ps(
+                        _mm256_add_ps(*st.r.get_unchecked(v), _mm256_loadu_ps(t.tx.as_ptr().add(e))),
+                        k.shift,
+                    );
+                    let q = _mm256_floor_ps(y);
+                    let i = _mm256_cvttps_epi32(q);
+                    let i2 = _mm256_add_epi32(i, i);
+                    let (vr, vi) = match INTERP {
+                        INTERP_NEAREST => load2(tr, i2),
+                        INTERP_LINEAR => {
+                            let [r0, i0, r1, i1] = load4(tr, i2);
+                            let f = _mm256_sub_ps(y, q);
+                            (
+                                _mm256_fmadd_ps(_mm256_sub_ps(r1, r0), f, r0),
+                                _mm256_fmadd_ps(_mm256_sub_ps(i1, i0), f, i0),
+                            )
                         }
+                        _ => {
+                            let [rm, im, r0, i0] = load4(tr.sub(2), i2);
+                            let [r1, i1, r2, i2v] = load4(tr.add(2), i2);
+                            let cw = cubic_weights(_mm256_sub_ps(y, q));
+                            let mix = |a: __m256, b: __m256, c2: __m256, d: __m256| {
+                                _mm256_fmadd_ps(
+                                    d,
+                                    cw[3],
+                                    _mm256_fmadd_ps(c2, cw[2], _mm256_fmadd_ps(b, cw[1], _mm256_mul_ps(a, cw[0]))),
+                                )
+                            };
+                            (mix(rm, r0, r1, r2), mix(im, i0, i1, i2v))
+                        }
+                    };
+                    let co = _mm256_loadu_ps(t.tcos.as_ptr().add(e));
+                    let si = _mm256_loadu_ps(t.tsin.as_ptr().add(e));
+                    let ar = acc_r.get_unchecked_mut(v);
+                    *ar = _mm256_fnmadd_ps(vi, si, _mm256_fmadd_ps(vr, co, *ar));
+                    let ai = acc_i.get_unchecked_mut(v);
+                    *ai = _mm256_fmadd_ps(vi, co, _mm256_fmadd_ps(vr, si, *ai));
+                }
+            }
+            for &v in &st.slow[..st.n_slow] {
+                let v = v as usize;
+                let mut rs = [0.0f32; LANES];
+                _mm256_storeu_ps(rs.as_mut_ptr(), st.r[v]);
+                let bits = _mm256_movemask_ps(st.active[v]);
+                let (mut a, mut b) = ([0.0f32; LANES], [0.0f32; LANES]);
+                for l in 0..LANES {
+                    if bits & (1 << l) != 0 {
+                        (a[l], b[l]) = iq_lane(p, t, data, c, v * LANES + l, rs[l]);
                     }
-                    (_mm256_loadu_ps(a.as_ptr()), _mm256_loadu_ps(b.as_ptr()))
-                };
+                }
+                acc_r[v] = _mm256_loadu_ps(a.as_ptr());
+                acc_i[v] = _mm256_loadu_ps(b.as_ptr());
+            }
+            for &v in st.fast[..st.n_fast].iter().chain(&st.slow[..st.n_slow]) {
+                let v = v as usize;
+                // The receive distance of the pixel (not the fast-path one) sets the phasor; lanes
+                // that do not take part have weight 0.
+                let r = if st.is_fast(v) { st.r_true[v] } else { st.r[v] };
+                let (ar, ai) = (acc_r[v], acc_i[v]);
                 // Receive phasor exp(i·2π·r·f_demod/fs), as `kernel_scalar::phasor`.
                 let x = _mm256_mul_ps(r, k.tps);
                 let x = _mm256_sub_ps(
@@ -559,9 +592,10 @@ unsafe fn iq_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
                 let ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0), x);
                 let co = sin_turns(_mm256_sub_ps(_mm256_set1_ps(0.25), ax));
                 let si = sin_turns(x);
+                let w = st.w[v];
                 let br = _mm256_mul_ps(w, _mm256_sub_ps(_mm256_mul_ps(ar, co), _mm256_mul_ps(ai, si)));
                 let bi = _mm256_mul_ps(w, _mm256_add_ps(_mm256_mul_ps(ar, si), _mm256_mul_ps(ai, co)));
-                accumulate::<CF>(&k, s, v, br, Some(bi), active);
+                accumulate::<CF>(&k, s, v, br, Some(bi), st.active[v]);
             }
         }
     }
