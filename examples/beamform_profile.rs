@@ -2,6 +2,7 @@
 //! `cargo run --release --example beamform_profile -- picmus11 Avx2 3`.
 
 use ndarray::{Array2, Array3};
+use num_complex::Complex32;
 use sonochip::beamform::{BeamformConfig, Beamformer, DataLayout, KernelChoice, RxArray};
 use sonochip::workload::Workload;
 
@@ -23,24 +24,48 @@ fn main() {
     let frames: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(3);
     let cfg = BeamformConfig {
         kernel,
-        f_number: Some(1.5),
+        f_number: std::env::var("FNUM")
+            .ok()
+            .map_or(Some(1.5), |s| s.parse().ok().filter(|&f: &f64| f > 0.0)),
+        acceptance_angle_rad: std::env::var("ACC")
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .map(f64::to_radians),
         ..BeamformConfig::default()
     };
-    let layout = DataLayout::rf(w.sampling.fs_hz, w.sampling.t0_s, w.sampling.n_samples, w.pulse.fc_hz());
+    let iq = std::env::var("IQ").is_ok();
+    let fs = w.sampling.fs_hz;
+    let fc = w.pulse.fc_hz();
+    let layout = if iq {
+        // As the live imager: decimated by 2.
+        DataLayout::iq(fs / 2.0, w.sampling.t0_s, w.sampling.n_samples.div_ceil(2), fc, fc)
+    } else {
+        DataLayout::rf(fs, w.sampling.t0_s, w.sampling.n_samples, fc)
+    };
     let bf = Beamformer::new(&RxArray::from_aperture(&w.aperture), &w.sequence, &w.grid, layout, cfg).unwrap();
     let data = Array3::from_shape_fn(bf.data_shape(), |(a, b, c)| {
         ((a * 7 + b * 13 + c * 31) % 17) as f32 - 8.0
     });
+    let iq_data = data.mapv(|v| Complex32::new(v, 0.5 * v));
     let mut img = Array2::zeros(bf.image_shape());
+    let mut iq_img = Array2::zeros(bf.image_shape());
+    let mut frame = || {
+        if iq {
+            bf.beamform_iq_raw_into(iq_data.view(), iq_img.view_mut()).unwrap();
+        } else {
+            bf.beamform_raw_into(data.view(), img.view_mut()).unwrap();
+        }
+    };
     // Best frame of `frames` (the machine is shared; the best frame is the least disturbed).
     let mut best = f64::INFINITY;
     for _ in 0..frames {
         let t = std::time::Instant::now();
-        bf.beamform_raw_into(data.view(), img.view_mut()).unwrap();
+        frame();
         best = best.min(t.elapsed().as_secs_f64());
     }
     println!(
-        "{name} {:?}: {:.3e} points/s, best of {frames} frames ({} threads)",
+        "{name} {} {:?}: {:.3e} points/s, best of {frames} frames ({} threads)",
+        if iq { "IQ" } else { "RF" },
         bf.kernel(),
         bf.points_per_frame() as f64 / best,
         rayon::current_num_threads()

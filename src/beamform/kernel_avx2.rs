@@ -20,26 +20,36 @@ use super::{
 use num_complex::Complex32;
 use std::arch::x86_64::*;
 
+// Closures do not inherit `#[target_feature]`, and LLVM may leave them out of line, where the
+// intrinsics they call become slow function calls: the helpers below are `#[inline(always)]`
+// functions instead.
+
+/// `cos(π·u/2)` of 8 lanes from `s = u²`, same operations as [`super::cos_half_pi_sq`].
+#[inline(always)]
+unsafe fn cos_half_pi_sq(s: __m256) -> __m256 {
+    // SAFETY: only called from functions compiled with AVX2.
+    unsafe {
+        let mut c = _mm256_set1_ps(COS_HALF_PI_POLY[0]);
+        for &k in &COS_HALF_PI_POLY[1..] {
+            c = _mm256_add_ps(_mm256_mul_ps(c, s), _mm256_set1_ps(k));
+        }
+        c
+    }
+}
+
 /// Window weight of 8 pixels (lanes outside the aperture may hold garbage; the caller masks them).
 #[inline(always)]
 unsafe fn window(p: &KernelParams, u2: __m256) -> __m256 {
     // SAFETY (whole function): only called from functions compiled with AVX2 + FMA.
     unsafe {
-        let poly = |s: __m256| {
-            let mut c = _mm256_set1_ps(COS_HALF_PI_POLY[0]);
-            for &k in &COS_HALF_PI_POLY[1..] {
-                c = _mm256_add_ps(_mm256_mul_ps(c, s), _mm256_set1_ps(k));
-            }
-            c
-        };
         match p.window {
             WindowCode::Rect => _mm256_set1_ps(1.0),
             WindowCode::Hann => {
-                let c = poly(u2);
+                let c = cos_half_pi_sq(u2);
                 _mm256_mul_ps(c, c)
             }
             WindowCode::Hamming => {
-                let c = poly(u2);
+                let c = cos_half_pi_sq(u2);
                 _mm256_add_ps(
                     _mm256_set1_ps(0.08),
                     _mm256_mul_ps(_mm256_set1_ps(0.92), _mm256_mul_ps(c, c)),
@@ -51,7 +61,7 @@ unsafe fn window(p: &KernelParams, u2: __m256) -> __m256 {
                     _mm256_set1_ps(p.tukey_inv_alpha),
                 );
                 let v = _mm256_max_ps(v, _mm256_setzero_ps());
-                let c = poly(_mm256_mul_ps(v, v));
+                let c = cos_half_pi_sq(_mm256_mul_ps(v, v));
                 _mm256_mul_ps(c, c)
             }
         }
@@ -178,8 +188,16 @@ unsafe fn load1(base: *const f32, i: __m256i) -> __m256 {
     // SAFETY: the caller guarantees `base + i` in bounds for every lane.
     unsafe {
         let a = lanes(i);
-        let g = |j: usize| *base.offset(a[j]);
-        _mm256_setr_ps(g(0), g(1), g(2), g(3), g(4), g(5), g(6), g(7))
+        _mm256_setr_ps(
+            *base.offset(a[0]),
+            *base.offset(a[1]),
+            *base.offset(a[2]),
+            *base.offset(a[3]),
+            *base.offset(a[4]),
+            *base.offset(a[5]),
+            *base.offset(a[6]),
+            *base.offset(a[7]),
+        )
     }
 }
 
@@ -191,9 +209,10 @@ unsafe fn load2(base: *const f32, i: __m256i) -> (__m256, __m256) {
     unsafe {
         let a = lanes(i);
         let g = |j: usize| (base.offset(a[j]) as *const i64).read_unaligned();
+        let g = [g(0), g(1), g(2), g(3), g(4), g(5), g(6), g(7)];
         // 64-bit lanes [0, 1 | 4, 5] and [2, 3 | 6, 7].
-        let x = _mm256_castsi256_ps(_mm256_set_epi64x(g(5), g(4), g(1), g(0)));
-        let y = _mm256_castsi256_ps(_mm256_set_epi64x(g(7), g(6), g(3), g(2)));
+        let x = _mm256_castsi256_ps(_mm256_set_epi64x(g[5], g[4], g[1], g[0]));
+        let y = _mm256_castsi256_ps(_mm256_set_epi64x(g[7], g[6], g[3], g[2]));
         (
             _mm256_shuffle_ps::<0b10_00_10_00>(x, y),
             _mm256_shuffle_ps::<0b11_01_11_01>(x, y),
@@ -207,9 +226,10 @@ unsafe fn load4(base: *const f32, i: __m256i) -> [__m256; 4] {
     // SAFETY: the caller guarantees `base + i ..= base + i + 3` in bounds for every lane.
     unsafe {
         let a = lanes(i);
-        let g = |j: usize| _mm_loadu_ps(base.offset(a[j]));
-        let pair = |j: usize| _mm256_insertf128_ps::<1>(_mm256_castps128_ps256(g(j)), g(j + 4));
-        let (a0, a1, a2, a3) = (pair(0), pair(1), pair(2), pair(3));
+        let a0 = _mm256_loadu2_m128(base.offset(a[4]), base.offset(a[0]));
+        let a1 = _mm256_loadu2_m128(base.offset(a[5]), base.offset(a[1]));
+        let a2 = _mm256_loadu2_m128(base.offset(a[6]), base.offset(a[2]));
+        let a3 = _mm256_loadu2_m128(base.offset(a[7]), base.offset(a[3]));
         let t0 = _mm256_unpacklo_ps(a0, a1);
         let t1 = _mm256_unpackhi_ps(a0, a1);
         let t2 = _mm256_unpacklo_ps(a2, a3);
@@ -231,16 +251,46 @@ unsafe fn cubic_weights(f: __m256) -> [__m256; 4] {
         let h = _mm256_set1_ps(0.5);
         let f2 = _mm256_mul_ps(f, f);
         let f3 = _mm256_mul_ps(f2, f);
-        let s = |a: f32, x: __m256| _mm256_mul_ps(_mm256_set1_ps(a), x);
         [
-            _mm256_mul_ps(h, _mm256_sub_ps(_mm256_sub_ps(s(2.0, f2), f3), f)),
             _mm256_mul_ps(
                 h,
-                _mm256_add_ps(_mm256_sub_ps(s(3.0, f3), s(5.0, f2)), _mm256_set1_ps(2.0)),
+                _mm256_sub_ps(_mm256_sub_ps(_mm256_mul_ps(_mm256_set1_ps(2.0), f2), f3), f),
             ),
-            _mm256_mul_ps(h, _mm256_add_ps(_mm256_sub_ps(s(4.0, f2), s(3.0, f3)), f)),
+            _mm256_mul_ps(
+                h,
+                _mm256_add_ps(
+                    _mm256_sub_ps(
+                        _mm256_mul_ps(_mm256_set1_ps(3.0), f3),
+                        _mm256_mul_ps(_mm256_set1_ps(5.0), f2),
+                    ),
+                    _mm256_set1_ps(2.0),
+                ),
+            ),
+            _mm256_mul_ps(
+                h,
+                _mm256_add_ps(
+                    _mm256_sub_ps(
+                        _mm256_mul_ps(_mm256_set1_ps(4.0), f2),
+                        _mm256_mul_ps(_mm256_set1_ps(3.0), f3),
+                    ),
+                    f,
+                ),
+            ),
             _mm256_mul_ps(h, _mm256_sub_ps(f3, f2)),
         ]
+    }
+}
+
+/// `w[0]·a + w[1]·b + w[2]·c + w[3]·d`.
+#[inline(always)]
+unsafe fn mix4(w: &[__m256; 4], a: __m256, b: __m256, c: __m256, d: __m256) -> __m256 {
+    // SAFETY: only called from functions compiled with AVX2 + FMA.
+    unsafe {
+        _mm256_fmadd_ps(
+            w[3],
+            d,
+            _mm256_fmadd_ps(w[2], c, _mm256_fmadd_ps(w[1], b, _mm256_mul_ps(w[0], a))),
+        )
     }
 }
 
@@ -342,12 +392,7 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
                         }
                         _ => {
                             let [a, b, c2, d] = load4(tr.sub(1), i);
-                            let cw = cubic_weights(_mm256_sub_ps(y, q));
-                            _mm256_fmadd_ps(
-                                cw[3],
-                                d,
-                                _mm256_fmadd_ps(cw[2], c2, _mm256_fmadd_ps(cw[1], b, _mm256_mul_ps(cw[0], a))),
-                            )
+                            mix4(&cubic_weights(_mm256_sub_ps(y, q)), a, b, c2, d)
                         }
                     };
                     let a = acc.get_unchecked_mut(v);
@@ -545,14 +590,7 @@ unsafe fn iq_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
                             let [rm, im, r0, i0] = load4(tr.sub(2), i2);
                             let [r1, i1, r2, i2v] = load4(tr.add(2), i2);
                             let cw = cubic_weights(_mm256_sub_ps(y, q));
-                            let mix = |a: __m256, b: __m256, c2: __m256, d: __m256| {
-                                _mm256_fmadd_ps(
-                                    d,
-                                    cw[3],
-                                    _mm256_fmadd_ps(c2, cw[2], _mm256_fmadd_ps(b, cw[1], _mm256_mul_ps(a, cw[0]))),
-                                )
-                            };
-                            (mix(rm, r0, r1, r2), mix(im, i0, i1, i2v))
+                            (mix4(&cw, rm, r0, r1, r2), mix4(&cw, im, i0, i1, i2v))
                         }
                     };
                     let co = _mm256_loadu_ps(t.tcos.as_ptr().add(e));
