@@ -2,7 +2,8 @@
 //! channels × transmits): linear interpolation, receive F-number 1.5 with a rectangular window.
 //!
 //! Cases per workload: the scalar kernel on 1 thread, the best SIMD kernel on 1 thread, the best SIMD
-//! kernel on all threads (a rayon pool installed per case). The channel data is uniform noise of the
+//! kernel on all threads (a rayon pool installed per case), and on all threads the IQ path (data
+//! demodulated and decimated by 2, as the live imager uses it) and RF with the coherence factor. The channel data is uniform noise of the
 //! workload's shape (the work does not depend on the content). The scalar case runs on a grid with
 //! every 8th line (same depths) to keep the bench short; throughput counts the points it computes.
 
@@ -60,6 +61,7 @@ fn bench_workload(c: &mut Criterion, w: &Workload, label: &str) {
     g.sample_size(10);
     g.warm_up_time(Duration::from_millis(500));
     g.measurement_time(Duration::from_secs(3));
+    let all_pool = rayon::ThreadPoolBuilder::new().num_threads(all).build().unwrap();
     for (kernel, threads, grid) in cases {
         let cfg = BeamformConfig {
             kernel,
@@ -72,6 +74,38 @@ fn bench_workload(c: &mut Criterion, w: &Workload, label: &str) {
         g.throughput(Throughput::Elements(bf.points_per_frame() as u64));
         g.bench_function(format!("{kernel:?}/threads={threads}"), |b| {
             b.iter(|| pool.install(|| bf.beamform_raw_into(data.view(), img.view_mut()).unwrap()))
+        });
+    }
+    // The IQ path and the coherence factor, best kernel, all threads.
+    let cfg = BeamformConfig {
+        f_number: Some(1.5),
+        ..BeamformConfig::default()
+    };
+    let fc = w.pulse.fc_hz();
+    let iq_layout = DataLayout::iq(
+        w.sampling.fs_hz / 2.0,
+        w.sampling.t0_s,
+        w.sampling.n_samples.div_ceil(2),
+        fc,
+        fc,
+    );
+    let bf = Beamformer::new(&rx, &w.sequence, &w.grid, iq_layout, cfg.clone()).unwrap();
+    let iq = Array3::from_shape_fn(bf.data_shape(), |_| {
+        num_complex::Complex32::new(rng.random_range(-1.0f32..1.0), rng.random_range(-1.0f32..1.0))
+    });
+    let mut iq_img = Array2::zeros(w.grid.shape());
+    g.throughput(Throughput::Elements(bf.points_per_frame() as u64));
+    g.bench_function(format!("{best:?}/iq/threads={all}"), |b| {
+        b.iter(|| all_pool.install(|| bf.beamform_iq_raw_into(iq.view(), iq_img.view_mut()).unwrap()))
+    });
+    let cf = BeamformConfig {
+        coherence_factor: true,
+        ..cfg
+    };
+    if let Ok(bf) = Beamformer::new(&rx, &w.sequence, &w.grid, layout, cf) {
+        let mut img = Array2::<f32>::zeros(w.grid.shape());
+        g.bench_function(format!("{best:?}/coherence_factor/threads={all}"), |b| {
+            b.iter(|| all_pool.install(|| bf.beamform_raw_into(data.view(), img.view_mut()).unwrap()))
         });
     }
     g.finish();

@@ -177,9 +177,14 @@ unsafe fn fast_r(k: &Consts, t: &Tile<'_>, v: usize, r: __m256, active: __m256) 
 #[inline(always)]
 unsafe fn lanes(i: __m256i) -> [isize; 8] {
     let mut a = [0i32; 8];
-    // SAFETY: an unaligned store into a local array of 8 i32.
-    unsafe { _mm256_storeu_si256(a.as_mut_ptr().cast(), i) };
-    a.map(|x| x as isize)
+    // One store and 8 loads (volatile, so that LLVM does not turn them into `vpextrd`, two
+    // micro-ops each and on the critical path).
+    // SAFETY: an unaligned store into, and reads from, a local array of 8 i32.
+    unsafe {
+        _mm256_storeu_si256(a.as_mut_ptr().cast(), i);
+        let p = a.as_ptr();
+        [0, 1, 2, 3, 4, 5, 6, 7].map(|j| std::ptr::read_volatile(p.add(j)) as isize)
+    }
 }
 
 /// `base[i]` of each lane.
@@ -378,10 +383,13 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
                 for &v in &st.fast[..st.n_fast] {
                     let v = v as usize;
                     let e = (v * t.nk + j) * LANES;
-                    let y = _mm256_add_ps(
-                        _mm256_add_ps(*st.r.get_unchecked(v), _mm256_loadu_ps(t.tx.as_ptr().add(e))),
-                        k.shift,
-                    );
+                    let y = _mm256_add_ps(*st.r.get_unchecked(v), _mm256_loadu_ps(t.tx.as_ptr().add(e)));
+                    // The shift is 0 except for nearest (adding 0 only changes the sign of a zero).
+                    let y = if INTERP == INTERP_NEAREST {
+                        _mm256_add_ps(y, k.shift)
+                    } else {
+                        y
+                    };
                     let q = _mm256_floor_ps(y);
                     let i = _mm256_cvttps_epi32(q);
                     let val = match INTERP {
@@ -569,10 +577,13 @@ unsafe fn iq_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
                 for &v in &st.fast[..st.n_fast] {
                     let v = v as usize;
                     let e = (v * t.nk + j) * LANES;
-                    let y = _mm256_add_ps(
-                        _mm256_add_ps(*st.r.get_unchecked(v), _mm256_loadu_ps(t.tx.as_ptr().add(e))),
-                        k.shift,
-                    );
+                    let y = _mm256_add_ps(*st.r.get_unchecked(v), _mm256_loadu_ps(t.tx.as_ptr().add(e)));
+                    // The shift is 0 except for nearest (adding 0 only changes the sign of a zero).
+                    let y = if INTERP == INTERP_NEAREST {
+                        _mm256_add_ps(y, k.shift)
+                    } else {
+                        y
+                    };
                     let q = _mm256_floor_ps(y);
                     let i = _mm256_cvttps_epi32(q);
                     let i2 = _mm256_add_epi32(i, i);
