@@ -630,4 +630,166 @@ mod tests {
             .is_err()
         );
     }
+
+    use ndarray::Array3;
+    use num_complex::Complex64;
+    use rand::{Rng, SeedableRng};
+
+    /// One case: (fs, f_demod, cut-off, D, taps, n, t0).
+    type Case = (f64, f64, f64, usize, Option<usize>, usize, f64);
+
+    const CASES: [Case; 10] = [
+        (14e6, 3.5e6, 3.15e6, 2, None, 2900, 0.0),   // the abdomen preset's trace
+        (40e6, 5e6, 5e6, 4, None, 401, 1e-6),        // n not a multiple of D
+        (40e6, 5e6, 10e6, 1, Some(3), 50, -2.5e-6),  // D = 1, shortest filter
+        (40e6, 7e6, 4e6, 3, Some(101), 40, 0.3e-6),  // trace shorter than the filter
+        (20e6, 5e6, 2e6, 4, Some(31), 5, 0.0),       // 2 outputs, trace shorter than the filter
+        (10e6, 2.5e6, 2.5e6, 1, Some(7), 1, 1e-7),   // one sample
+        (40e6, 5e6, 5e6, 1, Some(201), 9000, 2e-6),  // D = 1, several chunks
+        (40e6, 6e6, 3e6, 5, Some(63), 1000, 3.7e-6), // D = 5
+        (40e6, 5e6, 2e6, 3, Some(801), 20000, 0.0),  // long filter, several chunks
+        (40e6, 5e6, 0.09e6, 200, None, 2000, 0.0),   // D = 200: the direct kernel
+    ];
+
+    /// Filter every input sample, then decimate, all in f64: the definition in the module docs.
+    fn reference(x: &[f32], case: Case) -> Vec<Complex64> {
+        let (fs, f, cut, d, taps, n, t0) = case;
+        let pi = std::f64::consts::PI;
+        let n_taps = taps.unwrap_or(2 * (4.0 * fs / cut).round() as usize + 1);
+        let half = (n_taps / 2) as isize;
+        let fc = cut / fs;
+        let mut h: Vec<f64> = (0..n_taps)
+            .map(|j| {
+                let m = j as f64 - half as f64;
+                let sinc = if j as isize == half {
+                    2.0 * fc
+                } else {
+                    (2.0 * pi * fc * m).sin() / (pi * m)
+                };
+                let w = 2.0 * pi * j as f64 / (n_taps - 1) as f64;
+                sinc * (0.42 - 0.5 * w.cos() + 0.08 * (2.0 * w).cos())
+            })
+            .collect();
+        let sum: f64 = h.iter().sum();
+        h.iter_mut().for_each(|v| *v *= 2.0 / sum);
+        let mixed: Vec<Complex64> = (0..n)
+            .map(|k| x[k] as f64 * Complex64::from_polar(1.0, -2.0 * pi * f * (t0 + k as f64 / fs)))
+            .collect();
+        let filtered: Vec<Complex64> = (0..n as isize)
+            .map(|k| {
+                (0..n_taps as isize)
+                    .filter(|j| (0..n as isize).contains(&(k + j - half)))
+                    .map(|j| h[j as usize] * mixed[(k + j - half) as usize])
+                    .sum()
+            })
+            .collect();
+        filtered.into_iter().step_by(d).collect()
+    }
+
+    fn plan(case: Case) -> Demodulator {
+        let (fs, f, cut, d, taps, n, t0) = case;
+        let mut config = DemodConfig::new(f, cut, d);
+        config.n_taps = taps;
+        Demodulator::new(fs, t0, n, config).unwrap()
+    }
+
+    /// The kernels this CPU can run for `p`.
+    fn kernels(p: &Demodulator) -> Vec<Kernel> {
+        let mut v = vec![Kernel::Direct];
+        if p.layout.is_some() {
+            v.push(Kernel::Scalar);
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                v.push(Kernel::Avx2);
+            }
+        }
+        v
+    }
+
+    fn with_kernel(p: &Demodulator, k: Kernel) -> Demodulator {
+        let mut p = p.clone();
+        p.kernel = k;
+        if k == Kernel::Direct {
+            p.layout = None;
+        }
+        p
+    }
+
+    fn noise(shape: (usize, usize, usize), seed: u64) -> Array3<f32> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        Array3::from_shape_fn(shape, |_| rng.random::<f32>() - 0.5)
+    }
+
+    fn run(p: &Demodulator, rf: &Array3<f32>) -> Array3<Complex32> {
+        let (a, b, _) = rf.dim();
+        let mut iq = Array3::from_elem((a, b, p.output_len()), Complex32::new(f32::NAN, f32::NAN));
+        p.demodulate_into(rf.view(), iq.view_mut()).unwrap();
+        iq
+    }
+
+    #[test]
+    fn every_kernel_matches_the_f64_reference() {
+        for (ci, &case) in CASES.iter().enumerate() {
+            let p = plan(case);
+            let rf = noise((2, 3, case.5), ci as u64);
+            for k in kernels(&p) {
+                let iq = run(&with_kernel(&p, k), &rf);
+                for (lane, got) in rf.lanes(Axis(2)).into_iter().zip(iq.lanes(Axis(2))) {
+                    let want = reference(lane.as_slice().unwrap(), case);
+                    assert_eq!(want.len(), got.len());
+                    let peak = want.iter().fold(0.0f64, |a, v| a.max(v.norm()));
+                    let err = want.iter().zip(got.iter()).fold(0.0f64, |a, (w, g)| {
+                        a.max((w - Complex64::new(g.re as f64, g.im as f64)).norm())
+                    });
+                    assert!(err <= 1e-5 * peak, "case {ci} {k:?}: error {err} vs peak {peak}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_direct_kernel_is_used_where_the_chunk_does_not_fit() {
+        assert!(plan(CASES[9]).layout.is_none());
+        for case in &CASES[..9] {
+            assert!(plan(*case).layout.is_some(), "{case:?}");
+        }
+    }
+
+    #[test]
+    fn polyphase_kernels_equal_the_direct_one() {
+        // Scalar and direct do the same operations in the same order: equal bit for bit. The AVX2
+        // kernel fuses multiply-adds: equal to rounding.
+        for (ci, &case) in CASES.iter().enumerate() {
+            let p = plan(case);
+            let rf = noise((1, 4, case.5), 100 + ci as u64);
+            let direct = run(&with_kernel(&p, Kernel::Direct), &rf);
+            let peak = direct.iter().fold(0.0f32, |a, v| a.max(v.norm()));
+            for k in kernels(&p) {
+                let iq = run(&with_kernel(&p, k), &rf);
+                if k == Kernel::Scalar {
+                    assert_eq!(iq, direct, "case {ci}");
+                }
+                let err = iq.iter().zip(&direct).fold(0.0f32, |a, (x, y)| a.max((x - y).norm()));
+                assert!(err <= 1e-6 * peak, "case {ci} {k:?}: {err} vs peak {peak}");
+            }
+        }
+    }
+
+    #[test]
+    fn strided_views_give_the_same_result() {
+        for case in [CASES[0], CASES[3], CASES[8]] {
+            let p = plan(case);
+            let n = case.5;
+            let rf = noise((2, 3, n), 7);
+            let want = run(&p, &rf);
+            // Input: every other channel of a wider array; output: lanes with stride != 1.
+            let mut wide = Array3::zeros((2, 6, n));
+            wide.slice_mut(s![.., ..;2, ..]).assign(&rf);
+            let mut t = Array3::from_elem((p.output_len(), 3, 2), Complex32::new(f32::NAN, 0.0));
+            let mut out = t.view_mut().permuted_axes([2, 1, 0]);
+            assert_eq!(out.dim(), (2, 3, p.output_len()));
+            p.demodulate_into(wide.slice(s![.., ..;2, ..]), out.view_mut()).unwrap();
+            assert_eq!(out, want.view());
+        }
+    }
 }
