@@ -225,6 +225,38 @@ unsafe fn load2(base: *const f32, i: __m256i) -> (__m256, __m256) {
     }
 }
 
+/// `(base[i], base[i + 1])` of each lane when all lanes lie within 15 samples after lane 0's index
+/// `b ≤ last` (always the case, except near the end of a trace, for plans whose 8 consecutive depths
+/// span less than 15 samples: [`KernelParams::windowed`]): two contiguous 16-sample windows (at `b`
+/// and `b + 1`) and in-register permutes instead of 8 separate loads. `None` otherwise.
+#[inline(always)]
+unsafe fn window2(base: *const f32, i: __m256i, last: isize) -> Option<(__m256, __m256)> {
+    // SAFETY: the loads read `base[b .. b + 17]`, inside the trace because every lane (hence `b`) is
+    // ≥ 0 (the caller's range check) and `b ≤ last = n − 17`.
+    unsafe {
+        let b = _mm256_cvtsi256_si32(i);
+        let off = _mm256_sub_epi32(i, _mm256_set1_epi32(b));
+        let in_window = _mm256_cmpeq_epi32(_mm256_min_epu32(off, _mm256_set1_epi32(15)), off);
+        if _mm256_movemask_epi8(in_window) != -1 || b as isize > last {
+            return None;
+        }
+        let w = base.offset(b as isize);
+        let hi = _mm256_castsi256_ps(_mm256_cmpgt_epi32(off, _mm256_set1_epi32(7)));
+        Some((
+            pick16(_mm256_loadu_ps(w), _mm256_loadu_ps(w.add(8)), off, hi),
+            pick16(_mm256_loadu_ps(w.add(1)), _mm256_loadu_ps(w.add(9)), off, hi),
+        ))
+    }
+}
+
+/// Lane `l` of the result is element `off[l]` (0..16) of the 16-element window `lo ++ up`
+/// (`hi`: lanes with `off ≥ 8`).
+#[inline(always)]
+unsafe fn pick16(lo: __m256, up: __m256, off: __m256i, hi: __m256) -> __m256 {
+    // SAFETY: only called from functions compiled with AVX2.
+    unsafe { _mm256_blendv_ps(_mm256_permutevar8x32_ps(lo, off), _mm256_permutevar8x32_ps(up, off), hi) }
+}
+
 /// `base[i + j]` for `j = 0..4` of each lane: one 128-bit load per lane and a 4 × 4 transpose.
 #[inline(always)]
 unsafe fn load4(base: *const f32, i: __m256i) -> [__m256; 4] {
@@ -330,6 +362,10 @@ unsafe fn accumulate<const CF: bool>(
     }
 }
 
+/// Linear interpolation reading the taps through [`window2`] (plans with
+/// [`KernelParams::windowed`]); a kernel-internal interpolation code.
+const LINEAR_WINDOWED: u8 = 3;
+
 /// RF kernel entry point.
 ///
 /// # Safety
@@ -341,9 +377,11 @@ pub(crate) unsafe fn rf_tile<const CF: bool>(p: &KernelParams, t: &Tile<'_>, dat
     unsafe {
         match (t.planar, p.interp) {
             (true, INTERP_NEAREST) => rf_impl::<CF, true, INTERP_NEAREST>(p, t, data, s),
+            (true, INTERP_LINEAR) if p.windowed => rf_impl::<CF, true, LINEAR_WINDOWED>(p, t, data, s),
             (true, INTERP_LINEAR) => rf_impl::<CF, true, INTERP_LINEAR>(p, t, data, s),
             (true, _) => rf_impl::<CF, true, INTERP_CUBIC>(p, t, data, s),
             (false, INTERP_NEAREST) => rf_impl::<CF, false, INTERP_NEAREST>(p, t, data, s),
+            (false, INTERP_LINEAR) if p.windowed => rf_impl::<CF, false, LINEAR_WINDOWED>(p, t, data, s),
             (false, INTERP_LINEAR) => rf_impl::<CF, false, INTERP_LINEAR>(p, t, data, s),
             (false, _) => rf_impl::<CF, false, INTERP_CUBIC>(p, t, data, s),
         }
@@ -359,6 +397,8 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
 ) {
     let ns = p.n_samples;
     let per_tx = t.ch.len() * ns;
+    // Largest first index of a 17-sample window inside a trace.
+    let last = ns as isize - 17;
     debug_assert!(data.len() >= t.nk * per_tx && t.tx.len() >= t.nv * t.nk * LANES);
     // SAFETY (whole body): compiled with AVX2 + FMA (inlined into `rf_tile`). Fast-path loads stay
     // inside the chunk's traces because `fast_r` proved every tap index in `[0, ns)`; table loads
@@ -396,6 +436,13 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
                         INTERP_NEAREST => load1(tr, i),
                         INTERP_LINEAR => {
                             let (s0, s1) = load2(tr, i);
+                            _mm256_fmadd_ps(_mm256_sub_ps(y, q), _mm256_sub_ps(s1, s0), s0)
+                        }
+                        LINEAR_WINDOWED => {
+                            let (s0, s1) = match window2(tr, i, last) {
+                                Some(pair) => pair,
+                                None => load2(tr, i),
+                            };
                             _mm256_fmadd_ps(_mm256_sub_ps(y, q), _mm256_sub_ps(s1, s0), s0)
                         }
                         _ => {
