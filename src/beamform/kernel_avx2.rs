@@ -162,14 +162,30 @@ unsafe fn fast_r(k: &Consts, t: &Tile<'_>, v: usize, r: __m256, active: __m256) 
     unsafe {
         let lo = _mm256_loadu_ps(t.lo.as_ptr().add(v * LANES));
         let hi = _mm256_loadu_ps(t.hi.as_ptr().add(v * LANES));
-        let rr = _mm256_blendv_ps(_mm256_sub_ps(k.safe, lo), r, active);
-        let ylo = _mm256_add_ps(_mm256_add_ps(rr, lo), k.shift);
-        let yhi = _mm256_add_ps(_mm256_add_ps(rr, hi), k.shift);
-        let ok = _mm256_and_ps(
+        // Lanes whose own distance keeps every tap inside keep it (their loads then share cache
+        // lines with their neighbours'); the others, if they do not take part, move to a safe
+        // distance; a taking-part lane outside sends the vector to the slow path.
+        let ok = taps_inside(k, r, lo, hi);
+        if _mm256_movemask_ps(_mm256_andnot_ps(ok, active)) != 0 {
+            return None;
+        }
+        let rr = _mm256_blendv_ps(_mm256_sub_ps(k.safe, lo), r, ok);
+        (_mm256_movemask_ps(taps_inside(k, rr, lo, hi)) == 0xFF).then_some(rr)
+    }
+}
+
+/// Lanes whose taps at receive distance `r` lie inside the record for every transmit delay in
+/// `[lo, hi]`.
+#[inline(always)]
+unsafe fn taps_inside(k: &Consts, r: __m256, lo: __m256, hi: __m256) -> __m256 {
+    // SAFETY: only called from functions compiled with AVX2.
+    unsafe {
+        let ylo = _mm256_add_ps(_mm256_add_ps(r, lo), k.shift);
+        let yhi = _mm256_add_ps(_mm256_add_ps(r, hi), k.shift);
+        _mm256_and_ps(
             _mm256_cmp_ps::<_CMP_GE_OQ>(ylo, k.in_lo),
             _mm256_cmp_ps::<_CMP_LT_OQ>(yhi, k.in_hi),
-        );
-        (_mm256_movemask_ps(ok) == 0xFF).then_some(rr)
+        )
     }
 }
 
