@@ -174,6 +174,24 @@ unsafe fn fast_r(k: &Consts, t: &Tile<'_>, v: usize, r: __m256, active: __m256) 
     }
 }
 
+/// Sample position of the vector whose transmit-table entry starts at `e`, at receive distance `r`:
+/// `(y, floor(y), floor(y) as i32)`.
+#[inline(always)]
+unsafe fn position<const INTERP: u8>(k: &Consts, t: &Tile<'_>, r: __m256, e: usize) -> (__m256, __m256, __m256i) {
+    // SAFETY: callers compile with AVX2; `e + LANES ≤ t.tx.len()`.
+    unsafe {
+        let y = _mm256_add_ps(r, _mm256_loadu_ps(t.tx.as_ptr().add(e)));
+        // The shift is 0 except for nearest (adding 0 only changes the sign of a zero).
+        let y = if INTERP == INTERP_NEAREST {
+            _mm256_add_ps(y, k.shift)
+        } else {
+            y
+        };
+        let q = _mm256_floor_ps(y);
+        (y, q, _mm256_cvttps_epi32(q))
+    }
+}
+
 /// Lanes whose taps at receive distance `r` lie inside the record for every transmit delay in
 /// `[lo, hi]`.
 #[inline(always)]
@@ -439,15 +457,7 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
                 for &v in &st.fast[..st.n_fast] {
                     let v = v as usize;
                     let e = (v * t.nk + j) * LANES;
-                    let y = _mm256_add_ps(*st.r.get_unchecked(v), _mm256_loadu_ps(t.tx.as_ptr().add(e)));
-                    // The shift is 0 except for nearest (adding 0 only changes the sign of a zero).
-                    let y = if INTERP == INTERP_NEAREST {
-                        _mm256_add_ps(y, k.shift)
-                    } else {
-                        y
-                    };
-                    let q = _mm256_floor_ps(y);
-                    let i = _mm256_cvttps_epi32(q);
+                    let (y, q, i) = position::<INTERP>(&k, t, *st.r.get_unchecked(v), e);
                     let val = match INTERP {
                         INTERP_NEAREST => load1(tr, i),
                         INTERP_LINEAR => {
@@ -472,16 +482,8 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
             }
             for &v in &st.slow[..st.n_slow] {
                 let v = v as usize;
-                let mut rs = [0.0f32; LANES];
-                _mm256_storeu_ps(rs.as_mut_ptr(), st.r[v]);
-                let bits = _mm256_movemask_ps(st.active[v]);
-                let mut a = [0.0f32; LANES];
-                for (l, al) in a.iter_mut().enumerate() {
-                    if bits & (1 << l) != 0 {
-                        *al = rf_lane(p, t, data, c, v * LANES + l, rs[l]);
-                    }
-                }
-                acc[v] = _mm256_loadu_ps(a.as_ptr());
+                let (a, _) = st.slow_lanes(v, |o, r| (rf_lane(p, t, data, c, o, r), 0.0));
+                acc[v] = a;
             }
             for &v in st.fast[..st.n_fast].iter().chain(&st.slow[..st.n_slow]) {
                 let v = v as usize;
@@ -563,6 +565,25 @@ impl ChannelState {
         self.n_fast + self.n_slow > 0
     }
 
+    /// The slow path of vector `v`: `lane(pixel, r)` (the scalar per-lane code, `(re, im)`) for
+    /// each taking-part lane, zero for the others.
+    #[inline(always)]
+    unsafe fn slow_lanes(&self, v: usize, mut lane: impl FnMut(usize, f32) -> (f32, f32)) -> (__m256, __m256) {
+        let mut rs = [0.0f32; LANES];
+        // SAFETY: AVX stores/loads of local arrays (callers compile with AVX2).
+        unsafe {
+            _mm256_storeu_ps(rs.as_mut_ptr(), self.r[v]);
+            let bits = _mm256_movemask_ps(self.active[v]);
+            let (mut a, mut b) = ([0.0f32; LANES], [0.0f32; LANES]);
+            for l in 0..LANES {
+                if bits & (1 << l) != 0 {
+                    (a[l], b[l]) = lane(v * LANES + l, rs[l]);
+                }
+            }
+            (_mm256_loadu_ps(a.as_ptr()), _mm256_loadu_ps(b.as_ptr()))
+        }
+    }
+
     /// True if vector `v` (taking part) is on the fast path.
     #[inline(always)]
     fn is_fast(&self, v: usize) -> bool {
@@ -640,15 +661,7 @@ unsafe fn iq_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
                 for &v in &st.fast[..st.n_fast] {
                     let v = v as usize;
                     let e = (v * t.nk + j) * LANES;
-                    let y = _mm256_add_ps(*st.r.get_unchecked(v), _mm256_loadu_ps(t.tx.as_ptr().add(e)));
-                    // The shift is 0 except for nearest (adding 0 only changes the sign of a zero).
-                    let y = if INTERP == INTERP_NEAREST {
-                        _mm256_add_ps(y, k.shift)
-                    } else {
-                        y
-                    };
-                    let q = _mm256_floor_ps(y);
-                    let i = _mm256_cvttps_epi32(q);
+                    let (y, q, i) = position::<INTERP>(&k, t, *st.r.get_unchecked(v), e);
                     let i2 = _mm256_add_epi32(i, i);
                     let (vr, vi) = match INTERP {
                         INTERP_NEAREST => load2(tr, i2),
@@ -677,17 +690,7 @@ unsafe fn iq_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
             }
             for &v in &st.slow[..st.n_slow] {
                 let v = v as usize;
-                let mut rs = [0.0f32; LANES];
-                _mm256_storeu_ps(rs.as_mut_ptr(), st.r[v]);
-                let bits = _mm256_movemask_ps(st.active[v]);
-                let (mut a, mut b) = ([0.0f32; LANES], [0.0f32; LANES]);
-                for l in 0..LANES {
-                    if bits & (1 << l) != 0 {
-                        (a[l], b[l]) = iq_lane(p, t, data, c, v * LANES + l, rs[l]);
-                    }
-                }
-                acc_r[v] = _mm256_loadu_ps(a.as_ptr());
-                acc_i[v] = _mm256_loadu_ps(b.as_ptr());
+                (acc_r[v], acc_i[v]) = st.slow_lanes(v, |o, r| iq_lane(p, t, data, c, o, r));
             }
             for &v in st.fast[..st.n_fast].iter().chain(&st.slow[..st.n_slow]) {
                 let v = v as usize;
