@@ -102,11 +102,13 @@ mod kernel_neon;
 mod kernel_scalar;
 
 /// Largest number of depths of one line in a tile.
-pub const BLOCK: usize = 128;
+pub const BLOCK: usize = 32;
 
 /// Largest number of lines in a tile: a tile of up to `TILE_LINES × BLOCK` pixels shares each
-/// channel's trace windows in cache.
-pub const TILE_LINES: usize = 8;
+/// channel's trace windows in cache. Square-ish tiles (32 × 32) keep each (channel, transmit)
+/// window short, so fewer cache lines come from L3 per tile; they measured 10–25 % faster than
+/// 8 × 128 on `picmus`, `vascular` and `cardiac`.
+pub const TILE_LINES: usize = 32;
 
 /// Pixels per vector in the tiles' layout (the AVX2 width; depths are padded to a multiple).
 pub(crate) const LANES: usize = 8;
