@@ -33,6 +33,12 @@ fn simulate(ap: &Aperture, seq: &Sequence, pulse: Pulse, fs: f64, depth: f64, ph
         .unwrap()
 }
 
+/// Data of one point at 10 mm depth (Gaussian pulse at `FC`, record to 20 mm), sampled at `fs`.
+fn one_point(ap: &Aperture, seq: &Sequence, fs: f64) -> ChannelData {
+    let pulse = Pulse::new(FC, 1.0, 1.0).unwrap();
+    simulate(ap, seq, pulse, fs, 0.02, &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap())
+}
+
 fn config(f_number: Option<f64>, window: Window) -> BeamformConfig {
     BeamformConfig {
         f_number,
@@ -258,15 +264,7 @@ fn demodulation_round_trip() {
 fn errors_for_mismatches() {
     let ap = linear(16);
     let seq = Sequence::plane_waves(&ap, &[0.0], C).unwrap();
-    let pulse = Pulse::new(FC, 1.0, 1.0).unwrap();
-    let data = simulate(
-        &ap,
-        &seq,
-        pulse,
-        20e6,
-        0.02,
-        &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap(),
-    );
+    let data = one_point(&ap, &seq, 20e6);
     let grid = Grid::cartesian((-2e-3, 2e-3), 8, (0.005, 0.015), 32).unwrap();
     let bf = Beamformer::for_data(&data, &grid, BeamformConfig::default()).unwrap();
     // Wrong image shape.
@@ -277,24 +275,10 @@ fn errors_for_mismatches() {
     ));
     // Data of another shape (more transmits).
     let seq2 = Sequence::plane_waves(&ap, &[0.0, 0.1], C).unwrap();
-    let data2 = simulate(
-        &ap,
-        &seq2,
-        pulse,
-        20e6,
-        0.02,
-        &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap(),
-    );
+    let data2 = one_point(&ap, &seq2, 20e6);
     assert!(matches!(bf.beamform(&data2), Err(Error::ShapeMismatch { .. })));
     // Other sampling rate.
-    let data3 = simulate(
-        &ap,
-        &seq,
-        pulse,
-        25e6,
-        0.02,
-        &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap(),
-    );
+    let data3 = one_point(&ap, &seq, 25e6);
     assert!(bf.beamform(&data3).is_err());
     // Empty aperture.
     let layout = DataLayout::of(&data);
@@ -363,15 +347,7 @@ fn errors_for_mismatches() {
 fn transmit_weights_scale_contributions() {
     let ap = linear(16);
     let seq = Sequence::plane_waves(&ap, &[0.0, 0.1], C).unwrap();
-    let pulse = Pulse::new(FC, 1.0, 1.0).unwrap();
-    let data = simulate(
-        &ap,
-        &seq,
-        pulse,
-        20e6,
-        0.02,
-        &Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap(),
-    );
+    let data = one_point(&ap, &seq, 20e6);
     let grid = Grid::cartesian((-2e-3, 2e-3), 8, (0.005, 0.015), 40).unwrap();
     let img = |w: Vec<f32>| {
         let cfg = BeamformConfig {
