@@ -1,9 +1,13 @@
 //! Runs a few frames of a named workload through the beamformer (for `perf`):
-//! `cargo run --release --example beamform_profile -- picmus11 Avx2 3`.
+//! `cargo run --release --example beamform_profile -- picmus11 Avx2 3`. Environment: `IQ=1` beamforms
+//! IQ data (decimated by 2), `FNUM`/`ACC` set the F-number (0: none) and acceptance angle (degrees),
+//! `LIVE=1` takes the live imager's configuration instead.
 
 use ndarray::{Array2, Array3};
 use num_complex::Complex32;
 use sonochip::beamform::{BeamformConfig, Beamformer, DataLayout, KernelChoice, RxArray};
+use sonochip::imager::live_beamform_config;
+use sonochip::preset::Family;
 use sonochip::workload::Workload;
 
 fn main() {
@@ -32,6 +36,16 @@ fn main() {
             .and_then(|s| s.parse::<f64>().ok())
             .map(f64::to_radians),
         ..BeamformConfig::default()
+    };
+    // LIVE=1: the live imager's configuration for the workload's family (linear for `vascular`).
+    let cfg = if std::env::var("LIVE").is_ok() {
+        let family = if name == "vascular" { Family::Linear } else { Family::Curved };
+        BeamformConfig {
+            kernel,
+            ..live_beamform_config(family)
+        }
+    } else {
+        cfg
     };
     let iq = std::env::var("IQ").is_ok();
     let fs = w.sampling.fs_hz;
