@@ -39,7 +39,11 @@ fn main() {
     };
     // LIVE=1: the live imager's configuration for the workload's family (linear for `vascular`).
     let cfg = if std::env::var("LIVE").is_ok() {
-        let family = if name == "vascular" { Family::Linear } else { Family::Curved };
+        let family = if name == "vascular" {
+            Family::Linear
+        } else {
+            Family::Curved
+        };
         BeamformConfig {
             kernel,
             ..live_beamform_config(family)

@@ -11,6 +11,18 @@
 //! every tap of every transmit lies inside the record (lanes that do not take part are moved to a
 //! safe index); otherwise its taking-part lanes run the scalar per-lane code, so nothing is read
 //! out of bounds and samples outside the record count as zero.
+//!
+//! Measured and rejected on the 2-core Zen 3 (interleaved A/B runs, best of 8, one thread; the
+//! code is on the branch `exp/windowed-vectors-outside`):
+//! - IQ taps picked in registers from a planar, differenced copy of each (channel, transmit)
+//!   window instead of lane loads: every step took the window path, yet no gain on `cardiac` or
+//!   `abdomen` IQ (the loads and transposes are not the limit).
+//! - Vectors outside and transmits inside, reading per-channel windows of all transmits (no L1
+//!   aliasing, sums in registers, no per-channel state arrays): 8–25 % slower on `cardiac` IQ and
+//!   `picmus` 1 and 11 waves, also with two accumulators; likewise a fused path for one transmit.
+//! - Transmit tables laid out transmit-major: no change.
+//! Ablations show no single dominant cost: without the taps' loads IQ gains 4 %, without the
+//! transmit phasor 8 %, without the receive phasor's polynomials 15 %.
 
 use super::kernel_scalar::{iq_lane, rf_lane};
 use super::{

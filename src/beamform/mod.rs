@@ -175,6 +175,7 @@ pub enum KernelChoice {
 impl KernelChoice {
     /// The explicit kernels this CPU can run, slowest first (always starts with `Scalar`).
     pub fn supported() -> Vec<KernelChoice> {
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut v = vec![KernelChoice::Scalar];
         #[cfg(target_arch = "x86_64")]
         {
@@ -479,8 +480,11 @@ pub(crate) struct Tile<'a> {
     pub tsin: &'a [f32],
     /// Transmit weights of the chunk.
     pub tw: &'a [f32],
-    /// Smallest and largest transmit delay of each pixel over the chunk.
+    /// Smallest and largest transmit delay of each pixel over the chunk (the SIMD kernels' range
+    /// check).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub lo: &'a [f32],
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub hi: &'a [f32],
     /// True when every channel and pixel lies in `y = 0` with channel normals `+z` (the SIMD
     /// kernels then skip the elevation and normal terms).
