@@ -21,6 +21,7 @@
 //!   aliasing, sums in registers, no per-channel state arrays): 8–25 % slower on `cardiac` IQ and
 //!   `picmus` 1 and 11 waves, also with two accumulators; likewise a fused path for one transmit.
 //! - Transmit tables laid out transmit-major: no change.
+//!
 //! Ablations show no single dominant cost: without the taps' loads IQ gains 4 %, without the
 //! transmit phasor 8 %, without the receive phasor's polynomials 15 %.
 
