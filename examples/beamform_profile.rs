@@ -74,18 +74,24 @@ fn main() {
             bf.beamform_raw_into(data.view(), img.view_mut()).unwrap();
         }
     };
-    // Best frame of `frames` (the machine is shared; the best frame is the least disturbed).
-    let mut best = f64::INFINITY;
-    for _ in 0..frames {
-        let t = std::time::Instant::now();
-        frame();
-        best = best.min(t.elapsed().as_secs_f64());
-    }
+    // Best and median frame of `frames` (the machine is shared; the best frame is the least
+    // disturbed).
+    let mut times: Vec<f64> = (0..frames.max(1))
+        .map(|_| {
+            let t = std::time::Instant::now();
+            frame();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let points = bf.points_per_frame() as f64;
     println!(
-        "{name} {} {:?}: {:.3e} points/s, best of {frames} frames ({} threads)",
+        "{name} {} {:?}: {:.3e} points/s, best of {} frames ({:.3e} median; {} threads)",
         if iq { "IQ" } else { "RF" },
         bf.kernel(),
-        bf.points_per_frame() as f64 / best,
+        points / times[0],
+        times.len(),
+        points / times[times.len() / 2],
         rayon::current_num_threads()
     );
 }
