@@ -287,12 +287,43 @@ unsafe fn window2(base: *const f32, i: __m256i, last: isize) -> Option<(__m256, 
         if _mm256_movemask_epi8(in_window) != -1 || b as isize > last {
             return None;
         }
-        let w = base.offset(b as isize);
+        Some(window_taps(base.offset(b as isize), off))
+    }
+}
+
+/// `(w[off], w[off + 1])` of each lane, `off` in `0..16`: the in-register picks of [`window2`].
+#[inline(always)]
+unsafe fn window_taps(w: *const f32, off: __m256i) -> (__m256, __m256) {
+    // SAFETY: the caller guarantees `w[0 .. 17]` readable; compiled with AVX2.
+    unsafe {
         let hi = _mm256_castsi256_ps(_mm256_cmpgt_epi32(off, _mm256_set1_epi32(7)));
-        Some((
+        (
             pick16(_mm256_loadu_ps(w), _mm256_loadu_ps(w.add(8)), off, hi),
             pick16(_mm256_loadu_ps(w.add(1)), _mm256_loadu_ps(w.add(9)), off, hi),
-        ))
+        )
+    }
+}
+
+/// True if, for every transmit of the chunk, the first taps of vector `v` at fast-path receive
+/// distance `r` lie 0 to 15 samples after lane 0's, and lane 0's window of 17 samples inside the
+/// trace (`end = n_samples − 16.5`): the vector can then read [`window_taps`] without per-step
+/// checks. With `y_l = r_l + tx_l`, it asks `0.01 ≤ y_l − y_0 ≤ 14.9` for lanes `l ≥ 1` (so that
+/// the floors, after the rounding of the sums, differ by 0 to 15) from the tile's per-lane extreme
+/// transmit-delay differences, and `r_0 + max tx_0 < end`.
+#[inline(always)]
+unsafe fn window_proof(t: &Tile<'_>, v: usize, r: __m256, end: f32) -> bool {
+    // SAFETY: AVX2 arithmetic; `(v + 1) · LANES ≤ t.dlo.len() = t.dhi.len() = t.hi.len()`.
+    unsafe {
+        let o = v * LANES;
+        let dr = _mm256_sub_ps(r, _mm256_permutevar8x32_ps(r, _mm256_setzero_si256()));
+        let lo = _mm256_add_ps(dr, _mm256_loadu_ps(t.dlo.as_ptr().add(o)));
+        let hi = _mm256_add_ps(dr, _mm256_loadu_ps(t.dhi.as_ptr().add(o)));
+        let floor = _mm256_setr_ps(-1.0, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01);
+        let ok = _mm256_and_ps(
+            _mm256_cmp_ps::<_CMP_GE_OQ>(lo, floor),
+            _mm256_cmp_ps::<_CMP_LE_OQ>(hi, _mm256_set1_ps(14.9)),
+        );
+        _mm256_movemask_ps(ok) == 0xFF && _mm256_cvtss_f32(r) + *t.hi.get_unchecked(o) < end
     }
 }
 
@@ -455,11 +486,11 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
         let mut st = ChannelState::new();
         let mut acc = [_mm256_setzero_ps(); MAX_NV];
         for c in 0..t.ch.len() {
-            if !st.prepare::<PLANAR>(p, &k, t, c) {
+            if !st.prepare::<PLANAR>(p, &k, t, c, INTERP == LINEAR_WINDOWED) {
                 continue;
             }
             let base = data.as_ptr().add(c * ns);
-            for &v in &st.fast[..st.n_fast] {
+            for &v in st.fast[..st.n_fast].iter().chain(&st.win[..st.n_win]) {
                 *acc.get_unchecked_mut(v as usize) = _mm256_setzero_ps();
             }
             // Transmits outside, vectors inside: each transmit's trace window is read once for the
@@ -467,6 +498,19 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
             for j in 0..t.nk {
                 let tr = base.add(j * per_tx);
                 let tw = _mm256_set1_ps(*t.tw.get_unchecked(j));
+                // Vectors proven to stay in one window: no per-step checks.
+                for &v in &st.win[..st.n_win] {
+                    let v = v as usize;
+                    let e = (v * t.nk + j) * LANES;
+                    let (y, q, i) = position::<INTERP_LINEAR>(&k, t, *st.r.get_unchecked(v), e);
+                    let b = _mm256_cvtsi256_si32(i);
+                    // As below: warm the next channel's window.
+                    _mm_prefetch::<_MM_HINT_T0>(tr.wrapping_add(ns).wrapping_offset(b as isize).cast());
+                    let (s0, s1) = window_taps(tr.offset(b as isize), _mm256_sub_epi32(i, _mm256_set1_epi32(b)));
+                    let val = _mm256_fmadd_ps(_mm256_sub_ps(y, q), _mm256_sub_ps(s1, s0), s0);
+                    let a = acc.get_unchecked_mut(v);
+                    *a = _mm256_fmadd_ps(tw, val, *a);
+                }
                 for &v in &st.fast[..st.n_fast] {
                     let v = v as usize;
                     let e = (v * t.nk + j) * LANES;
@@ -505,7 +549,11 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
                 let (a, _) = st.slow_lanes(v, |o, r| (rf_lane(p, t, data, c, o, r), 0.0));
                 acc[v] = a;
             }
-            for &v in st.fast[..st.n_fast].iter().chain(&st.slow[..st.n_slow]) {
+            for &v in st.fast[..st.n_fast]
+                .iter()
+                .chain(&st.win[..st.n_win])
+                .chain(&st.slow[..st.n_slow])
+            {
                 let v = v as usize;
                 accumulate::<CF>(&k, s, v, _mm256_mul_ps(st.w[v], acc[v]), None, st.active[v]);
             }
@@ -529,6 +577,10 @@ struct ChannelState {
     active: [__m256; MAX_NV],
     fast: [u16; MAX_NV],
     n_fast: usize,
+    /// Fast vectors whose taps [`window_proof`] keeps in one window for every transmit (only when
+    /// `prepare` is asked to sort them out).
+    win: [u16; MAX_NV],
+    n_win: usize,
     slow: [u16; MAX_NV],
     n_slow: usize,
 }
@@ -546,16 +598,28 @@ impl ChannelState {
             active: [z; MAX_NV],
             fast: [0; MAX_NV],
             n_fast: 0,
+            win: [0; MAX_NV],
+            n_win: 0,
             slow: [0; MAX_NV],
             n_slow: 0,
         }
     }
 
     /// Fills the state for channel `c`; false if no lane of the tile takes part.
+    /// With `windowed`, fast vectors that pass [`window_proof`] go to the `win` list.
     #[inline(always)]
-    unsafe fn prepare<const PLANAR: bool>(&mut self, p: &KernelParams, k: &Consts, t: &Tile<'_>, c: usize) -> bool {
+    unsafe fn prepare<const PLANAR: bool>(
+        &mut self,
+        p: &KernelParams,
+        k: &Consts,
+        t: &Tile<'_>,
+        c: usize,
+        windowed: bool,
+    ) -> bool {
         self.n_fast = 0;
+        self.n_win = 0;
         self.n_slow = 0;
+        let end = p.n_samples as f32 - 16.5;
         debug_assert!(t.nv <= MAX_NV);
         // SAFETY: callers compile with AVX2 + FMA; `v < t.nv ≤ MAX_NV`.
         unsafe {
@@ -570,8 +634,13 @@ impl ChannelState {
                         *self.r.get_unchecked_mut(v) = rr;
                         *self.r_true.get_unchecked_mut(v) = r;
                         *self.on_fast.get_unchecked_mut(v) = true;
-                        *self.fast.get_unchecked_mut(self.n_fast) = v as u16;
-                        self.n_fast += 1;
+                        if windowed && window_proof(t, v, rr, end) {
+                            *self.win.get_unchecked_mut(self.n_win) = v as u16;
+                            self.n_win += 1;
+                        } else {
+                            *self.fast.get_unchecked_mut(self.n_fast) = v as u16;
+                            self.n_fast += 1;
+                        }
                     }
                     None => {
                         *self.r.get_unchecked_mut(v) = r;
@@ -582,7 +651,7 @@ impl ChannelState {
                 }
             }
         }
-        self.n_fast + self.n_slow > 0
+        self.n_fast + self.n_win + self.n_slow > 0
     }
 
     /// The slow path of vector `v`: `lane(pixel, r)` (the scalar per-lane code, `(re, im)`) for
@@ -668,7 +737,7 @@ unsafe fn iq_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
         let mut acc_r = [_mm256_setzero_ps(); MAX_NV];
         let mut acc_i = [_mm256_setzero_ps(); MAX_NV];
         for c in 0..t.ch.len() {
-            if !st.prepare::<PLANAR>(p, &k, t, c) {
+            if !st.prepare::<PLANAR>(p, &k, t, c, false) {
                 continue;
             }
             let base = (data.as_ptr() as *const f32).add(2 * c * ns);

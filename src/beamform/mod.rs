@@ -486,6 +486,13 @@ pub(crate) struct Tile<'a> {
     pub lo: &'a [f32],
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub hi: &'a [f32],
+    /// Windowed RF plans only (empty otherwise): the smallest and largest difference, over the
+    /// chunk's transmits, between each pixel's transmit delay and that of lane 0 of its vector (so
+    /// that a kernel can prove once per channel that a vector's taps stay in one window).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub dlo: &'a [f32],
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub dhi: &'a [f32],
     /// True when every channel and pixel lies in `y = 0` with channel normals `+z` (the SIMD
     /// kernels then skip the elevation and normal terms).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -513,6 +520,8 @@ struct TileBuf {
     tsin: [MaybeUninit<f32>; TABLE],
     lo: [f32; TILE_MAX],
     hi: [f32; TILE_MAX],
+    dlo: [f32; TILE_MAX],
+    dhi: [f32; TILE_MAX],
     re: [f32; TILE_MAX],
     im: [f32; TILE_MAX],
     inc: [f32; TILE_MAX],
@@ -1178,6 +1187,8 @@ impl Beamformer {
             tsin: [MaybeUninit::uninit(); TABLE],
             lo: [0.0; TILE_MAX],
             hi: [0.0; TILE_MAX],
+            dlo: [0.0; TILE_MAX],
+            dhi: [0.0; TILE_MAX],
             re: [0.0; TILE_MAX],
             im: [0.0; TILE_MAX],
             inc: [0.0; TILE_MAX],
@@ -1199,10 +1210,15 @@ impl Beamformer {
             }
         }
         let iq = self.layout.demod_hz.is_some();
+        let deltas = self.params.windowed && !iq;
         for tx0 in (0..self.n_tx).step_by(self.tx_chunk) {
             let nk = (self.n_tx - tx0).min(self.tx_chunk);
             b.lo[..np].fill(f32::INFINITY);
             b.hi[..np].fill(f32::NEG_INFINITY);
+            if deltas {
+                b.dlo[..np].fill(f32::INFINITY);
+                b.dhi[..np].fill(f32::NEG_INFINITY);
+            }
             for k in 0..nk {
                 self.tx_models[tx0 + k].times(&b.px[..np], &b.py[..np], &b.pz[..np], &mut b.tmp[..np]);
                 let w = self.tx_weights[tx0 + k];
@@ -1212,6 +1228,11 @@ impl Beamformer {
                     b.tx[e].write(t);
                     b.lo[o] = b.lo[o].min(t);
                     b.hi[o] = b.hi[o].max(t);
+                    if deltas {
+                        let d = t - b.tmp[o - o % LANES];
+                        b.dlo[o] = b.dlo[o].min(d);
+                        b.dhi[o] = b.dhi[o].max(d);
+                    }
                     if iq {
                         let (co, si) =
                             kernel_scalar::phasor(self.params.phase0_turns + t * self.params.turns_per_sample);
@@ -1235,6 +1256,8 @@ impl Beamformer {
                 tw: &self.tx_weights[tx0..tx0 + nk],
                 lo: &b.lo[..np],
                 hi: &b.hi[..np],
+                dlo: if deltas { &b.dlo[..np] } else { &[] },
+                dhi: if deltas { &b.dhi[..np] } else { &[] },
                 planar: self.planar,
             };
             let mut sums = Sums {
