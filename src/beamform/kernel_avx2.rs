@@ -304,6 +304,23 @@ unsafe fn window_taps(w: *const f32, off: __m256i) -> (__m256, __m256) {
     }
 }
 
+/// The linearly interpolated sample of a vector that [`window_proof`] admitted, at receive distance
+/// `r` and transmit-table entry `e`, from trace `tr` (`ns` samples); also warms the next channel's
+/// window.
+#[inline(always)]
+unsafe fn window_step(k: &Consts, t: &Tile<'_>, tr: *const f32, ns: usize, r: __m256, e: usize) -> __m256 {
+    // SAFETY: compiled with AVX2 + FMA; `window_proof` keeps `tr[b .. b + 17]` inside the trace
+    // and every lane's offset in `0..16`; `e + LANES ≤ t.tx.len()`.
+    unsafe {
+        let (y, q, i) = position::<INTERP_LINEAR>(k, t, r, e);
+        let b = _mm256_cvtsi256_si32(i);
+        // As in `rf_impl`: warm the next channel's window (one trace later, nearly the same samples).
+        _mm_prefetch::<_MM_HINT_T0>(tr.wrapping_add(ns).wrapping_offset(b as isize).cast());
+        let (s0, s1) = window_taps(tr.offset(b as isize), _mm256_sub_epi32(i, _mm256_set1_epi32(b)));
+        _mm256_fmadd_ps(_mm256_sub_ps(y, q), _mm256_sub_ps(s1, s0), s0)
+    }
+}
+
 /// True if, for every transmit of the chunk, the first taps of vector `v` at fast-path receive
 /// distance `r` lie 0 to 15 samples after lane 0's, and lane 0's window of 17 samples inside the
 /// trace (`end = n_samples − 16.5`): the vector can then read [`window_taps`] without per-step
@@ -498,18 +515,22 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
             for j in 0..t.nk {
                 let tr = base.add(j * per_tx);
                 let tw = _mm256_set1_ps(*t.tw.get_unchecked(j));
-                // Vectors proven to stay in one window: no per-step checks.
-                for &v in &st.win[..st.n_win] {
-                    let v = v as usize;
-                    let e = (v * t.nk + j) * LANES;
-                    let (y, q, i) = position::<INTERP_LINEAR>(&k, t, *st.r.get_unchecked(v), e);
-                    let b = _mm256_cvtsi256_si32(i);
-                    // As below: warm the next channel's window.
-                    _mm_prefetch::<_MM_HINT_T0>(tr.wrapping_add(ns).wrapping_offset(b as isize).cast());
-                    let (s0, s1) = window_taps(tr.offset(b as isize), _mm256_sub_epi32(i, _mm256_set1_epi32(b)));
-                    let val = _mm256_fmadd_ps(_mm256_sub_ps(y, q), _mm256_sub_ps(s1, s0), s0);
-                    let a = acc.get_unchecked_mut(v);
-                    *a = _mm256_fmadd_ps(tw, val, *a);
+                // Vectors proven to stay in one window: no per-step checks; two transmits per
+                // pass (sharing the vector's bookkeeping), the second one's step on odd `j`.
+                if j % 2 == 0 {
+                    let pair = j + 1 < t.nk;
+                    let tr2 = base.add((j + usize::from(pair)) * per_tx);
+                    let tw2 = _mm256_set1_ps(if pair { *t.tw.get_unchecked(j + 1) } else { 0.0 });
+                    for &v in &st.win[..st.n_win] {
+                        let v = v as usize;
+                        let e = (v * t.nk + j) * LANES;
+                        let r = *st.r.get_unchecked(v);
+                        let mut a = _mm256_fmadd_ps(tw, window_step(&k, t, tr, ns, r, e), *acc.get_unchecked(v));
+                        if pair {
+                            a = _mm256_fmadd_ps(tw2, window_step(&k, t, tr2, ns, r, e + LANES), a);
+                        }
+                        *acc.get_unchecked_mut(v) = a;
+                    }
                 }
                 for &v in &st.fast[..st.n_fast] {
                     let v = v as usize;
