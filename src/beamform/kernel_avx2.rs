@@ -503,35 +503,50 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
         let mut st = ChannelState::new();
         let mut acc = [_mm256_setzero_ps(); MAX_NV];
         for c in 0..t.ch.len() {
-            if !st.prepare::<PLANAR>(p, &k, t, c, INTERP == LINEAR_WINDOWED) {
+            if !st.prepare::<PLANAR>(p, &k, t, c, INTERP == LINEAR_WINDOWED && !t.dlo.is_empty()) {
                 continue;
             }
             let base = data.as_ptr().add(c * ns);
             for &v in st.fast[..st.n_fast].iter().chain(&st.win[..st.n_win]) {
                 *acc.get_unchecked_mut(v as usize) = _mm256_setzero_ps();
             }
-            // Transmits outside, vectors inside: each transmit's trace window is read once for the
-            // whole tile (the windows of different transmits alias in L1 when interleaved).
+            // Vectors proven to stay in one window: no per-step checks, and up to four transmits
+            // per pass over the vectors, sharing each vector's bookkeeping (+10-15 % on `picmus`
+            // against one transmit per pass; four traces interleaved still fit L1's ways).
+            let mut j = 0;
+            while j < t.nk {
+                let g = if j + 4 <= t.nk {
+                    4
+                } else if j + 2 <= t.nk {
+                    2
+                } else {
+                    1
+                };
+                let trs = [0, 1, 2, 3].map(|m| base.add((j + m.min(g - 1)) * per_tx));
+                let tws = [0, 1, 2, 3].map(|m| _mm256_set1_ps(*t.tw.get_unchecked(j + m.min(g - 1))));
+                for &v in &st.win[..st.n_win] {
+                    let v = v as usize;
+                    let e = (v * t.nk + j) * LANES;
+                    let r = *st.r.get_unchecked(v);
+                    let mut a = *acc.get_unchecked(v);
+                    a = _mm256_fmadd_ps(tws[0], window_step(&k, t, trs[0], ns, r, e), a);
+                    if g >= 2 {
+                        a = _mm256_fmadd_ps(tws[1], window_step(&k, t, trs[1], ns, r, e + LANES), a);
+                    }
+                    if g == 4 {
+                        a = _mm256_fmadd_ps(tws[2], window_step(&k, t, trs[2], ns, r, e + 2 * LANES), a);
+                        a = _mm256_fmadd_ps(tws[3], window_step(&k, t, trs[3], ns, r, e + 3 * LANES), a);
+                    }
+                    *acc.get_unchecked_mut(v) = a;
+                }
+                j += g;
+            }
+            // The other fast vectors: transmits outside, vectors inside, so that each transmit's
+            // trace window is read once for the whole tile (the windows of different transmits
+            // alias in L1 when interleaved).
             for j in 0..t.nk {
                 let tr = base.add(j * per_tx);
                 let tw = _mm256_set1_ps(*t.tw.get_unchecked(j));
-                // Vectors proven to stay in one window: no per-step checks; two transmits per
-                // pass (sharing the vector's bookkeeping), the second one's step on odd `j`.
-                if j % 2 == 0 {
-                    let pair = j + 1 < t.nk;
-                    let tr2 = base.add((j + usize::from(pair)) * per_tx);
-                    let tw2 = _mm256_set1_ps(if pair { *t.tw.get_unchecked(j + 1) } else { 0.0 });
-                    for &v in &st.win[..st.n_win] {
-                        let v = v as usize;
-                        let e = (v * t.nk + j) * LANES;
-                        let r = *st.r.get_unchecked(v);
-                        let mut a = _mm256_fmadd_ps(tw, window_step(&k, t, tr, ns, r, e), *acc.get_unchecked(v));
-                        if pair {
-                            a = _mm256_fmadd_ps(tw2, window_step(&k, t, tr2, ns, r, e + LANES), a);
-                        }
-                        *acc.get_unchecked_mut(v) = a;
-                    }
-                }
                 for &v in &st.fast[..st.n_fast] {
                     let v = v as usize;
                     let e = (v * t.nk + j) * LANES;

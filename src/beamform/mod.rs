@@ -116,6 +116,11 @@ pub(crate) const LANES: usize = 8;
 /// Largest number of pixels of a tile.
 pub(crate) const TILE_MAX: usize = TILE_LINES * BLOCK;
 
+/// Fewest transmits per chunk for which windowed RF tiles carry the transmit-delay differences that
+/// let the SIMD kernels prove a vector's window once per channel (with fewer, the proof costs about
+/// what it saves: `picmus` with one wave ran 15-30 % slower with it).
+pub(crate) const WINDOW_PROOF_MIN_TRANSMITS: usize = 3;
+
 /// Entries of a tile's per-(pixel, transmit) tables: a tile holds at most `TABLE / transmits`
 /// pixels, and frames with more than `TABLE / LANES` transmits are processed in chunks.
 const TABLE: usize = 16384;
@@ -486,7 +491,8 @@ pub(crate) struct Tile<'a> {
     pub lo: &'a [f32],
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub hi: &'a [f32],
-    /// Windowed RF plans only (empty otherwise): the smallest and largest difference, over the
+    /// Windowed RF plans with at least [`WINDOW_PROOF_MIN_TRANSMITS`] transmits in the chunk only
+    /// (empty otherwise): the smallest and largest difference, over the
     /// chunk's transmits, between each pixel's transmit delay and that of lane 0 of its vector (so
     /// that a kernel can prove once per channel that a vector's taps stay in one window).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -1210,9 +1216,9 @@ impl Beamformer {
             }
         }
         let iq = self.layout.demod_hz.is_some();
-        let deltas = self.params.windowed && !iq;
         for tx0 in (0..self.n_tx).step_by(self.tx_chunk) {
             let nk = (self.n_tx - tx0).min(self.tx_chunk);
+            let deltas = self.params.windowed && !iq && nk >= WINDOW_PROOF_MIN_TRANSMITS;
             b.lo[..np].fill(f32::INFINITY);
             b.hi[..np].fill(f32::NEG_INFINITY);
             if deltas {
