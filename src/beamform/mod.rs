@@ -1237,22 +1237,29 @@ impl Beamformer {
             for k in 0..nk {
                 self.tx_models[tx0 + k].times(&b.px[..np], &b.py[..np], &b.pz[..np], &mut b.tmp[..np]);
                 let w = self.tx_weights[tx0 + k];
-                for o in 0..np {
-                    let t = b.tmp[o];
-                    let e = ((o / LANES) * nk + k) * LANES + o % LANES;
-                    b.tx[e].write(t);
-                    b.lo[o] = b.lo[o].min(t);
-                    b.hi[o] = b.hi[o].max(t);
-                    if deltas {
-                        let d = t - b.tmp[o - o % LANES];
-                        b.dlo[o] = b.dlo[o].min(d);
-                        b.dhi[o] = b.dhi[o].max(d);
+                // Vector by vector (no division per entry, and loops LLVM vectorises: the
+                // comparisons below, unlike `f32::min`, need no NaN handling; delays are finite).
+                for v in 0..nv {
+                    let e0 = (v * nk + k) * LANES;
+                    let src: [f32; LANES] = std::array::from_fn(|l| b.tmp[v * LANES + l]);
+                    for (l, &t) in src.iter().enumerate() {
+                        let o = v * LANES + l;
+                        b.tx[e0 + l].write(t);
+                        b.lo[o] = if t < b.lo[o] { t } else { b.lo[o] };
+                        b.hi[o] = if t > b.hi[o] { t } else { b.hi[o] };
+                        if deltas {
+                            let d = t - src[0];
+                            b.dlo[o] = if d < b.dlo[o] { d } else { b.dlo[o] };
+                            b.dhi[o] = if d > b.dhi[o] { d } else { b.dhi[o] };
+                        }
                     }
                     if iq {
-                        let (co, si) =
-                            kernel_scalar::phasor(self.params.phase0_turns + t * self.params.turns_per_sample);
-                        b.tcos[e].write(w * co);
-                        b.tsin[e].write(w * si);
+                        for (l, &t) in src.iter().enumerate() {
+                            let (co, si) =
+                                kernel_scalar::phasor(self.params.phase0_turns + t * self.params.turns_per_sample);
+                            b.tcos[e0 + l].write(w * co);
+                            b.tsin[e0 + l].write(w * si);
+                        }
                     }
                 }
             }
