@@ -179,6 +179,10 @@ unsafe fn fast_r(k: &Consts, t: &Tile<'_>, v: usize, r: __m256, active: __m256) 
         // lines with their neighbours'); the others, if they do not take part, move to a safe
         // distance; a taking-part lane outside sends the vector to the slow path.
         let ok = taps_inside(k, r, lo, hi);
+        let bits = _mm256_movemask_ps(ok);
+        if bits == 0xFF {
+            return Some(r);
+        }
         if _mm256_movemask_ps(_mm256_andnot_ps(ok, active)) != 0 {
             return None;
         }
