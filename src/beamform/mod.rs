@@ -56,13 +56,19 @@
 //! tile **once per channel** (not once per transmit), sums the channel's samples over the transmits
 //! (one trace at a time, so a transmit's trace window is read once for the whole tile), and adds the
 //! weighted (and rotated) sum to the pixels. The transmit loop therefore only adds two delays,
-//! splits the index, loads the taps and accumulates. Kernels: scalar (always compiled, the test
+//! splits the index, loads the taps and accumulates. On plans whose 8 consecutive depths span less
+//! than 15 samples (`picmus`), the AVX2 kernel reads a vector's RF taps from one contiguous window
+//! with in-register permutes; with 3 or more transmits the tile also tabulates, per lane, the
+//! extreme differences between its transmit delay and lane 0's, so the kernel proves once per
+//! channel and vector that every transmit's taps stay in one window, then runs up to four transmits
+//! per pass without per-step checks; such plans shrink their tiles (down to 128 pixels) so that all
+//! transmits fit one pass. Kernels: scalar (always compiled, the test
 //! oracle), AVX2 + FMA (runtime-detected; also the kernel of AVX-512 CPUs: a separate AVX-512 kernel
 //! was removed because no machine here could run its tests) and NEON (aarch64, currently the scalar
 //! code). [`KernelChoice`] selects; rayon splits the image into tiles (`rayon::join`, no
 //! allocation), each computed by one task with a fixed summation order (transmit chunks, channels in
 //! order, transmits in order), so the output does not depend on the thread count. Tile buffers live
-//! on the stack (about 270 KiB per worker).
+//! on the stack (about 280 KiB per worker).
 //!
 //! Non-finite samples propagate to the pixels that read them (and, in the SIMD kernels, possibly
 //! to pixels whose masked-out lanes read them); the data is expected to be finite.
@@ -600,7 +606,7 @@ impl TxModel {
 /// A delay-and-sum plan. See the [module docs](self).
 ///
 /// `Send + Sync`: one plan may run frames on several threads at once. The run methods allocate
-/// nothing (tile tables and accumulators live on the stack, about 270 KiB per worker thread).
+/// nothing (tile tables and accumulators live on the stack, about 280 KiB per worker thread).
 #[derive(Debug, Clone)]
 pub struct Beamformer {
     layout: DataLayout,
