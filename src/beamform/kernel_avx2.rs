@@ -515,7 +515,7 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
                 *acc.get_unchecked_mut(v as usize) = _mm256_setzero_ps();
             }
             // Vectors proven to stay in one window: no per-step checks, and up to four transmits
-            // per pass over the vectors, sharing each vector's bookkeeping (+10-15 % on `picmus`
+            // per pass over the vectors, sharing each vector's bookkeeping (+7-13 % on `picmus`
             // against one transmit per pass; four traces interleaved still fit L1's ways).
             let mut j = 0;
             while j < t.nk {
@@ -527,7 +527,14 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
                     1
                 };
                 let trs = [0, 1, 2, 3].map(|m| base.add((j + m.min(g - 1)) * per_tx));
-                let tws = [0, 1, 2, 3].map(|m| _mm256_set1_ps(*t.tw.get_unchecked(j + m.min(g - 1))));
+                // (No closure around the intrinsic: closures lose the target features.)
+                let tw_at = |m: usize| *t.tw.get_unchecked(j + m.min(g - 1));
+                let tws = [
+                    _mm256_set1_ps(tw_at(0)),
+                    _mm256_set1_ps(tw_at(1)),
+                    _mm256_set1_ps(tw_at(2)),
+                    _mm256_set1_ps(tw_at(3)),
+                ];
                 for &v in &st.win[..st.n_win] {
                     let v = v as usize;
                     let e = (v * t.nk + j) * LANES;
