@@ -101,9 +101,15 @@ pub(crate) fn receive(p: &KernelParams, t: &Tile<'_>, c: usize, o: usize) -> (f3
 }
 
 /// `(cos, sin)` of `2π·x` for `x` in turns (any magnitude; reduced to `[−0.5, 0.5]` first).
+///
+/// The reduction rounds with the `1.5·2²³` trick (to nearest, ties to even, like the AVX2
+/// kernel's `vroundps`), exact for `|x| < 2²²` turns; beyond, where an `f32` no longer resolves
+/// half a turn, the clamp keeps the result in range. Unlike `f32::round` (a library call on the
+/// baseline x86-64 target) it is branch-free, so the per-tile phasor tables vectorise.
 #[inline(always)]
 pub(crate) fn phasor(x: f32) -> (f32, f32) {
-    let x = x - x.round();
+    const MAGIC: f32 = 12_582_912.0;
+    let x = (x - ((x + MAGIC) - MAGIC)).clamp(-0.5, 0.5);
     (sin_turns(0.25 - x.abs()), sin_turns(x))
 }
 

@@ -1260,11 +1260,17 @@ impl Beamformer {
                         }
                     }
                     if iq {
-                        for (l, &t) in src.iter().enumerate() {
-                            let (co, si) =
-                                kernel_scalar::phasor(self.params.phase0_turns + t * self.params.turns_per_sample);
-                            b.tcos[e0 + l].write(w * co);
-                            b.tsin[e0 + l].write(w * si);
+                        // Lane arrays (no bounds checks inside): LLVM vectorises the phasors.
+                        let x: [f32; LANES] =
+                            std::array::from_fn(|l| self.params.phase0_turns + src[l] * self.params.turns_per_sample);
+                        let mut co = [0.0f32; LANES];
+                        let mut si = [0.0f32; LANES];
+                        for l in 0..LANES {
+                            (co[l], si[l]) = kernel_scalar::phasor(x[l]);
+                        }
+                        for (l, (c, s)) in co.iter().zip(&si).enumerate() {
+                            b.tcos[e0 + l].write(w * c);
+                            b.tsin[e0 + l].write(w * s);
                         }
                     }
                 }
@@ -1468,6 +1474,37 @@ mod tests {
             assert!((c - (std::f32::consts::FRAC_PI_2 * u).cos()).abs() < 2e-6, "{u}");
             let x = -0.5 + i as f32 / 100.0;
             assert!((sin_turns(x) - (std::f32::consts::TAU * x).sin()).abs() < 2e-6, "{x}");
+        }
+    }
+
+    #[test]
+    fn phasor_reduces_any_phase() {
+        // Against f64 (the f32 input's exact value): integers, ties, fractions and thousands of
+        // turns (IQ phases reach that many), both signs.
+        let mut xs = vec![
+            0.0f32,
+            0.5,
+            -0.5,
+            1.5,
+            -2.5,
+            0.25,
+            -0.75,
+            3.999_999_8,
+            1234.567,
+            -4321.125,
+            40_000.3,
+        ];
+        xs.extend((0..2000).map(|i| (i as f32 - 1000.0) * 0.618_034 + 0.001 * i as f32));
+        for &x in &xs {
+            let (c, s) = kernel_scalar::phasor(x);
+            let a = std::f64::consts::TAU * (x as f64);
+            assert!((c as f64 - a.cos()).abs() < 3e-6, "cos at {x}: {c} vs {}", a.cos());
+            assert!((s as f64 - a.sin()).abs() < 3e-6, "sin at {x}: {s} vs {}", a.sin());
+        }
+        // Beyond 2^22 turns an f32 no longer resolves half a turn: still a unit phasor.
+        for x in [4.2e6f32, -8.4e6, 1e9, -3e12, f32::MAX] {
+            let (c, s) = kernel_scalar::phasor(x);
+            assert!(((c * c + s * s) - 1.0).abs() < 1e-5, "{x}: ({c}, {s})");
         }
     }
 
