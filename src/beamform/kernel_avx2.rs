@@ -21,6 +21,15 @@
 //!   aliasing, sums in registers, no per-channel state arrays): 8–25 % slower on `cardiac` IQ and
 //!   `picmus` 1 and 11 waves, also with two accumulators; likewise a fused path for one transmit.
 //! - Transmit tables laid out transmit-major: no change.
+//! - Receive geometry tabulated at plan time (the lists, distances and weights `prepare` computes,
+//!   read back each frame; branch `exp/precompute-receive`): 39 % fewer instructions on `picmus`
+//!   1 wave, yet 10–25 % slower, because streaming the 105 MB table costs more than recomputing it
+//!   (this VM streams about 10 GB/s per core); `cardiac` IQ +3 %.
+//! - Vectors filtered per channel by precomputed lateral bounds of the F-number aperture (a bit
+//!   set from 8-wide comparisons) before the geometry: no change on `picmus` 1 and 11 waves or
+//!   `vascular` IQ; the per-vector aperture test is not a cost.
+//! - Lane indices read with register extracts (`vmovq`/`vpextrq`) instead of a store and 8 loads:
+//!   no change on `cardiac` IQ or `vascular` RF.
 //!
 //! Ablations show no single dominant cost: without the taps' loads IQ gains 4 %, without the
 //! transmit phasor 8 %, without the receive phasor's polynomials 15 %.
