@@ -497,6 +497,110 @@ pub(crate) unsafe fn rf_tile<const CF: bool>(p: &KernelParams, t: &Tile<'_>, dat
     }
 }
 
+/// The interpolated RF sample of vector `v`'s fast-path step whose transmit-table entry starts at
+/// `e`, at receive distance `r`, read from trace `tr` (`ns` samples).
+#[inline(always)]
+unsafe fn fast_value<const INTERP: u8>(
+    k: &Consts,
+    t: &Tile<'_>,
+    tr: *const f32,
+    ns: usize,
+    r: __m256,
+    e: usize,
+) -> __m256 {
+    // SAFETY: the caller's `fast_r` proved every tap inside the trace; compiled with AVX2 + FMA.
+    unsafe {
+        let (y, q, i) = position::<INTERP>(k, t, r, e);
+        if INTERP == LINEAR_WINDOWED {
+            // Warm the next channel's window (nearly the same samples, one trace later): measured
+            // +40-70 % on `picmus` 11 and 75 waves; on the lane-load paths (vascular RF, IQ) it
+            // cost 5-15 %, so only here.
+            let next = tr.wrapping_add(ns).wrapping_offset(_mm256_cvtsi256_si32(i) as isize);
+            _mm_prefetch::<_MM_HINT_T0>(next.cast());
+        }
+        match INTERP {
+            INTERP_NEAREST => load1(tr, i),
+            INTERP_LINEAR => {
+                let (s0, s1) = load2(tr, i);
+                _mm256_fmadd_ps(_mm256_sub_ps(y, q), _mm256_sub_ps(s1, s0), s0)
+            }
+            LINEAR_WINDOWED => {
+                // Largest first index of a 17-sample window inside the trace.
+                let (s0, s1) = match window2(tr, i, ns as isize - 17) {
+                    Some(pair) => pair,
+                    None => load2(tr, i),
+                };
+                _mm256_fmadd_ps(_mm256_sub_ps(y, q), _mm256_sub_ps(s1, s0), s0)
+            }
+            _ => {
+                let [a, b, c2, d] = load4(tr.sub(1), i);
+                mix4(&cubic_weights(_mm256_sub_ps(y, q)), a, b, c2, d)
+            }
+        }
+    }
+}
+
+/// RF with a single transmit in the tile: geometry, tap and accumulation in one pass per vector,
+/// with no per-channel state arrays or lists (+20 % on `picmus` 1 wave against the general
+/// path, which amortises the geometry over transmits that are not there). Same operations, in
+/// the same order, as the general path, so the results are identical.
+#[inline(always)]
+unsafe fn rf_single<const CF: bool, const PLANAR: bool, const INTERP: u8>(
+    p: &KernelParams,
+    k: &Consts,
+    t: &Tile<'_>,
+    data: &[f32],
+    s: &mut Sums<'_>,
+) {
+    let ns = p.n_samples;
+    // SAFETY: as in `rf_impl`; the chunk holds one transmit, so channel `c`'s trace starts at
+    // `c · ns`, and `fast_r` proves a vector's taps inside it before the fast path reads them.
+    unsafe {
+        let tw = _mm256_set1_ps(*t.tw.get_unchecked(0));
+        for c in 0..t.ch.len() {
+            let tr = data.as_ptr().add(c * ns);
+            for v in 0..t.nv {
+                let Some((w, r, active)) = receive::<PLANAR>(p, k, t, c, v) else {
+                    continue;
+                };
+                let a = match fast_r(k, t, v, r, active) {
+                    Some(rr) => _mm256_fmadd_ps(
+                        tw,
+                        fast_value::<INTERP>(k, t, tr, ns, rr, v * LANES),
+                        _mm256_setzero_ps(),
+                    ),
+                    None => slow_lanes(v, r, active, |o, r| (rf_lane(p, t, data, c, o, r), 0.0)).0,
+                };
+                accumulate::<CF>(k, s, v, _mm256_mul_ps(w, a), None, active);
+            }
+        }
+    }
+}
+
+/// The slow path of vector `v` (receive distances `r`, taking-part mask `active`): `lane(pixel,
+/// r)` (the scalar per-lane code, `(re, im)`) for each taking-part lane, zero for the others.
+#[inline(always)]
+unsafe fn slow_lanes(
+    v: usize,
+    r: __m256,
+    active: __m256,
+    mut lane: impl FnMut(usize, f32) -> (f32, f32),
+) -> (__m256, __m256) {
+    let mut rs = [0.0f32; LANES];
+    // SAFETY: AVX stores/loads of local arrays (callers compile with AVX2).
+    unsafe {
+        _mm256_storeu_ps(rs.as_mut_ptr(), r);
+        let bits = _mm256_movemask_ps(active);
+        let (mut a, mut b) = ([0.0f32; LANES], [0.0f32; LANES]);
+        for l in 0..LANES {
+            if bits & (1 << l) != 0 {
+                (a[l], b[l]) = lane(v * LANES + l, rs[l]);
+            }
+        }
+        (_mm256_loadu_ps(a.as_ptr()), _mm256_loadu_ps(b.as_ptr()))
+    }
+}
+
 #[inline(always)]
 unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
     p: &KernelParams,
@@ -506,14 +610,15 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
 ) {
     let ns = p.n_samples;
     let per_tx = t.ch.len() * ns;
-    // Largest first index of a 17-sample window inside a trace.
-    let last = ns as isize - 17;
     debug_assert!(data.len() >= t.nk * per_tx && t.tx.len() >= t.nv * t.nk * LANES);
     // SAFETY (whole body): compiled with AVX2 + FMA (inlined into `rf_tile`). Fast-path loads stay
     // inside the chunk's traces because `fast_r` proved every tap index in `[0, ns)`; table loads
     // are within `t.tx` (length `nv · nk · LANES`).
     unsafe {
         let k = Consts::new(p);
+        if t.nk == 1 {
+            return rf_single::<CF, PLANAR, INTERP>(p, &k, t, data, s);
+        }
         let mut st = ChannelState::new();
         let mut acc = [_mm256_setzero_ps(); MAX_NV];
         for c in 0..t.ch.len() {
@@ -571,32 +676,7 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
                 for &v in &st.fast[..st.n_fast] {
                     let v = v as usize;
                     let e = (v * t.nk + j) * LANES;
-                    let (y, q, i) = position::<INTERP>(&k, t, *st.r.get_unchecked(v), e);
-                    if INTERP == LINEAR_WINDOWED {
-                        // Warm the next channel's window (nearly the same samples, one trace
-                        // later): measured +40-70 % on `picmus` 11 and 75 waves; on the lane-load
-                        // paths (vascular RF, IQ) it cost 5-15 %, so only here.
-                        let next = tr.wrapping_add(ns).wrapping_offset(_mm256_cvtsi256_si32(i) as isize);
-                        _mm_prefetch::<_MM_HINT_T0>(next.cast());
-                    }
-                    let val = match INTERP {
-                        INTERP_NEAREST => load1(tr, i),
-                        INTERP_LINEAR => {
-                            let (s0, s1) = load2(tr, i);
-                            _mm256_fmadd_ps(_mm256_sub_ps(y, q), _mm256_sub_ps(s1, s0), s0)
-                        }
-                        LINEAR_WINDOWED => {
-                            let (s0, s1) = match window2(tr, i, last) {
-                                Some(pair) => pair,
-                                None => load2(tr, i),
-                            };
-                            _mm256_fmadd_ps(_mm256_sub_ps(y, q), _mm256_sub_ps(s1, s0), s0)
-                        }
-                        _ => {
-                            let [a, b, c2, d] = load4(tr.sub(1), i);
-                            mix4(&cubic_weights(_mm256_sub_ps(y, q)), a, b, c2, d)
-                        }
-                    };
+                    let val = fast_value::<INTERP>(&k, t, tr, ns, *st.r.get_unchecked(v), e);
                     let a = acc.get_unchecked_mut(v);
                     *a = _mm256_fmadd_ps(tw, val, *a);
                 }
@@ -714,20 +794,9 @@ impl ChannelState {
     /// The slow path of vector `v`: `lane(pixel, r)` (the scalar per-lane code, `(re, im)`) for
     /// each taking-part lane, zero for the others.
     #[inline(always)]
-    unsafe fn slow_lanes(&self, v: usize, mut lane: impl FnMut(usize, f32) -> (f32, f32)) -> (__m256, __m256) {
-        let mut rs = [0.0f32; LANES];
-        // SAFETY: AVX stores/loads of local arrays (callers compile with AVX2).
-        unsafe {
-            _mm256_storeu_ps(rs.as_mut_ptr(), self.r[v]);
-            let bits = _mm256_movemask_ps(self.active[v]);
-            let (mut a, mut b) = ([0.0f32; LANES], [0.0f32; LANES]);
-            for l in 0..LANES {
-                if bits & (1 << l) != 0 {
-                    (a[l], b[l]) = lane(v * LANES + l, rs[l]);
-                }
-            }
-            (_mm256_loadu_ps(a.as_ptr()), _mm256_loadu_ps(b.as_ptr()))
-        }
+    unsafe fn slow_lanes(&self, v: usize, lane: impl FnMut(usize, f32) -> (f32, f32)) -> (__m256, __m256) {
+        // SAFETY: forwarded (callers compile with AVX2).
+        unsafe { slow_lanes(v, self.r[v], self.active[v], lane) }
     }
 
     /// True if vector `v` (taking part) is on the fast path.
