@@ -19,7 +19,9 @@
 //!   `abdomen` IQ (the loads and transposes are not the limit).
 //! - Vectors outside and transmits inside, reading per-channel windows of all transmits (no L1
 //!   aliasing, sums in registers, no per-channel state arrays): 8–25 % slower on `cardiac` IQ and
-//!   `picmus` 1 and 11 waves, also with two accumulators; likewise a fused path for one transmit.
+//!   `picmus` 1 and 11 waves, also with two accumulators; likewise a fused path for one transmit
+//!   built on those window copies (the fused path that landed, [`rf_single`], reads the trace
+//!   directly: +20 % on `picmus` 1 wave).
 //! - Transmit tables laid out transmit-major: no change.
 //! - Receive geometry tabulated at plan time (the lists, distances and weights `prepare` computes,
 //!   read back each frame; branch `exp/precompute-receive`): 39 % fewer instructions on `picmus`

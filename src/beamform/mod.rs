@@ -62,7 +62,8 @@
 //! extreme differences between its transmit delay and lane 0's, so the kernel proves once per
 //! channel and vector that every transmit's taps stay in one window, then runs up to four transmits
 //! per pass without per-step checks; such plans shrink their tiles (down to 128 pixels) so that all
-//! transmits fit one pass. Kernels: scalar (always compiled, the test
+//! transmits fit one pass. With a single transmit there is nothing to amortise, and the AVX2
+//! kernel computes each vector's geometry, taps and sum in one pass. Kernels: scalar (always compiled, the test
 //! oracle), AVX2 + FMA (runtime-detected; also the kernel of AVX-512 CPUs: a separate AVX-512 kernel
 //! was removed because no machine here could run its tests) and NEON (aarch64, currently the scalar
 //! code). [`KernelChoice`] selects; rayon splits the image into tiles (`rayon::join`, no
