@@ -1,7 +1,7 @@
 //! Runs a few frames of a named workload through the beamformer (for `perf`):
 //! `cargo run --release --example beamform_profile -- picmus11 Avx2 3`. Environment: `IQ=1` beamforms
 //! IQ data (decimated by 2), `FNUM`/`ACC` set the F-number (0: none) and acceptance angle (degrees),
-//! `LIVE=1` takes the live imager's configuration instead.
+//! `LIVE=1` takes the live imager's configuration instead, `CF=1` adds the coherence factor.
 
 use ndarray::{Array2, Array3};
 use num_complex::Complex32;
@@ -50,6 +50,11 @@ fn main() {
         }
     } else {
         cfg
+    };
+    // CF=1: with the coherence factor.
+    let cfg = BeamformConfig {
+        coherence_factor: std::env::var("CF").is_ok(),
+        ..cfg
     };
     let iq = std::env::var("IQ").is_ok();
     let fs = w.sampling.fs_hz;

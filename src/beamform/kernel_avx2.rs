@@ -622,7 +622,7 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
             return rf_single::<CF, PLANAR, INTERP>(p, &k, t, data, s);
         }
         let mut st = ChannelState::new();
-        let mut acc = [_mm256_setzero_ps(); MAX_NV];
+        let mut acc = [_mm256_setzero_ps(); MAX_NV + VSPREAD];
         for c in 0..t.ch.len() {
             if !st.prepare::<PLANAR>(p, &k, t, c, INTERP == LINEAR_WINDOWED && !t.dlo.is_empty()) {
                 continue;
@@ -700,20 +700,25 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
     }
 }
 
+/// Padding of the per-vector arrays (two vectors, one cache line), so that the same vector of
+/// different 4 KiB arrays does not share an L1 set (as the tile's `SPREAD`).
+const VSPREAD: usize = 2;
+
 /// Most vectors of a tile.
 const MAX_NV: usize = super::TILE_MAX / LANES;
 
 /// Receive geometry of every vector of a tile for one channel: weights, receive distances (the
 /// fast-path distances for vectors on the fast path), taking-part masks, and the lists of vectors
 /// on the fast and on the slow path, in vector order.
+#[repr(C)]
 struct ChannelState {
-    w: [__m256; MAX_NV],
-    r: [__m256; MAX_NV],
+    w: [__m256; MAX_NV + VSPREAD],
+    r: [__m256; MAX_NV + VSPREAD],
     /// The pixels' receive distances (IQ phasors), where `r` holds fast-path distances.
-    r_true: [__m256; MAX_NV],
+    r_true: [__m256; MAX_NV + VSPREAD],
     /// Whether each vector is on the fast path.
     on_fast: [bool; MAX_NV],
-    active: [__m256; MAX_NV],
+    active: [__m256; MAX_NV + VSPREAD],
     fast: [u16; MAX_NV],
     n_fast: usize,
     /// Fast vectors whose taps [`window_proof`] keeps in one window for every transmit (only when
@@ -730,11 +735,11 @@ impl ChannelState {
         // SAFETY: AVX zero vectors (callers compile with AVX2).
         let z = unsafe { _mm256_setzero_ps() };
         ChannelState {
-            w: [z; MAX_NV],
-            r: [z; MAX_NV],
-            r_true: [z; MAX_NV],
+            w: [z; MAX_NV + VSPREAD],
+            r: [z; MAX_NV + VSPREAD],
+            r_true: [z; MAX_NV + VSPREAD],
             on_fast: [false; MAX_NV],
-            active: [z; MAX_NV],
+            active: [z; MAX_NV + VSPREAD],
             fast: [0; MAX_NV],
             n_fast: 0,
             win: [0; MAX_NV],
@@ -862,8 +867,8 @@ unsafe fn iq_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
     unsafe {
         let k = Consts::new(p);
         let mut st = ChannelState::new();
-        let mut acc_r = [_mm256_setzero_ps(); MAX_NV];
-        let mut acc_i = [_mm256_setzero_ps(); MAX_NV];
+        let mut acc_r = [_mm256_setzero_ps(); MAX_NV + VSPREAD];
+        let mut acc_i = [_mm256_setzero_ps(); MAX_NV + VSPREAD];
         for c in 0..t.ch.len() {
             if !st.prepare::<PLANAR>(p, &k, t, c, false) {
                 continue;

@@ -526,24 +526,32 @@ pub(crate) struct Sums<'a> {
     pub cnt: &'a mut [f32],
 }
 
+/// Padding of the tile arrays, floats (one cache line): see [`TileBuf`].
+const SPREAD: usize = 16;
+
 /// Stack storage of one tile: geometry, transmit tables and sums.
+///
+/// Every array is [`SPREAD`] floats longer than it needs to be, and the fields keep their order
+/// (`repr(C)`), so that the same entry of different arrays falls in different L1 sets: at exactly
+/// 4 KiB apart, the ten arrays a vector reads would share one 8-way set.
+#[repr(C)]
 struct TileBuf {
-    px: [f32; TILE_MAX],
-    py: [f32; TILE_MAX],
-    pz: [f32; TILE_MAX],
-    ih2: [f32; TILE_MAX],
-    tx: [MaybeUninit<f32>; TABLE],
-    tcos: [MaybeUninit<f32>; TABLE],
-    tsin: [MaybeUninit<f32>; TABLE],
-    lo: [f32; TILE_MAX],
-    hi: [f32; TILE_MAX],
-    dlo: [f32; TILE_MAX],
-    dhi: [f32; TILE_MAX],
-    re: [f32; TILE_MAX],
-    im: [f32; TILE_MAX],
-    inc: [f32; TILE_MAX],
-    cnt: [f32; TILE_MAX],
-    tmp: [f32; TILE_MAX],
+    px: [f32; TILE_MAX + SPREAD],
+    py: [f32; TILE_MAX + SPREAD],
+    pz: [f32; TILE_MAX + SPREAD],
+    ih2: [f32; TILE_MAX + SPREAD],
+    tx: [MaybeUninit<f32>; TABLE + SPREAD],
+    tcos: [MaybeUninit<f32>; TABLE + SPREAD],
+    tsin: [MaybeUninit<f32>; TABLE + SPREAD],
+    lo: [f32; TILE_MAX + SPREAD],
+    hi: [f32; TILE_MAX + SPREAD],
+    dlo: [f32; TILE_MAX + SPREAD],
+    dhi: [f32; TILE_MAX + SPREAD],
+    re: [f32; TILE_MAX + SPREAD],
+    im: [f32; TILE_MAX + SPREAD],
+    inc: [f32; TILE_MAX + SPREAD],
+    cnt: [f32; TILE_MAX + SPREAD],
+    tmp: [f32; TILE_MAX + SPREAD],
 }
 
 /// Transmit model in sample units, relative to the plan origin.
@@ -1200,22 +1208,22 @@ impl Beamformer {
         mut put: impl FnMut(usize, f32, f32),
     ) {
         let mut b = TileBuf {
-            px: [0.0; TILE_MAX],
-            py: [0.0; TILE_MAX],
-            pz: [0.0; TILE_MAX],
-            ih2: [0.0; TILE_MAX],
-            tx: [MaybeUninit::uninit(); TABLE],
-            tcos: [MaybeUninit::uninit(); TABLE],
-            tsin: [MaybeUninit::uninit(); TABLE],
-            lo: [0.0; TILE_MAX],
-            hi: [0.0; TILE_MAX],
-            dlo: [0.0; TILE_MAX],
-            dhi: [0.0; TILE_MAX],
-            re: [0.0; TILE_MAX],
-            im: [0.0; TILE_MAX],
-            inc: [0.0; TILE_MAX],
-            cnt: [0.0; TILE_MAX],
-            tmp: [0.0; TILE_MAX],
+            px: [0.0; TILE_MAX + SPREAD],
+            py: [0.0; TILE_MAX + SPREAD],
+            pz: [0.0; TILE_MAX + SPREAD],
+            ih2: [0.0; TILE_MAX + SPREAD],
+            tx: [MaybeUninit::uninit(); TABLE + SPREAD],
+            tcos: [MaybeUninit::uninit(); TABLE + SPREAD],
+            tsin: [MaybeUninit::uninit(); TABLE + SPREAD],
+            lo: [0.0; TILE_MAX + SPREAD],
+            hi: [0.0; TILE_MAX + SPREAD],
+            dlo: [0.0; TILE_MAX + SPREAD],
+            dhi: [0.0; TILE_MAX + SPREAD],
+            re: [0.0; TILE_MAX + SPREAD],
+            im: [0.0; TILE_MAX + SPREAD],
+            inc: [0.0; TILE_MAX + SPREAD],
+            cnt: [0.0; TILE_MAX + SPREAD],
+            tmp: [0.0; TILE_MAX + SPREAD],
         };
         let nd = self.n_depths;
         let vl = n.div_ceil(LANES);
