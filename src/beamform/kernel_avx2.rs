@@ -502,8 +502,8 @@ pub(crate) unsafe fn rf_tile<const CF: bool>(p: &KernelParams, t: &Tile<'_>, dat
     }
 }
 
-/// The interpolated RF sample of vector `v`'s fast-path step whose transmit-table entry starts at
-/// `e`, at receive distance `r`, read from trace `tr` (`ns` samples).
+/// The interpolated RF sample of one fast-path step: the vector whose transmit-table entry starts
+/// at `e`, at receive distance `r`, read from trace `tr` (`ns` samples).
 #[inline(always)]
 unsafe fn fast_value<const INTERP: u8>(
     k: &Consts,
