@@ -536,10 +536,6 @@ const SPREAD: usize = 16;
 /// 4 KiB apart, the ten arrays a vector reads would share one 8-way set.
 #[repr(C)]
 struct TileBuf {
-    px: [f32; TILE_MAX + SPREAD],
-    py: [f32; TILE_MAX + SPREAD],
-    pz: [f32; TILE_MAX + SPREAD],
-    ih2: [f32; TILE_MAX + SPREAD],
     tx: [MaybeUninit<f32>; TABLE + SPREAD],
     tcos: [MaybeUninit<f32>; TABLE + SPREAD],
     tsin: [MaybeUninit<f32>; TABLE + SPREAD],
@@ -625,10 +621,9 @@ pub struct Beamformer {
     channels: ChannelArrays,
     positions_m: Vec<[f64; 3]>,
     tx_kinds: Vec<TxKind>,
-    px: Vec<f32>,
-    py: Vec<f32>,
-    pz: Vec<f32>,
-    ih2: Vec<f32>,
+    /// Pixel positions (samples) and `(2 F# / z)²`, tile by tile in the tiles' own padded vector
+    /// layout (see [`TileGeometry`]), so that a tile reads one contiguous stretch of each.
+    geo: TileGeometry,
     tx_models: Vec<TxModel>,
     tx_weights: Vec<f32>,
     params: KernelParams,
@@ -639,6 +634,60 @@ pub struct Beamformer {
     tile_lines: usize,
     tile_depths: usize,
     tx_chunk: usize,
+}
+
+/// Per-pixel arrays (positions and `(2 F# / z)²`) stored tile by tile, each tile in the layout
+/// the kernels read: line `j`'s depths at `j · vl · LANES ..`, padded to whole vectors with copies
+/// of the line's last depth (`vl = ⌈n / LANES⌉` for the tile's `n` depths). A tile then takes its
+/// arrays as slices instead of gathering its lines from image-order arrays, a few short copies
+/// per line from memory the hardware prefetchers could not follow (5 % of a single-transmit
+/// `picmus` frame).
+#[derive(Debug, Clone)]
+struct TileGeometry {
+    /// The four arrays, each `n_tiles · slot` long.
+    arrays: [Vec<f32>; 4],
+    /// Entries per tile (the largest tile's padded pixel count).
+    slot: usize,
+    /// Tiles along the depth axis.
+    tiles_per_line_row: usize,
+}
+
+impl TileGeometry {
+    /// Rearranges image-order arrays (`n_lines × n_depths`, depth fastest).
+    fn new(image: [&[f32]; 4], n_lines: usize, n_depths: usize, tile_lines: usize, tile_depths: usize) -> TileGeometry {
+        let slot = tile_lines * tile_depths.div_ceil(LANES) * LANES;
+        let (ta, tb) = (n_lines.div_ceil(tile_lines), n_depths.div_ceil(tile_depths));
+        let arrays = image.map(|src| {
+            let mut out = vec![0.0f32; ta * tb * slot];
+            for a in 0..ta {
+                for b in 0..tb {
+                    let (line0, k0) = (a * tile_lines, b * tile_depths);
+                    let lines = tile_lines.min(n_lines - line0);
+                    let n = tile_depths.min(n_depths - k0);
+                    let vl = n.div_ceil(LANES);
+                    let base = (a * tb + b) * slot;
+                    for j in 0..lines {
+                        let g = (line0 + j) * n_depths + k0;
+                        let o = base + j * vl * LANES;
+                        out[o..o + n].copy_from_slice(&src[g..g + n]);
+                        out[o + n..o + vl * LANES].fill(src[g + n - 1]);
+                    }
+                }
+            }
+            out
+        });
+        TileGeometry {
+            arrays,
+            slot,
+            tiles_per_line_row: tb,
+        }
+    }
+
+    /// The first `np` entries of tile `(a, b)` (`a`-th along the lines, `b`-th along depth).
+    fn tile(&self, a: usize, b: usize, np: usize) -> [&[f32]; 4] {
+        let o = (a * self.tiles_per_line_row + b) * self.slot;
+        [0, 1, 2, 3].map(|i| &self.arrays[i][o..o + np])
+    }
 }
 
 /// Calls `f` with `data` as one contiguous slice, copying it only when it is not in standard layout.
@@ -914,10 +963,7 @@ impl Beamformer {
             channels,
             positions_m: rx.positions_m.clone(),
             tx_kinds: sequence.events().iter().map(|e| e.kind()).collect(),
-            px,
-            py,
-            pz,
-            ih2,
+            geo: TileGeometry::new([&px, &py, &pz, &ih2], n_lines, n_depths, tile_lines, tile_depths),
             tx_models,
             tx_weights,
             params,
@@ -928,7 +974,7 @@ impl Beamformer {
             tile_depths,
             tx_chunk,
         };
-        bf.check_grid_in_record()?;
+        bf.check_grid_in_record(&px, &py, &pz)?;
         Ok(bf)
     }
 
@@ -947,7 +993,7 @@ impl Beamformer {
 
     /// Errors if no pixel's echo window (earliest to latest arrival over the channels' bounding box,
     /// any transmit) overlaps the record.
-    fn check_grid_in_record(&self) -> Result<()> {
+    fn check_grid_in_record(&self, px: &[f32], py: &[f32], pz: &[f32]) -> Result<()> {
         let ch = &self.channels;
         let bb = |v: &[f32]| {
             v.iter()
@@ -967,19 +1013,14 @@ impl Beamformer {
         let last = (self.layout.n_samples - 1) as f32 + 3.0;
         let mut t = [0.0f32; BLOCK];
         for m in &self.tx_models {
-            for start in (0..self.px.len()).step_by(BLOCK) {
-                let end = (start + BLOCK).min(self.px.len());
+            for start in (0..px.len()).step_by(BLOCK) {
+                let end = (start + BLOCK).min(px.len());
                 let n = end - start;
-                m.times(
-                    &self.px[start..end],
-                    &self.py[start..end],
-                    &self.pz[start..end],
-                    &mut t[..n],
-                );
+                m.times(&px[start..end], &py[start..end], &pz[start..end], &mut t[..n]);
                 for (i, &ti) in t[..n].iter().enumerate() {
-                    let (ax, bxm) = span(bx.0, bx.1, self.px[start + i]);
-                    let (ay, bym) = span(by.0, by.1, self.py[start + i]);
-                    let (az, bzm) = span(bz.0, bz.1, self.pz[start + i]);
+                    let (ax, bxm) = span(bx.0, bx.1, px[start + i]);
+                    let (ay, bym) = span(by.0, by.1, py[start + i]);
+                    let (az, bzm) = span(bz.0, bz.1, pz[start + i]);
                     let early = ti + (ax * ax + ay * ay + az * az).sqrt();
                     let late = ti + (bxm * bxm + bym * bym + bzm * bzm).sqrt();
                     if late >= -3.0 && early <= last {
@@ -1208,10 +1249,6 @@ impl Beamformer {
         mut put: impl FnMut(usize, f32, f32),
     ) {
         let mut b = TileBuf {
-            px: [0.0; TILE_MAX + SPREAD],
-            py: [0.0; TILE_MAX + SPREAD],
-            pz: [0.0; TILE_MAX + SPREAD],
-            ih2: [0.0; TILE_MAX + SPREAD],
             tx: [MaybeUninit::uninit(); TABLE + SPREAD],
             tcos: [MaybeUninit::uninit(); TABLE + SPREAD],
             tsin: [MaybeUninit::uninit(); TABLE + SPREAD],
@@ -1225,20 +1262,10 @@ impl Beamformer {
             cnt: [0.0; TILE_MAX + SPREAD],
             tmp: [0.0; TILE_MAX + SPREAD],
         };
-        let nd = self.n_depths;
         let vl = n.div_ceil(LANES);
         let nv = lines * vl;
         let np = nv * LANES;
-        for j in 0..lines {
-            let g = (line0 + j) * nd + k0;
-            for i in 0..vl * LANES {
-                let (src, o) = (g + i.min(n - 1), j * vl * LANES + i);
-                b.px[o] = self.px[src];
-                b.py[o] = self.py[src];
-                b.pz[o] = self.pz[src];
-                b.ih2[o] = self.ih2[src];
-            }
-        }
+        let [px, py, pz, ih2] = self.geo.tile(line0 / self.tile_lines, k0 / self.tile_depths, np);
         let iq = self.layout.demod_hz.is_some();
         for tx0 in (0..self.n_tx).step_by(self.tx_chunk) {
             let nk = (self.n_tx - tx0).min(self.tx_chunk);
@@ -1250,7 +1277,7 @@ impl Beamformer {
                 b.dhi[..np].fill(f32::NEG_INFINITY);
             }
             for k in 0..nk {
-                self.tx_models[tx0 + k].times(&b.px[..np], &b.py[..np], &b.pz[..np], &mut b.tmp[..np]);
+                self.tx_models[tx0 + k].times(px, py, pz, &mut b.tmp[..np]);
                 let w = self.tx_weights[tx0 + k];
                 // Vector by vector (no division per entry, and loops LLVM vectorises: the
                 // comparisons below, unlike `f32::min`, need no NaN handling; delays are finite).
@@ -1287,10 +1314,10 @@ impl Beamformer {
             let table = nv * nk * LANES;
             let tile = Tile {
                 ch: &self.channels,
-                px: &b.px[..np],
-                py: &b.py[..np],
-                pz: &b.pz[..np],
-                ih2: &b.ih2[..np],
+                px,
+                py,
+                pz,
+                ih2,
                 nv,
                 nk,
                 tx: init(&b.tx[..table]),
