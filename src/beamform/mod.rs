@@ -1395,8 +1395,14 @@ fn init(t: &[MaybeUninit<f32>]) -> &[f32] {
 /// A tile callback: `(first_line, lines, first_depth, n, tile)`.
 type TileFn<'a, T> = dyn Fn(usize, usize, usize, usize, &mut [T]) + Sync + 'a;
 
-/// Recursive split of `view` into tiles of at most `tile.0` lines × `tile.1` depths (lines first)
-/// with `rayon::join`; the leaves run `f` on their tile and copy it into the view.
+/// Recursive split of `view` into tiles of at most `tile.0` lines × `tile.1` depths with
+/// `rayon::join`; the leaves run `f` on their tile and copy it into the view.
+///
+/// Depth is split first, so that a thread runs a band of depths across all lines before going
+/// deeper: the band's stretch of every trace then stays in cache for all its tiles, where lines
+/// first made every group of lines stream the whole record again (75 `picmus` waves are 77 MB).
+/// Measured with 2 threads: `picmus` 75 waves +9 %, 1 wave +13 %, `vascular` RF +14 %, `cardiac`
+/// IQ +12 %, the others unchanged.
 fn split<T: Copy + Send + Sync + Default>(
     mut view: ArrayViewMut2<'_, T>,
     line0: usize,
@@ -1408,16 +1414,16 @@ fn split<T: Copy + Send + Sync + Default>(
     if rows == 0 || cols == 0 {
         return;
     }
-    if rows > tile.0 {
-        let mid = (rows / 2).div_ceil(tile.0) * tile.0;
-        let (a, b) = view.split_at(Axis(0), mid);
-        rayon::join(|| split(a, line0, k0, tile, f), || split(b, line0 + mid, k0, tile, f));
-        return;
-    }
     if cols > tile.1 {
         let mid = (cols / 2).div_ceil(tile.1) * tile.1;
         let (a, b) = view.split_at(Axis(1), mid);
         rayon::join(|| split(a, line0, k0, tile, f), || split(b, line0, k0 + mid, tile, f));
+        return;
+    }
+    if rows > tile.0 {
+        let mid = (rows / 2).div_ceil(tile.0) * tile.0;
+        let (a, b) = view.split_at(Axis(0), mid);
+        rayon::join(|| split(a, line0, k0, tile, f), || split(b, line0 + mid, k0, tile, f));
         return;
     }
     let mut buf = [T::default(); TILE_MAX];
