@@ -562,13 +562,15 @@ unsafe fn rf_single<const CF: bool, const PLANAR: bool, const INTERP: u8>(
     // `c · ns`, and `fast_r` proves a vector's taps inside it before the fast path reads them.
     unsafe {
         let tw = _mm256_set1_ps(*t.tw.get_unchecked(0));
+        let (shift, in_lo, in_hi, ..) = p.tap_bounds();
         for c in 0..t.ch.len() {
             let tr = data.as_ptr().add(c * ns);
+            let inside = t.taps_inside(c, shift, in_lo, in_hi);
             for v in 0..t.nv {
                 let Some((w, r, active)) = receive::<PLANAR>(p, k, t, c, v) else {
                     continue;
                 };
-                let a = match fast_r(k, t, v, r, active) {
+                let a = match if inside { Some(r) } else { fast_r(k, t, v, r, active) } {
                     Some(rr) => _mm256_fmadd_ps(
                         tw,
                         fast_value::<INTERP>(k, t, tr, ns, rr, v * LANES),
@@ -767,6 +769,8 @@ impl ChannelState {
         self.n_win = 0;
         self.n_slow = 0;
         let end = p.n_samples as f32 - 16.5;
+        let (shift, in_lo, in_hi, ..) = p.tap_bounds();
+        let inside = t.taps_inside(c, shift, in_lo, in_hi);
         debug_assert!(t.nv <= MAX_NV);
         // SAFETY: callers compile with AVX2 + FMA; `v < t.nv ≤ MAX_NV`.
         unsafe {
@@ -776,7 +780,7 @@ impl ChannelState {
                 };
                 *self.w.get_unchecked_mut(v) = w;
                 *self.active.get_unchecked_mut(v) = active;
-                match fast_r(k, t, v, r, active) {
+                match if inside { Some(r) } else { fast_r(k, t, v, r, active) } {
                     Some(rr) => {
                         *self.r.get_unchecked_mut(v) = rr;
                         *self.r_true.get_unchecked_mut(v) = r;

@@ -514,6 +514,41 @@ pub(crate) struct Tile<'a> {
     /// kernels then skip the elevation and normal terms).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub planar: bool,
+    /// Bounding box of the tile's pixels: `[x_lo, x_hi, y_lo, y_hi, z_lo, z_hi]`.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub bbox: [f32; 6],
+    /// Smallest and largest transmit delay over the tile's pixels and the chunk's transmits.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub tx_range: (f32, f32),
+}
+
+impl Tile<'_> {
+    /// True if, for channel `c`, every pixel of the tile has every tap of every transmit of the
+    /// chunk inside the record: the receive distances lie between the distances from the channel
+    /// to the nearest and the farthest point of the tile's bounding box, so the sample positions
+    /// `r + tx + shift` lie within `[r_near + tx_lo, r_far + tx_hi] + shift`, checked against the
+    /// tap bounds `in_lo`, `in_hi` of [`KernelParams::tap_bounds`] with a margin far above the
+    /// rounding of the kernels' `f32` distances. A kernel may then skip its per-vector range check
+    /// for this channel (most channels of most tiles: only tiles near either end of the record
+    /// fail it).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub fn taps_inside(&self, c: usize, shift: f32, in_lo: f32, in_hi: f32) -> bool {
+        let b = self.bbox.map(f64::from);
+        let e = [self.ch.x[c], self.ch.y[c], self.ch.z[c]].map(f64::from);
+        let (mut near, mut far) = (0.0f64, 0.0f64);
+        for (a, &p) in e.iter().enumerate() {
+            let (lo, hi) = (b[2 * a], b[2 * a + 1]);
+            let d_near = (lo - p).max(p - hi).max(0.0);
+            let d_far = (p - lo).abs().max((p - hi).abs());
+            near += d_near * d_near;
+            far += d_far * d_far;
+        }
+        let (near, far) = (near.sqrt(), far.sqrt());
+        let (tx_lo, tx_hi) = (f64::from(self.tx_range.0), f64::from(self.tx_range.1));
+        let margin = 1e-5 * (far + tx_lo.abs().max(tx_hi.abs()) + f64::from(in_hi.abs())) + 1e-3;
+        let shift = f64::from(shift);
+        near + tx_lo + shift - margin >= f64::from(in_lo) && far + tx_hi + shift + margin < f64::from(in_hi)
+    }
 }
 
 /// Per-pixel sums a kernel accumulates into (`nv · LANES` entries each): the coherent sum
@@ -1266,6 +1301,12 @@ impl Beamformer {
         let nv = lines * vl;
         let np = nv * LANES;
         let [px, py, pz, ih2] = self.geo.tile(line0 / self.tile_lines, k0 / self.tile_depths, np);
+        let range = |v: &[f32]| {
+            v.iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |a, &x| (a.0.min(x), a.1.max(x)))
+        };
+        let ((x_lo, x_hi), (y_lo, y_hi), (z_lo, z_hi)) = (range(px), range(py), range(pz));
+        let bbox = [x_lo, x_hi, y_lo, y_hi, z_lo, z_hi];
         let iq = self.layout.demod_hz.is_some();
         for tx0 in (0..self.n_tx).step_by(self.tx_chunk) {
             let nk = (self.n_tx - tx0).min(self.tx_chunk);
@@ -1329,6 +1370,11 @@ impl Beamformer {
                 dlo: if deltas { &b.dlo[..np] } else { &[] },
                 dhi: if deltas { &b.dhi[..np] } else { &[] },
                 planar: self.planar,
+                bbox,
+                tx_range: (
+                    b.lo[..np].iter().fold(f32::INFINITY, |a, &t| a.min(t)),
+                    b.hi[..np].iter().fold(f32::NEG_INFINITY, |a, &t| a.max(t)),
+                ),
             };
             let mut sums = Sums {
                 re: &mut b.re[..np],
@@ -1507,6 +1553,97 @@ pub(crate) fn window_weight(p: &KernelParams, u2: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Tile::taps_inside` never claims a tile inside the record when the `f32` distances the
+    /// kernels compute put some pixel's taps outside; the record ends are drawn around the tile's
+    /// exact extremes so that both answers occur.
+    #[test]
+    fn taps_inside_is_conservative() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let (mut claimed, mut total) = (0, 0);
+        for _ in 0..2000 {
+            let n_ch = 4;
+            let ch = ChannelArrays {
+                x: (0..n_ch).map(|_| rng.random_range(-300.0f32..300.0)).collect(),
+                y: (0..n_ch).map(|_| rng.random_range(-50.0f32..50.0)).collect(),
+                z: (0..n_ch).map(|_| rng.random_range(-20.0f32..5.0)).collect(),
+                nx: vec![0.0; n_ch],
+                ny: vec![0.0; n_ch],
+                nz: vec![1.0; n_ch],
+            };
+            let np = 2 * LANES;
+            let (cx, cz) = (rng.random_range(-300.0f32..300.0), rng.random_range(10.0f32..2000.0));
+            // Every other draw is a single point (a degenerate box, so that the distance bounds
+            // are exact and only the margin separates the answers).
+            let spread = if rng.random_bool(0.5) { 20.0f32 } else { 0.0 };
+            let mut jitter = |a: f32| if spread > 0.0 { rng.random_range(-a..a) } else { 0.0 };
+            let (j0, j1, j2, j3): (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) = (
+                (0..np).map(|_| jitter(20.0)).collect(),
+                (0..np).map(|_| jitter(5.0)).collect(),
+                (0..np).map(|_| jitter(20.0)).collect(),
+                (0..np).map(|_| jitter(1000.0)).collect(),
+            );
+            let px: Vec<f32> = j0.iter().map(|j| cx + j).collect();
+            let py: Vec<f32> = j1.clone();
+            let pz: Vec<f32> = j2.iter().map(|j| cz + j).collect();
+            let t_mid = rng.random_range(-500.0f32..2000.0);
+            let tx: Vec<f32> = j3.iter().map(|j| t_mid + j).collect();
+            let range = |v: &[f32]| {
+                v.iter()
+                    .fold((f32::INFINITY, f32::NEG_INFINITY), |a, &x| (a.0.min(x), a.1.max(x)))
+            };
+            let ((x0, x1), (y0, y1), (z0, z1), (t0, t1)) = (range(&px), range(&py), range(&pz), range(&tx));
+            let zeros = vec![0.0f32; np];
+            let tile = Tile {
+                ch: &ch,
+                px: &px,
+                py: &py,
+                pz: &pz,
+                ih2: &zeros,
+                nv: np / LANES,
+                nk: 1,
+                tx: &tx,
+                tcos: &[],
+                tsin: &[],
+                tw: &[1.0],
+                lo: &tx,
+                hi: &tx,
+                dlo: &[],
+                dhi: &[],
+                planar: false,
+                bbox: [x0, x1, y0, y1, z0, z1],
+                tx_range: (t0, t1),
+            };
+            for c in 0..n_ch {
+                let ys: Vec<f32> = (0..np)
+                    .map(|o| {
+                        let (dx, dy, dz) = (px[o] - ch.x[c], py[o] - ch.y[c], pz[o] - ch.z[c]);
+                        (dx * dx + dy * dy + dz * dz).sqrt() + tx[o]
+                    })
+                    .collect();
+                let (ymin, ymax) = range(&ys);
+                // Record ends near the exact extremes (either side), or farther away.
+                let mut end = || match spread > 0.0 {
+                    true => rng.random_range(-2.0f32..30.0),
+                    false => rng.random_range(-0.05f32..0.1),
+                };
+                let in_lo = ymin - end();
+                let in_hi = ymax + end();
+                let inside = tile.taps_inside(c, 0.0, in_lo, in_hi);
+                total += 1;
+                if inside {
+                    claimed += 1;
+                    assert!(
+                        ys.iter().all(|&y| y >= in_lo && y < in_hi),
+                        "claimed inside: {ys:?} in [{in_lo}, {in_hi})"
+                    );
+                }
+            }
+        }
+        // Not vacuous: a fair share of the draws is inside.
+        assert!(claimed > total / 10 && claimed < total, "{claimed} of {total}");
+    }
 
     #[test]
     fn polynomials_are_accurate() {
