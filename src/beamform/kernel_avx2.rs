@@ -37,8 +37,20 @@
 //!   no change on `cardiac` IQ or `vascular` RF; nor is the store-to-load path the limit:
 //!   software-pipelining the IQ step (the next vector's indices stored one step ahead) lost 7 %.
 //!
+//! - Single transmit (`picmus` 1 wave), each within ±2 % (best of 10–12): weights applied to the
+//!   taps instead of the interpolated sample (`w(1−f)·s0 + wf·s1`, shorter dependency chain);
+//!   `vrsqrtps` with a Newton step instead of `vsqrtps` (+3 %, not worth the approximate
+//!   distances); lane loads instead of the window (−12 %); a per-tile proof that every vector's
+//!   taps fit one window, skipping the per-vector offset check (+1.6 %); the window dispatch
+//!   hoisted out of the loop.
+//!
 //! Ablations show no single dominant cost: without the taps' loads IQ gains 4 %, without the
-//! transmit phasor 8 %, without the receive phasor's polynomials 15 %.
+//! transmit phasor 8 %, without the receive phasor's polynomials 15 %. On `picmus` 1 wave (one
+//! thread) the trace in L1 for every channel gains nothing (not memory), and without the taps
+//! (window load, permutes and lerp) the kernel runs 1.67× faster. `llvm-mca -mcpu=znver3` on
+//! the single-transmit loop gives 27 cycles per taking-part (channel, vector) pair, bound by the
+//! floating-point pipes (`vsqrtps` alone holds one for 5 cycles, the four `vpermps` about as
+//! long); the measured cost is 25–29 cycles.
 
 use super::kernel_scalar::{iq_lane, rf_lane};
 use super::{

@@ -67,9 +67,13 @@
 //! oracle), AVX2 + FMA (runtime-detected; also the kernel of AVX-512 CPUs: a separate AVX-512 kernel
 //! was removed because no machine here could run its tests) and NEON (aarch64, currently the scalar
 //! code). [`KernelChoice`] selects; rayon splits the image into tiles (`rayon::join`, no
-//! allocation), each computed by one task with a fixed summation order (transmit chunks, channels in
-//! order, transmits in order), so the output does not depend on the thread count. Tile buffers live
-//! on the stack (about 280 KiB per worker).
+//! allocation; depth first, so that each thread works through bands of depth across all lines and
+//! a band's stretch of every trace stays in cache), each computed by one task with a fixed
+//! summation order (transmit chunks, channels in order, transmits in order), so the output does
+//! not depend on the thread count. The plan stores the pixels' positions tile by tile in the
+//! kernels' layout, so a tile reads them as slices; the AVX2 kernel also skips its per-vector
+//! record check for every channel whose distances to the tile's bounding box prove all taps
+//! inside. Tile buffers live on the stack (about 260 KiB per worker).
 //!
 //! Non-finite samples propagate to the pixels that read them (and, in the SIMD kernels, possibly
 //! to pixels whose masked-out lanes read them); the data is expected to be finite.
@@ -646,7 +650,7 @@ impl TxModel {
 /// A delay-and-sum plan. See the [module docs](self).
 ///
 /// `Send + Sync`: one plan may run frames on several threads at once. The run methods allocate
-/// nothing (tile tables and accumulators live on the stack, about 280 KiB per worker thread).
+/// nothing (tile tables and accumulators live on the stack, about 260 KiB per worker thread).
 #[derive(Debug, Clone)]
 pub struct Beamformer {
     layout: DataLayout,
