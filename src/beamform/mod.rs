@@ -694,8 +694,7 @@ struct TileGeometry {
 impl TileGeometry {
     /// Rearranges image-order arrays (`n_lines × n_depths`, depth fastest).
     fn new(image: [&[f32]; 4], n_lines: usize, n_depths: usize, tile_lines: usize, tile_depths: usize) -> TileGeometry {
-        let slot = tile_lines * tile_depths.div_ceil(LANES) * LANES;
-        let (ta, tb) = (n_lines.div_ceil(tile_lines), n_depths.div_ceil(tile_depths));
+        let (slot, ta, tb) = Self::shape(n_lines, n_depths, tile_lines, tile_depths);
         let arrays = image.map(|src| {
             let mut out = vec![0.0f32; ta * tb * slot];
             for a in 0..ta {
@@ -720,6 +719,18 @@ impl TileGeometry {
             slot,
             tiles_per_line_row: tb,
         }
+    }
+
+    /// `(entries per tile, tiles along the lines, tiles along depth)`.
+    fn shape(n_lines: usize, n_depths: usize, tile_lines: usize, tile_depths: usize) -> (usize, usize, usize) {
+        let slot = tile_lines * tile_depths.div_ceil(LANES) * LANES;
+        (slot, n_lines.div_ceil(tile_lines), n_depths.div_ceil(tile_depths))
+    }
+
+    /// Length of each array (checked before allocating).
+    fn len(n_lines: usize, n_depths: usize, tile_lines: usize, tile_depths: usize) -> usize {
+        let (slot, ta, tb) = Self::shape(n_lines, n_depths, tile_lines, tile_depths);
+        ta.saturating_mul(tb).saturating_mul(slot)
     }
 
     /// The first `np` entries of tile `(a, b)` (`a`-th along the lines, `b`-th along depth).
@@ -992,6 +1003,20 @@ impl Beamformer {
                 "coherence_factor",
                 format!("at most {MAX_CF_TRANSMITS} transmits with a coherence factor"),
                 format!("{n_tx} transmits"),
+            ));
+        }
+        // The plan stores every line padded to whole vectors and every tile to a full slot: at
+        // most 8 entries per pixel for grids of fewer than 8 depths, so bound it (before
+        // allocating) by twice the largest grid.
+        let padded = TileGeometry::len(n_lines, n_depths, tile_lines, tile_depths);
+        if padded > 2 * crate::grid::MAX_PIXELS {
+            return Err(Error::invalid(
+                "grid",
+                format!(
+                    "at most {} pixels once each line is padded to whole {LANES}-pixel vectors and whole tiles",
+                    2 * crate::grid::MAX_PIXELS
+                ),
+                format!("{padded} ({n_lines} lines × {n_depths} depths)"),
             ));
         }
         let bf = Beamformer {
@@ -1557,6 +1582,33 @@ pub(crate) fn window_weight(p: &KernelParams, u2: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tile-major geometry holds each pixel at the place the kernels read it, pads lines with
+    /// their last depth, and its size bound counts what it allocates.
+    #[test]
+    fn tile_geometry_layout() {
+        let (n_lines, n_depths, tl, td) = (5, 11, 2, 8);
+        let img: Vec<f32> = (0..n_lines * n_depths).map(|i| i as f32).collect();
+        let g = TileGeometry::new([&img, &img, &img, &img], n_lines, n_depths, tl, td);
+        assert_eq!(g.arrays[0].len(), TileGeometry::len(n_lines, n_depths, tl, td));
+        assert_eq!(TileGeometry::len(n_lines, n_depths, tl, td), 3 * 2 * 16);
+        for line0 in (0..n_lines).step_by(tl) {
+            for k0 in (0..n_depths).step_by(td) {
+                let lines = tl.min(n_lines - line0);
+                let n = td.min(n_depths - k0);
+                let vl = n.div_ceil(LANES);
+                let [px, ..] = g.tile(line0 / tl, k0 / td, lines * vl * LANES);
+                for j in 0..lines {
+                    for i in 0..vl * LANES {
+                        let want = ((line0 + j) * n_depths + k0 + i.min(n - 1)) as f32;
+                        assert_eq!(px[j * vl * LANES + i], want, "tile ({line0}, {k0}) line {j} depth {i}");
+                    }
+                }
+            }
+        }
+        // A single-depth grid pads every pixel to a vector: 8 entries per pixel.
+        assert_eq!(TileGeometry::len(64, 1, 32, 8), 64 * 8);
+    }
 
     /// `Tile::taps_inside` never claims a tile inside the record when the `f32` distances the
     /// kernels compute put some pixel's taps outside; the record ends are drawn around the tile's
