@@ -689,6 +689,8 @@ struct TileGeometry {
     slot: usize,
     /// Tiles along the depth axis.
     tiles_per_line_row: usize,
+    /// Each tile's bounding box `[x_lo, x_hi, y_lo, y_hi, z_lo, z_hi]` ([`Tile::bbox`]).
+    bboxes: Vec<[f32; 6]>,
 }
 
 impl TileGeometry {
@@ -714,10 +716,21 @@ impl TileGeometry {
             }
             out
         });
+        // Over the tile's own entries (a partial tile leaves the rest of its slot unused).
+        let bboxes = (0..ta * tb)
+            .map(|i| {
+                let (a, b) = (i / tb, i % tb);
+                let lines = tile_lines.min(n_lines - a * tile_lines);
+                let np = lines * tile_depths.min(n_depths - b * tile_depths).div_ceil(LANES) * LANES;
+                let [(x0, x1), (y0, y1), (z0, z1)] = [0, 1, 2].map(|k| min_max(&arrays[k][i * slot..i * slot + np]));
+                [x0, x1, y0, y1, z0, z1]
+            })
+            .collect();
         TileGeometry {
             arrays,
             slot,
             tiles_per_line_row: tb,
+            bboxes,
         }
     }
 
@@ -738,6 +751,17 @@ impl TileGeometry {
         let o = (a * self.tiles_per_line_row + b) * self.slot;
         [0, 1, 2, 3].map(|i| &self.arrays[i][o..o + np])
     }
+
+    /// The bounding box of tile `(a, b)`.
+    fn bbox(&self, a: usize, b: usize) -> [f32; 6] {
+        self.bboxes[a * self.tiles_per_line_row + b]
+    }
+}
+
+/// `(min, max)` of `v` (`(∞, −∞)` when empty).
+fn min_max(v: &[f32]) -> (f32, f32) {
+    v.iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |a, &x| (a.0.min(x), a.1.max(x)))
 }
 
 /// Calls `f` with `data` as one contiguous slice, copying it only when it is not in standard layout.
@@ -1059,11 +1083,7 @@ impl Beamformer {
     /// any transmit) overlaps the record.
     fn check_grid_in_record(&self, px: &[f32], py: &[f32], pz: &[f32]) -> Result<()> {
         let ch = &self.channels;
-        let bb = |v: &[f32]| {
-            v.iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |a, &x| (a.0.min(x), a.1.max(x)))
-        };
-        let (bx, by, bz) = (bb(&ch.x), bb(&ch.y), bb(&ch.z));
+        let (bx, by, bz) = (min_max(&ch.x), min_max(&ch.y), min_max(&ch.z));
         let span = |lo: f32, hi: f32, p: f32| -> (f32, f32) {
             let near = if p < lo {
                 lo - p
@@ -1329,13 +1349,9 @@ impl Beamformer {
         let vl = n.div_ceil(LANES);
         let nv = lines * vl;
         let np = nv * LANES;
-        let [px, py, pz, ih2] = self.geo.tile(line0 / self.tile_lines, k0 / self.tile_depths, np);
-        let range = |v: &[f32]| {
-            v.iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |a, &x| (a.0.min(x), a.1.max(x)))
-        };
-        let ((x_lo, x_hi), (y_lo, y_hi), (z_lo, z_hi)) = (range(px), range(py), range(pz));
-        let bbox = [x_lo, x_hi, y_lo, y_hi, z_lo, z_hi];
+        let (a, bt) = (line0 / self.tile_lines, k0 / self.tile_depths);
+        let [px, py, pz, ih2] = self.geo.tile(a, bt, np);
+        let bbox = self.geo.bbox(a, bt);
         let iq = self.layout.demod_hz.is_some();
         for tx0 in (0..self.n_tx).step_by(self.tx_chunk) {
             let nk = (self.n_tx - tx0).min(self.tx_chunk);
@@ -1400,10 +1416,7 @@ impl Beamformer {
                 dhi: if deltas { &b.dhi[..np] } else { &[] },
                 planar: self.planar,
                 bbox,
-                tx_range: (
-                    b.lo[..np].iter().fold(f32::INFINITY, |a, &t| a.min(t)),
-                    b.hi[..np].iter().fold(f32::NEG_INFINITY, |a, &t| a.max(t)),
-                ),
+                tx_range: (min_max(&b.lo[..np]).0, min_max(&b.hi[..np]).1),
             };
             let mut sums = Sums {
                 re: &mut b.re[..np],
@@ -1606,6 +1619,9 @@ mod tests {
                 }
             }
         }
+        // Each tile's bounding box covers its own pixels only (the pixel values here are their
+        // image indices, the same in all four arrays).
+        assert_eq!(g.bbox(2, 1), [52.0, 54.0, 52.0, 54.0, 52.0, 54.0]);
         // A single-depth grid pads every pixel to a vector: 8 entries per pixel.
         assert_eq!(TileGeometry::len(64, 1, 32, 8), 64 * 8);
     }
@@ -1645,11 +1661,7 @@ mod tests {
             let pz: Vec<f32> = j2.iter().map(|j| cz + j).collect();
             let t_mid = rng.random_range(-500.0f32..2000.0);
             let tx: Vec<f32> = j3.iter().map(|j| t_mid + j).collect();
-            let range = |v: &[f32]| {
-                v.iter()
-                    .fold((f32::INFINITY, f32::NEG_INFINITY), |a, &x| (a.0.min(x), a.1.max(x)))
-            };
-            let ((x0, x1), (y0, y1), (z0, z1), (t0, t1)) = (range(&px), range(&py), range(&pz), range(&tx));
+            let ((x0, x1), (y0, y1), (z0, z1), (t0, t1)) = (min_max(&px), min_max(&py), min_max(&pz), min_max(&tx));
             let zeros = vec![0.0f32; np];
             let tile = Tile {
                 ch: &ch,
@@ -1678,7 +1690,7 @@ mod tests {
                         (dx * dx + dy * dy + dz * dz).sqrt() + tx[o]
                     })
                     .collect();
-                let (ymin, ymax) = range(&ys);
+                let (ymin, ymax) = min_max(&ys);
                 // Record ends near the exact extremes (either side), or farther away.
                 let mut end = || match spread > 0.0 {
                     true => rng.random_range(-2.0f32..30.0),
