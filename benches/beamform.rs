@@ -1,4 +1,4 @@
-//! Beamformer throughput on the named workloads (WORKLOADS.md), in points/s (pixels × receive
+//! Beamformer throughput on the named workloads (`docs/workloads.md`), in points/s (pixels × receive
 //! channels × transmits): linear interpolation, receive F-number 1.5 with a rectangular window.
 //!
 //! Cases per workload: the scalar kernel on 1 thread, the best SIMD kernel on 1 thread, the best SIMD
@@ -11,8 +11,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::{Array2, Array3};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sonochip::beamform::{BeamformConfig, Beamformer, DataLayout, KernelChoice, RxArray};
+use sonochip::beamform::{BeamformConfig, Beamformer, KernelChoice};
+use sonochip::demod::Demodulator;
 use sonochip::grid::{Grid, GridKind};
+use sonochip::imager::iq_demod_config;
 use sonochip::workload::Workload;
 use std::time::Duration;
 
@@ -42,20 +44,18 @@ fn thin(grid: &Grid, step: usize) -> Grid {
 }
 
 fn bench_workload(c: &mut Criterion, w: &Workload, label: &str) {
-    let rx = RxArray::from_aperture(&w.aperture);
-    let layout = DataLayout::rf(w.sampling.fs_hz, w.sampling.t0_s, w.sampling.n_samples, w.pulse.fc_hz());
+    let acq = &w.acquisition;
+    let meta = acq.metadata().unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let data = Array3::from_shape_fn(
-        (w.sequence.len(), w.aperture.n_channels(), w.sampling.n_samples),
-        |_| rng.random_range(-1.0f32..1.0),
-    );
-    let best = *KernelChoice::supported().last().unwrap();
+    let data = Array3::from_shape_fn(meta.data_shape(), |_| rng.random_range(-1.0f32..1.0));
+    let best = KernelChoice::best();
     let all = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let thin_grid = thin(&w.grid, 8);
+    let grid = acq.grid();
+    let thin_grid = thin(grid, 8);
     let cases = [
         (KernelChoice::Scalar, 1, &thin_grid),
-        (best, 1, &w.grid),
-        (best, all, &w.grid),
+        (best, 1, grid),
+        (best, all, grid),
     ];
     let mut g = c.benchmark_group(format!("beamform/{label}"));
     g.sample_size(10);
@@ -68,7 +68,7 @@ fn bench_workload(c: &mut Criterion, w: &Workload, label: &str) {
             f_number: Some(1.5),
             ..BeamformConfig::default()
         };
-        let bf = Beamformer::new(&rx, &w.sequence, grid, layout, cfg).unwrap();
+        let bf = Beamformer::new(&meta, grid, cfg).unwrap();
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         let mut img = Array2::<f32>::zeros(grid.shape());
         g.throughput(Throughput::Elements(bf.points_per_frame() as u64));
@@ -81,19 +81,13 @@ fn bench_workload(c: &mut Criterion, w: &Workload, label: &str) {
         f_number: Some(1.5),
         ..BeamformConfig::default()
     };
-    let fc = w.pulse.fc_hz();
-    let iq_layout = DataLayout::iq(
-        w.sampling.fs_hz / 2.0,
-        w.sampling.t0_s,
-        w.sampling.n_samples.div_ceil(2),
-        fc,
-        fc,
-    );
-    let bf = Beamformer::new(&rx, &w.sequence, &w.grid, iq_layout, cfg.clone()).unwrap();
+    let demod = Demodulator::new(acq.sampling(), iq_demod_config(acq.pulse().fc_hz())).unwrap();
+    let iq_meta = demod.output_metadata(&meta).unwrap();
+    let bf = Beamformer::new(&iq_meta, grid, cfg.clone()).unwrap();
     let iq = Array3::from_shape_fn(bf.data_shape(), |_| {
         num_complex::Complex32::new(rng.random_range(-1.0f32..1.0), rng.random_range(-1.0f32..1.0))
     });
-    let mut iq_img = Array2::zeros(w.grid.shape());
+    let mut iq_img = Array2::zeros(grid.shape());
     g.throughput(Throughput::Elements(bf.points_per_frame() as u64));
     g.bench_function(format!("{best:?}/iq/threads={all}"), |b| {
         b.iter(|| all_pool.install(|| bf.beamform_iq_raw_into(iq.view(), iq_img.view_mut()).unwrap()))
@@ -102,8 +96,8 @@ fn bench_workload(c: &mut Criterion, w: &Workload, label: &str) {
         coherence_factor: true,
         ..cfg
     };
-    if let Ok(bf) = Beamformer::new(&rx, &w.sequence, &w.grid, layout, cf) {
-        let mut img = Array2::<f32>::zeros(w.grid.shape());
+    if let Ok(bf) = Beamformer::new(&meta, grid, cf) {
+        let mut img = Array2::<f32>::zeros(grid.shape());
         g.bench_function(format!("{best:?}/coherence_factor/threads={all}"), |b| {
             b.iter(|| all_pool.install(|| bf.beamform_raw_into(data.view(), img.view_mut()).unwrap()))
         });
@@ -115,6 +109,11 @@ fn bench_workload(c: &mut Criterion, w: &Workload, label: &str) {
 type MakeWorkload = fn() -> sonochip::Result<Workload>;
 
 fn workloads(c: &mut Criterion) {
+    println!(
+        "beamform bench: kernels this CPU runs {:?}; SIMD cases use {:?}",
+        KernelChoice::supported(),
+        KernelChoice::best()
+    );
     let filter = std::env::var("SONOCHIP_BENCH_WORKLOADS").unwrap_or_default();
     let all: [(&str, MakeWorkload); 7] = [
         ("vascular", Workload::vascular),

@@ -8,6 +8,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::Array3;
 use num_complex::Complex32;
 use rand::{Rng, SeedableRng};
+use sonochip::channel_data::Sampling;
 use sonochip::demod::Demodulator;
 use sonochip::imager::iq_demod_config;
 use std::time::Duration;
@@ -18,7 +19,7 @@ fn demod(c: &mut Criterion) {
     let (fs, fc) = (14e6, 3.5e6);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let rf = Array3::from_shape_fn((n_tx, n_ch, n), |_| rng.random::<f32>() - 0.5);
-    let plan = Demodulator::new(fs, 0.0, n, iq_demod_config(fc)).unwrap();
+    let plan = Demodulator::new(Sampling::new(fs, 0.0, n).unwrap(), iq_demod_config(fc)).unwrap();
     let mut iq = Array3::<Complex32>::zeros((n_tx, n_ch, plan.output_len()));
     plan.demodulate_into(rf.view(), iq.view_mut()).unwrap();
 

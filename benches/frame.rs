@@ -5,26 +5,14 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::Array3;
 use rand::{Rng, SeedableRng};
-use sonochip::channel_data::{ChannelData, Metadata};
+use sonochip::channel_data::ChannelData;
 use sonochip::imager::Imager;
 use sonochip::preset::PresetKind;
 
 fn noise_frame(imager: &Imager) -> ChannelData<f32> {
-    let s = imager.setup();
+    let meta = imager.metadata().clone();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let data = Array3::from_shape_fn(
-        (s.sequence.len(), s.aperture.n_channels(), s.sampling.n_samples),
-        |_| rng.random::<f32>() - 0.5,
-    );
-    let meta = Metadata {
-        fs_hz: s.sampling.fs_hz,
-        t0_s: s.sampling.t0_s,
-        fc_hz: s.pulse.fc_hz(),
-        c_m_s: s.sequence.c_m_s(),
-        demod_hz: None,
-        channel_positions_m: s.aperture.channel_positions(),
-        sequence: s.sequence.clone(),
-    };
+    let data = Array3::from_shape_fn(meta.data_shape(), |_| rng.random::<f32>() - 0.5);
     ChannelData::new(data, meta).unwrap()
 }
 
@@ -41,6 +29,10 @@ fn frames(c: &mut Criterion) {
         ("abdomen", PresetKind::Abdomen),
     ] {
         let mut imager = Imager::new(kind).unwrap();
+        println!(
+            "frame bench: {name} beamforms with the {:?} kernel",
+            imager.beamformer().kernel()
+        );
         let rf = noise_frame(&imager);
         imager.process(&rf).unwrap();
         g.bench_function(format!("{name}/end_to_end/threads={threads}"), |b| {

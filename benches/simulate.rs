@@ -1,4 +1,4 @@
-//! Simulator throughput on the `sim` workload (WORKLOADS.md): the `abdomen` aperture (140 column
+//! Simulator throughput on the `sim` workload (`docs/workloads.md`): the `abdomen` aperture (140 column
 //! channels of the default CMUT grid), 3.5 MHz, fs 14 MHz, 20–160 mm, 5 diverging waves,
 //! 20,000 scatterers. Throughput is reported in scatterer × channel × transmit per second.
 
@@ -10,8 +10,8 @@ use sonochip::workload::Workload;
 
 fn sim_workload(c: &mut Criterion) {
     let w = Workload::sim().unwrap();
-    let (ap, seq) = (&w.aperture, &w.sequence);
-    let sim = Simulator::new(ap, seq, Medium::soft_tissue(), w.pulse, w.sampling).unwrap();
+    let (ap, seq) = (w.acquisition.aperture(), w.acquisition.sequence());
+    let sim = Simulator::new(&w.acquisition, Medium::soft_tissue()).unwrap();
     // 20,000 scatterers over the 60° sector's bounding box (±80 mm × 20–160 mm), 3 mm thick.
     let phantom = SpeckleBuilder::new((-0.08, 0.08), (0.02, 0.16), 20_000.0 / (160.0 * 140.0))
         .unwrap()

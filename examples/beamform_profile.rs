@@ -5,9 +5,10 @@
 
 use ndarray::{Array2, Array3};
 use num_complex::Complex32;
-use sonochip::beamform::{BeamformConfig, Beamformer, DataLayout, KernelChoice, RxArray};
-use sonochip::imager::live_beamform_config;
-use sonochip::preset::Family;
+use sonochip::beamform::{BeamformConfig, Beamformer, KernelChoice};
+use sonochip::demod::Demodulator;
+use sonochip::imager::iq_demod_config;
+use sonochip::preset::{Preset, PresetKind};
 use sonochip::workload::Workload;
 
 fn main() {
@@ -19,7 +20,8 @@ fn main() {
         "picmus75" => Workload::picmus(75),
         other => Workload::by_name(other).expect("a workload name"),
     }
-    .unwrap();
+    .unwrap()
+    .acquisition;
     let kernel = match args.get(2).map_or("Auto", |s| s.as_str()) {
         "Scalar" => KernelChoice::Scalar,
         "Avx2" => KernelChoice::Avx2,
@@ -37,16 +39,17 @@ fn main() {
             .map(f64::to_radians),
         ..BeamformConfig::default()
     };
-    // LIVE=1: the live imager's configuration for the workload's family (linear for `vascular`).
+    // LIVE=1: the live imager's configuration for the workload's preset (the vascular preset's
+    // for `vascular`, the abdomen preset's for the others).
     let cfg = if std::env::var("LIVE").is_ok() {
-        let family = if name == "vascular" {
-            Family::Linear
+        let kind = if name == "vascular" {
+            PresetKind::Vascular
         } else {
-            Family::Curved
+            PresetKind::Abdomen
         };
         BeamformConfig {
             kernel,
-            ..live_beamform_config(family)
+            ..Preset::get(kind).beamform_config()
         }
     } else {
         cfg
@@ -57,15 +60,15 @@ fn main() {
         ..cfg
     };
     let iq = std::env::var("IQ").is_ok();
-    let fs = w.sampling.fs_hz;
-    let fc = w.pulse.fc_hz();
-    let layout = if iq {
+    let rf_meta = w.metadata().unwrap();
+    let meta = if iq {
         // As the live imager: decimated by 2.
-        DataLayout::iq(fs / 2.0, w.sampling.t0_s, w.sampling.n_samples.div_ceil(2), fc, fc)
+        let demod = Demodulator::new(w.sampling(), iq_demod_config(w.pulse().fc_hz())).unwrap();
+        demod.output_metadata(&rf_meta).unwrap()
     } else {
-        DataLayout::rf(fs, w.sampling.t0_s, w.sampling.n_samples, fc)
+        rf_meta
     };
-    let bf = Beamformer::new(&RxArray::from_aperture(&w.aperture), &w.sequence, &w.grid, layout, cfg).unwrap();
+    let bf = Beamformer::new(&meta, w.grid(), cfg).unwrap();
     let data = Array3::from_shape_fn(bf.data_shape(), |(a, b, c)| {
         ((a * 7 + b * 13 + c * 31) % 17) as f32 - 8.0
     });

@@ -3,25 +3,20 @@
 //! compounded plane waves; prints CR, CNR, gCNR and speckle statistics and writes
 //! `out/cyst/cyst.png`.
 
-use sonochip::beamform::{BeamformConfig, Window};
-use sonochip::bmode::BModeMapper;
-use sonochip::grid::Grid;
 use sonochip::imager::envelope_image;
-use sonochip::medium::Medium;
 use sonochip::metrics::{Region, contrast, speckle};
-use sonochip::phantom::{Phantom, density_for};
-use sonochip::scan_convert::{RasterSpec, ScanConverter};
-use sonochip::sim::Simulator;
+use sonochip::phantom::density_for;
+use sonochip::prelude::*;
 use sonochip::workload::Workload;
 
 fn main() -> sonochip::Result<()> {
-    let w = Workload::picmus(11)?;
-    let lambda = 1540.0 / w.pulse.fc_hz();
+    let w = Workload::picmus(11)?.acquisition;
+    let lambda = w.sound_speed_m_s() / w.pulse().fc_hz();
     let density = density_for(12.0, 1.5 * lambda, lambda);
     let (xr, zr) = ((-0.01, 0.01), (0.01, 0.03));
     let phantom = Phantom::cyst(xr, zr, 0.02, 0.003, density, 7)?;
     let t = std::time::Instant::now();
-    let rf = Simulator::new(&w.aperture, &w.sequence, Medium::soft_tissue(), w.pulse, w.sampling)?.run(&phantom)?;
+    let rf = Simulator::new(&w, Medium::soft_tissue())?.run(&phantom)?;
     println!(
         "simulated {} scatterers ({density:.0}/mm², 12 per cell) in {:.1} s",
         phantom.len(),
@@ -33,7 +28,7 @@ fn main() -> sonochip::Result<()> {
         window: Window::Hann,
         ..BeamformConfig::default()
     };
-    let env = envelope_image(&rf, &w.aperture, &grid, config)?;
+    let env = envelope_image(&rf, &grid, config)?;
     let dx = 0.25 * (xr.1 - xr.0) * 0.8;
     let cyst = Region::Disk {
         center_m: [-dx, 0.02],
@@ -74,10 +69,6 @@ fn main() -> sonochip::Result<()> {
     let conv = ScanConverter::new(&grid, RasterSpec::square_pixels_for(&grid, 400)?)?;
     let mut frame = conv.new_frame()?;
     conv.convert_into_frame(mapped.view(), &mut frame)?;
-    std::fs::create_dir_all("out/cyst").map_err(|e| sonochip::Error::Io {
-        path: "out/cyst".into(),
-        message: e.to_string(),
-    })?;
     frame.save_png_with_depth_scale("out/cyst/cyst.png")?;
     println!("wrote out/cyst/cyst.png");
     Ok(())

@@ -9,7 +9,6 @@ use sonochip::imager::Imager;
 use sonochip::medium::Medium;
 use sonochip::phantom::Phantom;
 use sonochip::preset::PresetKind;
-use sonochip::sim::Simulator;
 
 /// Echogenicity picture `[z, x]` over 30 mm × 36 mm (values 0–2).
 fn kidney(rows: usize, cols: usize) -> Array2<f32> {
@@ -33,18 +32,13 @@ fn kidney(rows: usize, cols: usize) -> Array2<f32> {
 }
 
 fn main() -> sonochip::Result<()> {
-    std::fs::create_dir_all("out/image_phantom").map_err(|e| sonochip::Error::Io {
-        path: "out/image_phantom".into(),
-        message: e.to_string(),
-    })?;
     let picture = kidney(240, 200);
     let grey = picture.mapv(|v| (v / 2.0 * 255.0) as u8);
     BModeFrame::new(grey, [-0.015, 0.004], [0.03 / 200.0, 0.036 / 240.0])?.save_png("out/image_phantom/source.png")?;
     let mut imager = Imager::new(PresetKind::Vascular)?;
     let density = imager.preset().speckle_density(1.5);
     let phantom = Phantom::from_image(picture.view(), (-0.015, 0.015), (0.004, 0.04), density, 5)?;
-    let s = imager.setup().clone();
-    let rf = Simulator::new(&s.aperture, &s.sequence, Medium::soft_tissue(), s.pulse, s.sampling)?.run(&phantom)?;
+    let rf = imager.simulate(&phantom, Medium::soft_tissue())?;
     imager
         .process(&rf)?
         .save_png_with_depth_scale("out/image_phantom/bmode.png")?;

@@ -6,18 +6,11 @@
 //! 0.6 (deep presets) to 1 (superficial) scatterers per resolution cell so that all eight presets simulate in well under a minute on
 //! two cores; `examples/cyst.rs` shows fully developed speckle at ≥ 10 per cell.
 
-use sonochip::imager::Imager;
-use sonochip::medium::Medium;
-use sonochip::preset::PresetKind;
-use sonochip::sim::Simulator;
+use sonochip::prelude::*;
 use std::time::Instant;
 
 fn main() -> sonochip::Result<()> {
     let out = std::path::Path::new("out/scan");
-    std::fs::create_dir_all(out).map_err(|e| sonochip::Error::Io {
-        path: out.display().to_string(),
-        message: e.to_string(),
-    })?;
     let start = Instant::now();
     println!(
         "{:<9} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
@@ -26,11 +19,10 @@ fn main() -> sonochip::Result<()> {
     for (i, kind) in PresetKind::ALL.iter().enumerate() {
         let mut imager = Imager::new(*kind)?;
         let preset = imager.preset().clone();
-        let s = imager.setup().clone();
         let per_cell = if preset.fc_hz > 5e6 { 1.0 } else { 0.6 };
         let phantom = preset.phantom(per_cell, 100 + i as u64)?;
         let t = Instant::now();
-        let rf = Simulator::new(&s.aperture, &s.sequence, Medium::soft_tissue(), s.pulse, s.sampling)?.run(&phantom)?;
+        let rf = imager.simulate(&phantom, Medium::soft_tissue())?;
         let sim_s = t.elapsed().as_secs_f64();
         // Twice: the first frame warms caches; timings are from the second.
         imager.process(&rf)?;

@@ -7,10 +7,7 @@ use sonochip::validation::{ValidationOptions, markdown_table, validate};
 use sonochip::workload::Workload;
 
 fn main() -> sonochip::Result<()> {
-    let io = |e: std::io::Error| sonochip::Error::Io {
-        path: "out/validate".into(),
-        message: e.to_string(),
-    };
+    let io = |e: std::io::Error| sonochip::Error::io("out/validate", e);
     std::fs::create_dir_all("out/validate").map_err(io)?;
     let picmus = ValidationOptions::default();
     let vascular = ValidationOptions {
@@ -23,14 +20,14 @@ fn main() -> sonochip::Result<()> {
         let t = std::time::Instant::now();
         rows.push(validate(
             &format!("PICMUS L11-4v, {n} PW"),
-            &Workload::picmus(n)?,
+            &Workload::picmus(n)?.acquisition,
             &picmus,
         )?);
         eprintln!("PICMUS {n} PW done in {:.1} s", t.elapsed().as_secs_f64());
     }
     rows.push(validate(
         "CMUT vascular preset (140 columns, 5 PW)",
-        &Workload::vascular()?,
+        &Workload::vascular()?.acquisition,
         &vascular,
     )?);
     let table = markdown_table(&rows);
@@ -40,10 +37,7 @@ fn main() -> sonochip::Result<()> {
     );
     println!("{table}");
     std::fs::write("out/validate/report.md", &table).map_err(io)?;
-    let json = serde_json::to_string_pretty(&rows).map_err(|e| sonochip::Error::Format {
-        path: "report.json".into(),
-        message: e.to_string(),
-    })?;
+    let json = serde_json::to_string_pretty(&rows).map_err(|e| sonochip::Error::format("report.json", e))?;
     std::fs::write("out/validate/report.json", json).map_err(io)?;
     println!("wrote out/validate/report.md and report.json");
     // `--write-readme` puts the table between the README's validate markers.

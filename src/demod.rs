@@ -43,9 +43,9 @@
 //!
 //! ```
 //! use ndarray::Array3;
-//! use sonochip::demod::{DemodConfig, Demodulator};
+//! use sonochip::{channel_data::Sampling, demod::{DemodConfig, Demodulator}};
 //! let (fs, fc, n) = (40e6, 5e6, 400);
-//! let plan = Demodulator::new(fs, 0.0, n, DemodConfig::new(fc, fc, 4)).unwrap();
+//! let plan = Demodulator::new(Sampling::new(fs, 0.0, n).unwrap(), DemodConfig::new(fc, fc, 4)).unwrap();
 //! // A tone at fc with amplitude 1: its IQ magnitude is 1 away from the ends.
 //! let rf = Array3::from_shape_fn((1, 1, n), |(_, _, k)| (2.0 * std::f64::consts::PI * fc * k as f64 / fs).cos() as f32);
 //! let mut iq = Array3::zeros((1, 1, plan.output_len()));
@@ -53,8 +53,8 @@
 //! assert!((iq[[0, 0, 50]].norm() - 1.0).abs() < 1e-2);
 //! ```
 
-use crate::channel_data::{ChannelData, Metadata};
-use crate::error::{Error, Result, finite, positive};
+use crate::channel_data::{ChannelData, Metadata, Sampling};
+use crate::error::{Error, Result, plausible};
 use ndarray::{Array3, ArrayView1, ArrayView3, ArrayViewMut1, ArrayViewMut3, Axis, Zip, s};
 use num_complex::Complex32;
 use std::cell::RefCell;
@@ -153,8 +153,9 @@ struct Polyphase {
 /// A demodulation plan for traces of a fixed length and sampling. See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct Demodulator {
+    input: Sampling,
+    output: Sampling,
     fs_hz: f64,
-    t0_s: f64,
     n_in: usize,
     n_out: usize,
     config: DemodConfig,
@@ -168,18 +169,14 @@ pub struct Demodulator {
 }
 
 impl Demodulator {
-    /// Plans demodulation of traces of `n_samples` samples at `fs_hz` starting at `t0_s`.
-    pub fn new(fs_hz: f64, t0_s: f64, n_samples: usize, config: DemodConfig) -> Result<Demodulator> {
-        positive("fs_hz", fs_hz)?;
-        finite("t0_s", t0_s)?;
-        finite("demod_hz", config.demod_hz)?;
-        if n_samples == 0 || n_samples > crate::sim::MAX_SAMPLES {
-            return Err(Error::invalid(
-                "n_samples",
-                format!("1..={}", crate::sim::MAX_SAMPLES),
-                n_samples,
-            ));
-        }
+    /// Plans demodulation of traces sampled as `sampling`.
+    ///
+    /// Errors: `demod_hz` beyond ±fs; a decimation outside `1..=n_samples`; a cut-off outside
+    /// `[fs / 1000, fs / (2·D)]` (a narrower band would need more than [`MAX_TAPS`] taps); a FIR
+    /// length that is even or outside `3..=MAX_TAPS`.
+    pub fn new(sampling: Sampling, config: DemodConfig) -> Result<Demodulator> {
+        let (fs_hz, t0_s, n_samples) = (sampling.fs_hz(), sampling.t0_s(), sampling.n_samples());
+        plausible("demod_hz", config.demod_hz, -fs_hz, fs_hz, "Hz")?;
         if config.decimation == 0 || config.decimation > n_samples {
             return Err(Error::invalid(
                 "decimation",
@@ -188,15 +185,17 @@ impl Demodulator {
             ));
         }
         let out_nyquist = fs_hz / (2.0 * config.decimation as f64);
-        if !(config.cutoff_hz.is_finite() && config.cutoff_hz > 0.0 && config.cutoff_hz <= out_nyquist) {
+        let narrowest = fs_hz * 1e-3;
+        if !(config.cutoff_hz.is_finite() && config.cutoff_hz >= narrowest && config.cutoff_hz <= out_nyquist) {
             return Err(Error::invalid(
                 "cutoff_hz",
-                format!("a frequency in (0, fs / (2 D)] = (0, {out_nyquist}] Hz"),
+                format!("a frequency in [fs / 1000, fs / (2 D)] = [{narrowest}, {out_nyquist}] Hz"),
                 config.cutoff_hz,
             ));
         }
         let n_taps = match config.n_taps {
             Some(n) => n,
+            // At most 8001 before the cap: the cut-off is at least fs / 1000.
             None => (2 * ((4.0 * fs_hz / config.cutoff_hz).round() as usize) + 1).min(MAX_TAPS),
         };
         if !(3..=MAX_TAPS).contains(&n_taps) || n_taps % 2 == 0 {
@@ -236,9 +235,11 @@ impl Demodulator {
             mix_re[m] = ph.cos() as f32;
             mix_im[m] = ph.sin() as f32;
         }
+        let output = Sampling::new(fs_hz / d as f64, t0_s, n_out)?;
         let mut plan = Demodulator {
+            input: sampling,
+            output,
             fs_hz,
-            t0_s,
             n_in: n_samples,
             n_out,
             config,
@@ -262,9 +263,17 @@ impl Demodulator {
 
     /// A plan for data like `data`.
     pub fn for_data(data: &ChannelData<f32>, config: DemodConfig) -> Result<Demodulator> {
-        Demodulator::new(data.fs_hz(), data.t0_s(), data.n_samples(), config)
+        Demodulator::new(data.sampling(), config)
     }
 
+    /// The sampling of the input traces.
+    pub fn input_sampling(&self) -> Sampling {
+        self.input
+    }
+    /// The sampling of the output (IQ) traces: `fs / D`, the same `t0`, `ceil(n / D)` samples.
+    pub fn output_sampling(&self) -> Sampling {
+        self.output
+    }
     /// Samples per output trace.
     pub fn output_len(&self) -> usize {
         self.n_out
@@ -272,6 +281,28 @@ impl Demodulator {
     /// Output sampling rate, Hz.
     pub fn output_fs_hz(&self) -> f64 {
         self.fs_hz / self.config.decimation as f64
+    }
+    /// The description of the IQ data this plan makes of RF data described by `rf`.
+    pub fn output_metadata(&self, rf: &Metadata) -> Result<Metadata> {
+        if rf.demod_hz().is_some() {
+            return Err(Error::invalid("rf", "the metadata of RF data", "IQ metadata"));
+        }
+        let (e, g) = (self.input, rf.sampling());
+        if (g.fs_hz() - e.fs_hz()).abs() > 1e-9 * e.fs_hz() || (g.t0_s() - e.t0_s()).abs() > 1e-3 / e.fs_hz() {
+            return Err(Error::invalid(
+                "data",
+                format!("fs_hz = {} and t0_s = {} (the plan's)", e.fs_hz(), e.t0_s()),
+                format!("fs_hz = {}, t0_s = {}", g.fs_hz(), g.t0_s()),
+            ));
+        }
+        if g.n_samples() != e.n_samples() {
+            return Err(Error::shape(
+                "rf",
+                format!("{} samples per trace", e.n_samples()),
+                g.n_samples().to_string(),
+            ));
+        }
+        rf.demodulated(self.output, self.config.demod_hz)
     }
     /// The configuration.
     pub fn config(&self) -> DemodConfig {
@@ -368,25 +399,11 @@ impl Demodulator {
 
     /// Demodulates RF channel data: IQ channel data with `demod_hz` set, `fs / D`, the same `t0`.
     pub fn demodulate(&self, data: &ChannelData<f32>) -> Result<ChannelData<Complex32>> {
-        let m = data.meta();
-        if (m.fs_hz - self.fs_hz).abs() > 1e-9 * self.fs_hz || (m.t0_s - self.t0_s).abs() > 1e-3 / self.fs_hz {
-            return Err(Error::invalid(
-                "data",
-                format!("fs_hz = {} and t0_s = {} (the plan's)", self.fs_hz, self.t0_s),
-                format!("fs_hz = {}, t0_s = {}", m.fs_hz, m.t0_s),
-            ));
-        }
+        let meta = self.output_metadata(data.meta())?;
         let (a, b, _) = data.data().dim();
         let mut out = Array3::zeros((a, b, self.n_out));
         self.demodulate_into(data.data().view(), out.view_mut())?;
-        ChannelData::new(
-            out,
-            Metadata {
-                fs_hz: self.output_fs_hz(),
-                demod_hz: Some(self.config.demod_hz),
-                ..m.clone()
-            },
-        )
+        ChannelData::new(out, meta)
     }
 }
 
@@ -612,15 +629,19 @@ mod avx2 {
 mod tests {
     use super::*;
 
+    fn plan_of(fs: f64, t0: f64, n: usize, config: DemodConfig) -> Result<Demodulator> {
+        Demodulator::new(Sampling::new(fs, t0, n)?, config)
+    }
+
     #[test]
     fn rejects_bad_configs() {
-        assert!(Demodulator::new(40e6, 0.0, 100, DemodConfig::new(5e6, 5e6, 0)).is_err());
-        assert!(Demodulator::new(40e6, 0.0, 100, DemodConfig::new(5e6, 30e6, 1)).is_err());
-        assert!(Demodulator::new(40e6, 0.0, 0, DemodConfig::new(5e6, 5e6, 1)).is_err());
+        assert!(plan_of(40e6, 0.0, 100, DemodConfig::new(5e6, 5e6, 0)).is_err());
+        assert!(plan_of(40e6, 0.0, 100, DemodConfig::new(5e6, 30e6, 1)).is_err());
+        assert!(plan_of(40e6, 0.0, 0, DemodConfig::new(5e6, 5e6, 1)).is_err());
         let mut c = DemodConfig::new(5e6, 5e6, 2);
         c.n_taps = Some(4);
-        assert!(Demodulator::new(40e6, 0.0, 100, c).is_err());
-        let p = Demodulator::new(40e6, 1e-6, 101, DemodConfig::new(5e6, 5e6, 4)).unwrap();
+        assert!(plan_of(40e6, 0.0, 100, c).is_err());
+        let p = plan_of(40e6, 1e-6, 101, DemodConfig::new(5e6, 5e6, 4)).unwrap();
         assert_eq!(p.output_len(), 26);
         assert!(
             p.demodulate_into(
@@ -690,7 +711,7 @@ mod tests {
         let (fs, f, cut, d, taps, n, t0) = case;
         let mut config = DemodConfig::new(f, cut, d);
         config.n_taps = taps;
-        Demodulator::new(fs, t0, n, config).unwrap()
+        plan_of(fs, t0, n, config).unwrap()
     }
 
     /// The kernels this CPU can run for `p`.

@@ -2,17 +2,99 @@
 //!
 //! Every fallible constructor and run method returns [`Result<T>`](crate::Result). Each variant names
 //! the offending parameter, what was expected and what came, so a caller can show the message as is.
+//! Variants fall into a few kinds ([`Error::kind`]): a bad parameter, a limit (memory cap), a call
+//! made in the wrong state, something the CPU cannot do, and I/O or file-format failures. I/O and
+//! format errors keep their cause, reachable through [`std::error::Error::source`].
 //!
 //! ```
-//! use sonochip::Error;
+//! use sonochip::{Error, ErrorKind};
 //! let e = Error::invalid("fs_hz", "a finite value > 0", -1.0);
 //! assert!(e.to_string().contains("fs_hz"));
+//! assert_eq!(e.kind(), ErrorKind::Parameter);
+//!
+//! // I/O errors convert with `?` and keep the operating system's error as their source.
+//! let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+//! let e = Error::from(io);
+//! assert_eq!(e.kind(), ErrorKind::Io);
+//! assert!(std::error::Error::source(&e).is_some());
 //! ```
 
-use std::fmt::Display;
+use std::fmt::{self, Display};
+use std::path::Path;
+use std::sync::Arc;
 
 /// Result alias used throughout the crate.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The coarse kind of an [`Error`], for callers that react to the kind rather than the variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A parameter, an input array or a description is invalid or does not fit the others.
+    Parameter,
+    /// A request would exceed a limit (a memory cap or a size bound).
+    Limits,
+    /// A call made before what it needs exists (for example re-rendering before any frame).
+    State,
+    /// Something this build or CPU cannot do (for example a SIMD kernel the CPU lacks).
+    Unsupported,
+    /// Reading or writing a file failed.
+    Io,
+    /// A file was read but its content is not valid.
+    Format,
+}
+
+/// The underlying cause of an I/O or format error (shared, so that [`Error`] stays `Clone`).
+#[derive(Clone)]
+pub struct Source(Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl Source {
+    /// Wraps a cause.
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> Source {
+        Source(Arc::new(e))
+    }
+    /// A cause that is only a message.
+    pub fn message(m: impl Into<String>) -> Source {
+        #[derive(Debug)]
+        struct Message(String);
+        impl Display for Message {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl std::error::Error for Message {}
+        Source::new(Message(m.into()))
+    }
+    /// The cause as an I/O error, if it is one.
+    pub fn as_io(&self) -> Option<&std::io::Error> {
+        self.0.downcast_ref::<std::io::Error>()
+    }
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Source {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Two sources are equal when they print the same (causes are compared by their message).
+impl PartialEq for Source {
+    fn eq(&self, other: &Source) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
 
 /// Everything that can go wrong in sonochip.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -80,13 +162,32 @@ pub enum Error {
         /// The cap in bytes.
         cap_bytes: u64,
     },
+    /// A call needs something that does not exist yet.
+    #[error("`{name}` is not available yet: {needs}")]
+    NotReady {
+        /// What was asked for.
+        name: &'static str,
+        /// What has to happen first.
+        needs: &'static str,
+    },
+    /// This build or CPU cannot do what was asked.
+    #[error("unsupported `{name}`: {requested} (available: {available})")]
+    Unsupported {
+        /// The parameter's name.
+        name: &'static str,
+        /// What was asked for.
+        requested: String,
+        /// What this build and CPU offer instead.
+        available: String,
+    },
     /// Reading or writing a file failed.
-    #[error("I/O error on `{path}`: {message}")]
+    #[error("I/O error on `{path}`: {source}")]
     Io {
-        /// The file or folder.
+        /// The file or folder (empty when the caller did not say).
         path: String,
-        /// The operating system's message.
-        message: String,
+        /// The operating system's error ([`Source::as_io`] gives the [`std::io::Error`]).
+        #[source]
+        source: Source,
     },
     /// A file was read but its content is not what sonochip writes.
     #[error("format error in `{path}`: {message}")]
@@ -95,6 +196,9 @@ pub enum Error {
         path: String,
         /// What is wrong.
         message: String,
+        /// The parser's error, when there is one.
+        #[source]
+        source: Option<Source>,
     },
 }
 
@@ -122,6 +226,73 @@ impl Error {
         Error::Empty {
             name,
             expected: expected.into(),
+        }
+    }
+
+    /// Builds an [`Error::Io`] for `path`.
+    pub fn io(path: impl AsRef<Path>, e: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().display().to_string(),
+            source: Source::new(e),
+        }
+    }
+
+    /// Builds an [`Error::Format`] for `path` with the parser's error as its source.
+    pub fn format(path: impl AsRef<Path>, e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::Format {
+            path: path.as_ref().display().to_string(),
+            message: e.to_string(),
+            source: Some(Source::new(e)),
+        }
+    }
+
+    /// Builds an [`Error::Format`] for `path` from a message alone.
+    pub fn format_msg(path: impl AsRef<Path>, message: impl Into<String>) -> Self {
+        Error::Format {
+            path: path.as_ref().display().to_string(),
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The coarse kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidParameter { .. }
+            | Error::Empty { .. }
+            | Error::ShapeMismatch { .. }
+            | Error::DepthOutOfRange { .. }
+            | Error::BelowNyquist { .. } => ErrorKind::Parameter,
+            Error::TooLarge { .. } => ErrorKind::Limits,
+            Error::NotReady { .. } => ErrorKind::State,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Format { .. } => ErrorKind::Format,
+        }
+    }
+
+    /// The name of the parameter the error is about, where there is one.
+    pub fn parameter(&self) -> Option<&'static str> {
+        match self {
+            Error::InvalidParameter { name, .. }
+            | Error::Empty { name, .. }
+            | Error::ShapeMismatch { name, .. }
+            | Error::DepthOutOfRange { name, .. }
+            | Error::TooLarge { name, .. }
+            | Error::NotReady { name, .. }
+            | Error::Unsupported { name, .. } => Some(name),
+            Error::BelowNyquist { .. } => Some("fs_hz"),
+            Error::Io { .. } | Error::Format { .. } => None,
+        }
+    }
+}
+
+/// An I/O error whose path is not known (`path` is empty); prefer [`Error::io`] where it is.
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io {
+            path: String::new(),
+            source: Source::new(e),
         }
     }
 }
@@ -165,6 +336,16 @@ pub(crate) fn in_range(name: &'static str, v: f64, lo: f64, hi: f64) -> Result<f
     }
 }
 
+/// Checks that a physical quantity lies in its plausible range `[lo, hi]` `unit`; the message names
+/// the unit, so that a value given in the wrong unit (mm for m, MHz for Hz) is recognisable.
+pub(crate) fn plausible(name: &'static str, v: f64, lo: f64, hi: f64, unit: &str) -> Result<f64> {
+    if v.is_finite() && v >= lo && v <= hi {
+        Ok(v)
+    } else {
+        Err(Error::invalid(name, format!("a value in [{lo}, {hi}] {unit}"), v))
+    }
+}
+
 /// Checks that a count is at least `min`.
 pub(crate) fn count_at_least(name: &'static str, n: usize, min: usize) -> Result<usize> {
     if n >= min {
@@ -199,6 +380,7 @@ pub(crate) fn finite_point(name: &'static str, p: [f64; 3]) -> Result<[f64; 3]> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::error::Error as _;
 
     #[test]
     fn messages_name_the_parameter() {
@@ -211,5 +393,41 @@ mod tests {
         assert!(count_at_least("n", 0, 1).is_err());
         assert!(non_negative("t", 0.0).is_ok());
         assert!(finite_point("p", [0.0, f64::INFINITY, 0.0]).is_err());
+        let e = plausible("radius_m", 3.0, 0.0, 0.3, "m").unwrap_err();
+        assert!(
+            e.to_string().contains("radius_m") && e.to_string().contains("0.3] m"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn kinds_and_sources() {
+        assert_eq!(check_size("rf", 10, 5).unwrap_err().kind(), ErrorKind::Limits);
+        assert_eq!(check_size("rf", 10, 5).unwrap_err().parameter(), Some("rf"));
+        let e = Error::io(
+            "out/x.png",
+            std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied"),
+        );
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert!(e.to_string().contains("out/x.png") && e.to_string().contains("denied"));
+        let src = e.source().expect("an I/O error keeps its cause");
+        let Error::Io { source, .. } = &e else { unreachable!() };
+        assert_eq!(
+            source.as_io().map(|i| i.kind()),
+            Some(std::io::ErrorKind::PermissionDenied)
+        );
+        assert_eq!(src.to_string(), "denied");
+        let parse = serde_json::from_str::<f64>("[").unwrap_err();
+        let f = Error::format("meta.json", parse);
+        assert_eq!(f.kind(), ErrorKind::Format);
+        assert!(f.source().is_some());
+        assert_eq!(e.clone(), e);
+        let n = Error::NotReady {
+            name: "frame",
+            needs: "process a frame first",
+        };
+        assert_eq!(n.kind(), ErrorKind::State);
+        let from: Error = std::io::Error::other("x").into();
+        assert_eq!(from.kind(), ErrorKind::Io);
     }
 }

@@ -243,18 +243,22 @@ impl BModeFrame {
 }
 
 /// Columns added on the right by [`BModeFrame::save_png_with_depth_scale`].
-pub const RULER_MARGIN_PX: usize = 24;
+pub(crate) const RULER_MARGIN_PX: usize = 24;
 /// Rows added at the bottom by [`BModeFrame::save_png_with_depth_scale`].
-pub const SCALE_BAR_MARGIN_PX: usize = 12;
+pub(crate) const SCALE_BAR_MARGIN_PX: usize = 12;
 /// Row of the scale bar below the image's last row.
 const SCALE_BAR_ROW_OFFSET: i64 = 5;
 const CM: f64 = 0.01;
 
+/// Writes `img` as a PNG at `path`, creating missing parent folders.
 fn write_png(img: &image::GrayImage, path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
     img.save_with_format(path, image::ImageFormat::Png)
-        .map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
+        .map_err(|e| match e {
+            image::ImageError::IoError(io) => Error::io(path, io),
+            other => Error::format(path, other),
         })
 }
 
@@ -380,11 +384,30 @@ mod tests {
         }
     }
 
+    /// A folder that cannot be made (its parent is a file) is an I/O error naming the path, with
+    /// the operating system's error as its source.
     #[test]
     fn save_to_missing_folder_is_io_error() {
         let f = BModeFrame::new(Array2::zeros((4, 4)), [0.0; 2], [1e-4; 2]).unwrap();
-        let path = std::env::temp_dir().join("sonochip-no-such-dir-xyz/a/b.png");
+        let file = std::env::temp_dir().join(format!("sonochip-file-{}", std::process::id()));
+        std::fs::write(&file, b"x").unwrap();
+        let path = file.join("a/b.png");
+        let r = f.save_png(&path);
         assert!(matches!(f.save_png(&path), Err(Error::Io { .. })));
+        assert!(std::error::Error::source(&r.unwrap_err()).is_some());
+        std::fs::remove_file(&file).ok();
+    }
+
+    /// Missing parent folders are created, as `ChannelData::save` does.
+    #[test]
+    fn save_creates_parent_folders() {
+        let f = BModeFrame::new(Array2::zeros((4, 4)), [0.0; 2], [1e-4; 2]).unwrap();
+        let dir = std::env::temp_dir().join(format!("sonochip-new-{}", std::process::id()));
+        let path = dir.join("a/b.png");
+        f.save_png(&path).unwrap();
+        f.save_png_with_depth_scale(dir.join("c/d.png")).unwrap();
+        assert!(path.exists() && dir.join("c/d.png").exists());
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

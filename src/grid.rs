@@ -19,7 +19,7 @@
 //! assert!((p[0] + 0.01).abs() < 1e-12 && (p[2] - 0.005).abs() < 1e-12);
 //! ```
 
-use crate::error::{Error, Result, count_at_least, finite, finite_point, positive};
+use crate::error::{Error, Result, count_at_least, finite, finite_point, plausible, positive};
 use serde::{Deserialize, Serialize};
 
 /// Largest number of pixels a grid may hold (guards allocations made from a grid).
@@ -72,10 +72,38 @@ pub struct Extent {
 }
 
 /// A pixel grid. See the [module docs](self).
+///
+/// Built by the constructors below (validated); a deserialised grid is validated the same way.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "GridFields")]
 pub struct Grid {
     kind: GridKind,
 }
+
+#[derive(Deserialize)]
+struct GridFields {
+    kind: GridKind,
+}
+
+impl TryFrom<GridFields> for Grid {
+    type Error = Error;
+    fn try_from(f: GridFields) -> Result<Grid> {
+        match f.kind {
+            GridKind::Cartesian { x_m, z_m, y_m } => Grid::cartesian_from_axes(x_m, z_m, y_m),
+            GridKind::Sector {
+                apex_m,
+                angles_rad,
+                depths_m,
+                radius_offset_m,
+            } => Grid::polar(apex_m, radius_offset_m, angles_rad, depths_m),
+            GridKind::Points { points_m } => Grid::points(points_m),
+        }
+    }
+}
+
+/// Largest magnitude of a grid coordinate, metres (plausibility: a value in millimetres where
+/// metres are expected is refused rather than imaged as nothing).
+pub const MAX_COORDINATE_M: f64 = 10.0;
 
 fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
     if n == 1 {
@@ -99,7 +127,7 @@ fn check_axis(name: &'static str, v: &[f64]) -> Result<()> {
         }
     }
     for &x in v {
-        finite(name, x)?;
+        plausible(name, x, -MAX_COORDINATE_M, MAX_COORDINATE_M, "m")?;
     }
     Ok(())
 }
@@ -118,6 +146,13 @@ fn check_pixels(a: usize, b: usize) -> Result<()> {
 fn check_range(name: &'static str, r: (f64, f64), n: usize) -> Result<()> {
     finite(name, r.0)?;
     finite(name, r.1)?;
+    if r.0.abs().max(r.1.abs()) > MAX_COORDINATE_M {
+        return Err(Error::invalid(
+            name,
+            format!("a range within ±{MAX_COORDINATE_M} (metres or radians)"),
+            format!("({}, {})", r.0, r.1),
+        ));
+    }
     if n > 1 && r.1.partial_cmp(&r.0) != Some(std::cmp::Ordering::Greater) {
         return Err(Error::invalid(
             name,
@@ -148,7 +183,7 @@ impl Grid {
     pub fn cartesian_from_axes(x_m: Vec<f64>, z_m: Vec<f64>, y_m: f64) -> Result<Grid> {
         check_axis("x_m", &x_m)?;
         check_axis("z_m", &z_m)?;
-        finite("y_m", y_m)?;
+        plausible("y_m", y_m, -MAX_COORDINATE_M, MAX_COORDINATE_M, "m")?;
         check_pixels(x_m.len(), z_m.len())?;
         Ok(Grid {
             kind: GridKind::Cartesian { x_m, z_m, y_m },
@@ -199,23 +234,51 @@ impl Grid {
         check_pixels(n_beams, n_depths)?;
         check_range("angle_range_rad", ang, n_beams)?;
         check_range("depth_range_m", dep, n_depths)?;
+        Grid::polar(
+            apex_m,
+            offset,
+            linspace(ang.0, ang.1, n_beams),
+            linspace(dep.0, dep.1, n_depths),
+        )
+    }
+
+    /// Polar grid from explicit axes (uniform or not): rays from `apex_m` at `angles_rad` (strictly
+    /// increasing, inside (−π/2, π/2), from +z towards +x); sample `k` of a ray lies at radius
+    /// `radius_offset_m + depths_m[k]` from the apex (`depths_m` strictly increasing, ≥ 0). A sector
+    /// from the aperture centre has its apex at the origin and no offset; a convex probe of radius
+    /// `R` centred at `(0, 0, −R)` has apex `(0, 0, −R)` and offset `R`.
+    pub fn polar(apex_m: [f64; 3], radius_offset_m: f64, angles_rad: Vec<f64>, depths_m: Vec<f64>) -> Result<Grid> {
+        check_axis("angles_rad", &angles_rad)?;
+        check_axis("depths_m", &depths_m)?;
+        check_pixels(angles_rad.len(), depths_m.len())?;
+        for (k, &a) in apex_m.iter().enumerate() {
+            plausible(
+                ["apex_m[0]", "apex_m[1]", "apex_m[2]"][k],
+                a,
+                -MAX_COORDINATE_M,
+                MAX_COORDINATE_M,
+                "m",
+            )?;
+        }
+        plausible("radius_offset_m", radius_offset_m, 0.0, MAX_COORDINATE_M, "m")?;
         let half_pi = std::f64::consts::FRAC_PI_2;
-        if ang.0 <= -half_pi || ang.1 >= half_pi {
+        let (a0, a1) = (angles_rad[0], angles_rad[angles_rad.len() - 1]);
+        if a0 <= -half_pi || a1 >= half_pi {
             return Err(Error::invalid(
                 "angle_range_rad",
                 "angles strictly inside (-pi/2, pi/2)",
-                format!("({}, {})", ang.0, ang.1),
+                format!("({a0}, {a1})"),
             ));
         }
-        if dep.0 < 0.0 {
-            return Err(Error::invalid("depth_range_m", "non-negative depths", dep.0));
+        if depths_m[0] < 0.0 {
+            return Err(Error::invalid("depth_range_m", "non-negative depths", depths_m[0]));
         }
         Ok(Grid {
             kind: GridKind::Sector {
                 apex_m,
-                angles_rad: linspace(ang.0, ang.1, n_beams),
-                depths_m: linspace(dep.0, dep.1, n_depths),
-                radius_offset_m: offset,
+                angles_rad,
+                depths_m,
+                radius_offset_m,
             },
         })
     }
@@ -228,6 +291,13 @@ impl Grid {
         check_pixels(1, points_m.len())?;
         for p in &points_m {
             finite_point("points_m", *p)?;
+            if p.iter().any(|v| v.abs() > MAX_COORDINATE_M) {
+                return Err(Error::invalid(
+                    "points_m",
+                    format!("points within ±{MAX_COORDINATE_M} m, in metres"),
+                    format!("{p:?}"),
+                ));
+            }
         }
         Ok(Grid {
             kind: GridKind::Points { points_m },
@@ -353,5 +423,38 @@ mod tests {
         assert!(Grid::points(vec![]).is_err());
         assert!(Grid::cartesian((0.0, 1.0), 1 << 14, (0.0, 1.0), 1 << 14).is_err());
         assert!(Grid::cartesian_from_axes(vec![0.0, 0.0], vec![1.0], 0.0).is_err());
+        // Millimetres where metres are expected.
+        let e = Grid::cartesian((-20.0, 20.0), 8, (5.0, 40.0), 8).unwrap_err();
+        assert!(e.to_string().contains("x_range_m"), "{e}");
+        assert!(Grid::points(vec![[0.0, 0.0, 30.0]]).is_err());
+    }
+
+    #[test]
+    fn polar_grids_from_explicit_axes() {
+        // A convex probe's grid with non-uniform depths.
+        let g = Grid::polar([0.001, 0.0, -0.04], 0.04, vec![-0.3, 0.0, 0.2], vec![0.0, 0.01, 0.03]).unwrap();
+        assert_eq!(g.shape(), (3, 3));
+        let p = g.position(1, 2);
+        assert!((p[0] - 0.001).abs() < 1e-12 && (p[2] - 0.03).abs() < 1e-12);
+        let curved = Grid::curved(0.04, (-0.3, 0.2), 2, (0.0, 0.03), 2).unwrap();
+        let same = Grid::polar([0.0, 0.0, -0.04], 0.04, vec![-0.3, 0.2], vec![0.0, 0.03]).unwrap();
+        assert_eq!(curved, same);
+        assert!(Grid::polar([0.0; 3], 0.0, vec![0.2, 0.1], vec![0.01]).is_err());
+        assert!(Grid::polar([0.0; 3], 0.0, vec![1.6], vec![0.01]).is_err());
+        assert!(Grid::polar([0.0; 3], 0.0, vec![0.1], vec![-0.01]).is_err());
+    }
+
+    #[test]
+    fn deserialised_grids_are_validated() {
+        let g = Grid::sector((-0.5, 0.5), 3, (0.01, 0.1), 10).unwrap();
+        let json = serde_json::to_string(&g).unwrap();
+        assert_eq!(serde_json::from_str::<Grid>(&json).unwrap(), g);
+        for bad in [
+            r#"{"kind":{"Points":{"points_m":[]}}}"#,
+            r#"{"kind":{"Cartesian":{"x_m":[0.0,0.0],"z_m":[0.01],"y_m":0.0}}}"#,
+            r#"{"kind":{"Sector":{"apex_m":[0,0,0],"angles_rad":[2.0],"depths_m":[0.01],"radius_offset_m":0}}}"#,
+        ] {
+            assert!(serde_json::from_str::<Grid>(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,13 +1,25 @@
 //! The live B-mode pipeline.
 //!
-//! An [`Imager`] owns the plans of every stage for one preset and depth — demodulation, the
-//! beamformer, envelope detection, B-mode mapping and scan conversion — and the buffers between them,
-//! so [`Imager::process`] turns each RF [`ChannelData`] frame into a [`BModeFrame`] without
+//! An [`Imager`] owns the plans of every stage for one [`Preset`] and depth — demodulation, the
+//! beamformer, envelope detection, B-mode mapping and scan conversion — and the buffers between
+//! them, so [`Imager::process`] turns each RF [`ChannelData`] frame into a [`BModeFrame`] without
 //! allocating. Display controls ([`Imager::set_gain_control`], [`Imager::set_dynamic_range_db`],
-//! [`Imager::set_tgc`]) only change the mapping: they take effect on the next frame, and
-//! [`Imager::remap`] re-renders the last frame with them without beamforming again. Depth and preset
-//! changes re-plan ([`Imager::set_depth`], [`Imager::set_preset`]), validated against the preset's
-//! depth bounds.
+//! [`Imager::set_tgc`], [`Imager::set_db_reference`]) only change the mapping: they take effect
+//! on the next frame, and [`Imager::remap`] re-renders the last frame with them without
+//! beamforming again. Depth and preset changes re-plan ([`Imager::set_depth`],
+//! [`Imager::set_preset`]), validated against the preset's depth bounds; data acquired before a
+//! re-plan is then refused with an error saying so.
+//!
+//! Any [`Preset`] value works, built-in or edited ([`Preset::validate`] is checked), and
+//! [`Imager::simulate`] makes a frame of channel data of the imager's own acquisition from a
+//! phantom.
+//!
+//! The 0 dB reference of the display is the preset's [`DbReference`]: the frame maximum for the
+//! built-in presets (the absolute scale of channel data depends on the front end, simulated units
+//! or an ADC's full scale, which the crate cannot know; so every frame shows its echoes), or a
+//! fixed amplitude, which makes gain absolute as on a scanner: brightness then follows the echo
+//! strength from frame to frame, and one bright reflector no longer darkens the rest.
+//! [`Imager::hold_reference`] fixes it at the current frame's maximum.
 //!
 //! Run the live loop on a rayon worker (inside `ThreadPool::install`): a caller outside the pool
 //! hands each parallel stage to rayon's global queue, which allocates one 1.5 KB block per 63 jobs.
@@ -16,63 +28,35 @@
 //! beamformer interpolates complex samples and rotates their phase, and the envelope is `|IQ|`
 //! (beamformed RF would need depth sampling finer than λ/4, which the live grids don't have).
 //!
-//! ```no_run
+//! ```
 //! # fn main() -> sonochip::Result<()> {
-//! use sonochip::{imager::Imager, medium::Medium, preset::PresetKind, sim::Simulator};
+//! use sonochip::prelude::*;
 //! let mut imager = Imager::new(PresetKind::Vascular)?;
-//! let s = imager.setup().clone();
-//! let phantom = imager.preset().phantom(2.0, 1)?;
-//! let rf = Simulator::new(&s.aperture, &s.sequence, Medium::soft_tissue(), s.pulse, s.sampling)?.run(&phantom)?;
+//! let phantom = Phantom::points(&[[0.0, 0.0, 0.02], [0.005, 0.0, 0.03]])?;
+//! let rf = imager.simulate(&phantom, Medium::soft_tissue())?;
 //! imager.set_gain_control(60.0)?;
 //! let frame = imager.process(&rf)?;
-//! frame.save_png_with_depth_scale("out/vascular.png")?;
+//! assert_eq!(frame.height(), 512);
 //! # Ok(()) }
 //! ```
 
-use crate::beamform::{BeamformConfig, Beamformer, DataLayout, RxArray, Window};
-use crate::bmode::{BModeMapper, Tgc};
-use crate::channel_data::ChannelData;
+use crate::acquisition::Acquisition;
+use crate::beamform::{BeamformConfig, Beamformer};
+use crate::bmode::{BModeMapper, DbReference, Tgc};
+use crate::channel_data::{ChannelData, Metadata, check_fits};
 use crate::demod::{DemodConfig, Demodulator};
 use crate::envelope::EnvelopeDetector;
 use crate::error::{Error, Result};
 use crate::frame::BModeFrame;
 use crate::grid::{Grid, GridKind};
-use crate::preset::{Family, Preset, PresetKind};
-use crate::probe::Aperture;
+use crate::medium::Medium;
+use crate::phantom::Phantom;
+use crate::preset::{Family, Preset};
 use crate::scan_convert::{RasterSpec, ScanConverter};
-use crate::workload::Workload;
+use crate::sim::{SimOptions, Simulator};
 use ndarray::{Array2, Array3};
 use num_complex::Complex32;
 use std::time::{Duration, Instant};
-
-/// Height of the raster sector and curved presets are scan-converted to, pixels (the width follows
-/// from square pixels).
-pub const SECTOR_RASTER_PX: usize = 512;
-
-/// Receive F-number of the linear presets.
-pub const LIVE_F_NUMBER: f64 = 1.5;
-
-/// Element acceptance angle of the sector (curved and phased) presets, degrees.
-pub const SECTOR_ACCEPTANCE_DEG: f64 = 50.0;
-
-/// Beamforming of the live pipeline: linear presets use a dynamic receive aperture at F# 1.5 with a
-/// Hann window; sector presets (curved, phased) image far off the array's axis, where an F-number
-/// aperture measured laterally from the pixel would hold no channel, so they use every channel
-/// within an element acceptance angle of 50° instead.
-pub fn live_beamform_config(family: Family) -> BeamformConfig {
-    match family {
-        Family::Linear => BeamformConfig {
-            f_number: Some(LIVE_F_NUMBER),
-            window: Window::Hann,
-            ..BeamformConfig::default()
-        },
-        _ => BeamformConfig {
-            f_number: None,
-            acceptance_angle_rad: Some(SECTOR_ACCEPTANCE_DEG.to_radians()),
-            ..BeamformConfig::default()
-        },
-    }
-}
 
 /// Wall-clock time of each stage of the last processed frame.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -100,7 +84,10 @@ impl StageTimings {
 pub struct Imager {
     preset: Preset,
     depth_m: f64,
-    setup: Workload,
+    acquisition: Acquisition,
+    /// The RF data the imager accepts, and what it accepted before the last re-plan.
+    rf_meta: Metadata,
+    previous_meta: Option<Metadata>,
     demod: Demodulator,
     beamformer: Beamformer,
     detector: EnvelopeDetector,
@@ -122,22 +109,11 @@ pub fn iq_demod_config(fc_hz: f64) -> DemodConfig {
     DemodConfig::new(fc_hz, 0.9 * fc_hz, 2)
 }
 
-/// One-shot IQ imaging (no live state): demodulates `rf`, beamforms it on `grid` with `config` for
-/// the receive channels of `aperture` and returns the envelope `|IQ|` `[line, depth]`.
-pub fn envelope_image(
-    rf: &ChannelData<f32>,
-    aperture: &Aperture,
-    grid: &Grid,
-    config: BeamformConfig,
-) -> Result<Array2<f32>> {
-    let iq = Demodulator::for_data(rf, iq_demod_config(rf.meta().fc_hz))?.demodulate(rf)?;
-    let bf = Beamformer::new(
-        &RxArray::from_aperture(aperture),
-        rf.sequence(),
-        grid,
-        DataLayout::of(&iq),
-        config,
-    )?;
+/// One-shot IQ imaging (no live state): demodulates `rf` ([`iq_demod_config`]), beamforms it on
+/// `grid` with `config` and returns the envelope `|IQ|` `[line, depth]`.
+pub fn envelope_image(rf: &ChannelData<f32>, grid: &Grid, config: BeamformConfig) -> Result<Array2<f32>> {
+    let iq = Demodulator::for_data(rf, iq_demod_config(rf.meta().fc_hz()))?.demodulate(rf)?;
+    let bf = Beamformer::new(iq.meta(), grid, config)?;
     Ok(bf.beamform_iq(&iq)?.mapv(|v| v.norm()))
 }
 
@@ -146,53 +122,60 @@ pub fn default_tgc(preset: &Preset, depth_m: f64) -> Result<Tgc> {
     Tgc::new(vec![(0.0, 0.0), (depth_m, preset.tgc_db_per_cm * depth_m * 100.0)])
 }
 
+/// The depth of every sample of a grid's lines, metres (Cartesian z or the radius along a ray).
+fn line_depths_m(grid: &Grid) -> Result<Vec<f64>> {
+    match grid.kind() {
+        GridKind::Cartesian { z_m, .. } => Ok(z_m.clone()),
+        GridKind::Sector { depths_m, .. } => Ok(depths_m.clone()),
+        _ => Err(Error::invalid("grid", "a Cartesian or sector grid", "a point list")),
+    }
+}
+
 impl Imager {
-    /// An imager for `kind` at its default depth.
-    pub fn new(kind: PresetKind) -> Result<Imager> {
-        let p = Preset::get(kind);
-        let d = p.default_depth_m;
-        Imager::with_depth(kind, d)
+    /// An imager for `preset` (a [`PresetKind`](crate::preset::PresetKind) or any [`Preset`]
+    /// value, validated) at its default depth.
+    pub fn new(preset: impl Into<Preset>) -> Result<Imager> {
+        let preset = preset.into();
+        let d = preset.default_depth_m;
+        Imager::with_depth(preset, d)
     }
 
-    /// An imager for `kind` at `depth_m` (within the preset's bounds).
-    pub fn with_depth(kind: PresetKind, depth_m: f64) -> Result<Imager> {
-        let preset = Preset::get(kind);
+    /// An imager for `preset` at `depth_m` (within the preset's bounds).
+    pub fn with_depth(preset: impl Into<Preset>, depth_m: f64) -> Result<Imager> {
+        let preset = preset.into();
+        preset.validate()?;
+        preset.check_depth(depth_m)?;
         let mut mapper = BModeMapper::new();
         mapper.set_dynamic_range_db(preset.dynamic_range_db)?;
+        mapper.set_reference(preset.db_reference)?;
         mapper.set_tgc(default_tgc(&preset, depth_m)?);
         Imager::plan(preset, depth_m, mapper)
     }
 
     fn plan(preset: Preset, depth_m: f64, mapper: BModeMapper) -> Result<Imager> {
-        let setup = preset.setup(depth_m)?;
-        let s = setup.sampling;
-        let fc = setup.pulse.fc_hz();
-        let demod = Demodulator::new(s.fs_hz, s.t0_s, s.n_samples, iq_demod_config(fc))?;
-        let layout = DataLayout::iq(demod.output_fs_hz(), s.t0_s, demod.output_len(), fc, fc);
-        let config = live_beamform_config(preset.family);
+        let acquisition = preset.acquisition(depth_m)?;
+        let rf_meta = acquisition.metadata()?;
+        let fc = acquisition.pulse().fc_hz();
+        let demod = Demodulator::new(acquisition.sampling(), iq_demod_config(fc))?;
         let beamformer = Beamformer::new(
-            &RxArray::from_aperture(&setup.aperture),
-            &setup.sequence,
-            &setup.grid,
-            layout,
-            config,
+            &demod.output_metadata(&rf_meta)?,
+            acquisition.grid(),
+            preset.beamform_config(),
         )?;
-        let (n_lines, n_depths) = setup.grid.shape();
+        let grid = acquisition.grid();
+        let (n_lines, n_depths) = grid.shape();
         let detector = EnvelopeDetector::new(n_depths)?;
+        let h = preset.raster_height_px;
         let spec = match preset.family {
-            Family::Linear => RasterSpec::square_pixels_for(&setup.grid, n_depths)?,
-            _ => RasterSpec::new(SECTOR_RASTER_PX, SECTOR_RASTER_PX)
+            Family::Linear => RasterSpec::square_pixels_for(grid, h)?,
+            _ => RasterSpec::new(h, h)
                 .with_z_range_m((0.0, depth_m))
-                .with_square_pixels(&setup.grid)?,
+                .with_square_pixels(grid)?,
         };
-        let converter = ScanConverter::new(&setup.grid, spec)?;
+        let converter = ScanConverter::new(grid, spec)?;
         let frame = converter.new_frame()?;
-        let depths_m = match setup.grid.kind() {
-            GridKind::Cartesian { z_m, .. } => z_m.clone(),
-            GridKind::Sector { depths_m, .. } => depths_m.clone(),
-            _ => return Err(Error::invalid("grid", "a Cartesian or sector grid", "a point list")),
-        };
-        let (n_tx, n_ch) = (setup.sequence.len(), setup.aperture.n_channels());
+        let depths_m = line_depths_m(grid)?;
+        let (n_tx, n_ch, _) = rf_meta.data_shape();
         Ok(Imager {
             iq: Array3::zeros((n_tx, n_ch, demod.output_len())),
             image: Array2::zeros((n_lines, n_depths)),
@@ -200,7 +183,9 @@ impl Imager {
             mapped: Array2::zeros((n_lines, n_depths)),
             preset,
             depth_m,
-            setup,
+            acquisition,
+            rf_meta,
+            previous_meta: None,
             demod,
             beamformer,
             detector,
@@ -214,20 +199,56 @@ impl Imager {
         })
     }
 
-    /// Turns one RF frame (laid out as [`Imager::setup`] describes) into a B-mode frame.
-    pub fn process(&mut self, data: &ChannelData<f32>) -> Result<&BModeFrame> {
-        let expected = (
-            self.setup.sequence.len(),
-            self.setup.aperture.n_channels(),
-            self.setup.sampling.n_samples,
+    /// Simulates one frame of RF channel data of this imager's acquisition: `phantom` in `medium`
+    /// (noise, TGC and ADC off; see [`Imager::simulate_with`]).
+    pub fn simulate(&self, phantom: &Phantom, medium: Medium) -> Result<ChannelData<f32>> {
+        self.simulate_with(phantom, medium, SimOptions::default())
+    }
+
+    /// As [`Imager::simulate`], with the simulator's options (noise, analog TGC, ADC, …).
+    pub fn simulate_with(&self, phantom: &Phantom, medium: Medium, options: SimOptions) -> Result<ChannelData<f32>> {
+        Simulator::new(&self.acquisition, medium)?
+            .with_options(options)?
+            .run(phantom)
+    }
+
+    /// Checks that `data` was acquired with this imager's acquisition; the error says when it was
+    /// acquired with the one before the last re-plan.
+    fn check_data(&self, data: &ChannelData<f32>) -> Result<()> {
+        let Err(e) = check_fits(&self.rf_meta, data.meta()) else {
+            return Ok(());
+        };
+        let (nt, nc, ns) = self.rf_meta.data_shape();
+        let expected = format!(
+            "RF of the imager's acquisition ({} at {:.0} mm: {nt} transmits × {nc} channels × {ns} samples at {} Hz)",
+            self.preset.name,
+            self.depth_m * 1e3,
+            self.rf_meta.fs_hz()
         );
-        if data.data().dim() != expected {
-            return Err(Error::shape(
-                "data",
-                format!("{expected:?} (the preset's acquisition)"),
-                format!("{:?}", data.data().dim()),
-            ));
-        }
+        let stale = self
+            .previous_meta
+            .as_ref()
+            .is_some_and(|m| check_fits(m, data.meta()).is_ok());
+        let got = if stale {
+            "data of the acquisition before the last set_depth or set_preset: the acquisition changed, so \
+             the data must be acquired (or simulated) again"
+                .to_string()
+        } else {
+            format!("data of another acquisition ({e})")
+        };
+        Err(Error::ShapeMismatch {
+            name: "data",
+            expected,
+            got,
+        })
+    }
+
+    /// Turns one RF frame, acquired as [`Imager::acquisition`] describes, into a B-mode frame.
+    ///
+    /// Errors: `ShapeMismatch` on `data` when it comes from another acquisition (other shape,
+    /// sampling, channels or transmits), saying when the acquisition changed since it was acquired.
+    pub fn process(&mut self, data: &ChannelData<f32>) -> Result<&BModeFrame> {
+        self.check_data(data)?;
         let t = Instant::now();
         self.demod.demodulate_into(data.data().view(), self.iq.view_mut())?;
         self.timings.demod = t.elapsed();
@@ -245,9 +266,14 @@ impl Imager {
     }
 
     /// Re-renders the last frame with the current display settings, without beamforming.
+    ///
+    /// Errors: `NotReady` before the first frame.
     pub fn remap(&mut self) -> Result<&BModeFrame> {
         if self.frames == 0 {
-            return Err(Error::invalid("remap", "a processed frame first", "no frame yet"));
+            return Err(Error::NotReady {
+                name: "frame",
+                needs: "process a frame before re-rendering it",
+            });
         }
         self.render()
     }
@@ -283,23 +309,51 @@ impl Imager {
         self.mapper.set_tgc(tgc);
     }
 
+    /// What 0 dB of the display means (see the [module docs](self)); kept across depth changes.
+    pub fn set_db_reference(&mut self, reference: DbReference) -> Result<()> {
+        self.mapper.set_reference(reference)?;
+        self.preset.db_reference = reference;
+        Ok(())
+    }
+
+    /// Fixes the 0 dB reference at the last frame's largest envelope value, so that later frames
+    /// keep their absolute brightness; returns that amplitude.
+    ///
+    /// Errors: `NotReady` before the first frame or when the last frame has no echo.
+    pub fn hold_reference(&mut self) -> Result<f32> {
+        let a = self.envelope.iter().fold(0.0f32, |m, &v| if v > m { v } else { m });
+        if self.frames == 0 || !(a.is_finite() && a >= f32::MIN_POSITIVE) {
+            return Err(Error::NotReady {
+                name: "reference",
+                needs: "process a frame with echoes first",
+            });
+        }
+        self.set_db_reference(DbReference::Fixed(a))?;
+        Ok(a)
+    }
+
     /// Changes the displayed depth: re-plans every stage (error outside the preset's bounds; the
-    /// imager is unchanged then). The TGC curve is reset to the preset's default for that depth.
+    /// imager is unchanged then). The TGC curve is reset to the preset's default for that depth;
+    /// gain, dynamic range and dB reference are kept.
     pub fn set_depth(&mut self, depth_m: f64) -> Result<()> {
         self.preset.check_depth(depth_m)?;
         let mut mapper = self.mapper.clone();
         mapper.set_tgc(default_tgc(&self.preset, depth_m)?);
+        let previous = self.rf_meta.clone();
         *self = Imager::plan(self.preset.clone(), depth_m, mapper)?;
+        self.previous_meta = Some(previous);
         Ok(())
     }
 
     /// Switches preset (at its default depth, with its default display settings).
-    pub fn set_preset(&mut self, kind: PresetKind) -> Result<()> {
-        *self = Imager::new(kind)?;
+    pub fn set_preset(&mut self, preset: impl Into<Preset>) -> Result<()> {
+        let previous = self.rf_meta.clone();
+        *self = Imager::new(preset)?;
+        self.previous_meta = Some(previous);
         Ok(())
     }
 
-    /// The preset.
+    /// The preset (with the display reference currently in use).
     pub fn preset(&self) -> &Preset {
         &self.preset
     }
@@ -308,8 +362,12 @@ impl Imager {
         self.depth_m
     }
     /// Aperture, sequence, pulse, sampling and grid the imager expects its data from.
-    pub fn setup(&self) -> &Workload {
-        &self.setup
+    pub fn acquisition(&self) -> &Acquisition {
+        &self.acquisition
+    }
+    /// The description of the RF data [`Imager::process`] accepts.
+    pub fn metadata(&self) -> &Metadata {
+        &self.rf_meta
     }
     /// Stage timings of the last frame.
     pub fn timings(&self) -> StageTimings {
@@ -319,7 +377,7 @@ impl Imager {
     pub fn beamform_count(&self) -> u64 {
         self.beamform_count
     }
-    /// The last frame.
+    /// The last frame (blank before the first).
     pub fn frame(&self) -> &BModeFrame {
         &self.frame
     }
@@ -327,8 +385,12 @@ impl Imager {
     pub fn envelope(&self) -> &Array2<f32> {
         &self.envelope
     }
-    /// The display mapper (gain, dynamic range, TGC).
+    /// The display mapper (gain, dynamic range, TGC, dB reference).
     pub fn mapper(&self) -> &BModeMapper {
         &self.mapper
+    }
+    /// The beamformer plan (its kernel, memory, points per frame).
+    pub fn beamformer(&self) -> &Beamformer {
+        &self.beamformer
     }
 }

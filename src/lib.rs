@@ -32,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+pub mod acquisition;
 pub mod beamform;
 pub mod bmode;
 pub mod channel_data;
@@ -53,4 +54,30 @@ pub mod sim;
 pub mod validation;
 pub mod workload;
 
-pub use error::{Error, Result};
+pub use error::{DEFAULT_MEMORY_CAP_BYTES, Error, ErrorKind, Result};
+pub use ndarray;
+pub use num_complex;
+
+/// What an app or a study usually needs, in one import: `use sonochip::prelude::*;`.
+pub mod prelude {
+    pub use crate::acquisition::Acquisition;
+    pub use crate::beamform::{BeamformConfig, Beamformer, Interpolation, KernelChoice, Window};
+    pub use crate::bmode::{BModeMapper, DbReference, Tgc};
+    pub use crate::channel_data::{ChannelData, Metadata, Sampling};
+    pub use crate::demod::{DemodConfig, Demodulator};
+    pub use crate::envelope::EnvelopeDetector;
+    pub use crate::error::{Error, ErrorKind, Result};
+    pub use crate::frame::BModeFrame;
+    pub use crate::grid::Grid;
+    pub use crate::imager::Imager;
+    pub use crate::medium::Medium;
+    pub use crate::phantom::{Feature, Phantom, SpeckleBuilder};
+    pub use crate::preset::{Preset, PresetKind};
+    pub use crate::probe::{Aperture, ChannelMode, Probe};
+    pub use crate::pulse::Pulse;
+    pub use crate::scan_convert::{RasterSpec, ScanConverter};
+    pub use crate::sequence::{Sequence, TxEvent, TxKind};
+    pub use crate::sim::{SimOptions, Simulator};
+    pub use ndarray::{Array2, Array3, ArrayView2, ArrayView3, s};
+    pub use num_complex::Complex32;
+}

@@ -12,6 +12,10 @@
 use crate::error::{Error, Result, in_range};
 use serde::{Deserialize, Serialize};
 
+/// The speed of sound scanners assume for soft tissue, m/s (a convention: delays, depth scales and
+/// beamformers use it unless told otherwise).
+pub const SCANNER_C_M_S: f64 = 1540.0;
+
 /// Speed of sound and attenuation of a homogeneous medium.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Medium {
@@ -37,7 +41,7 @@ impl Medium {
         })
     }
 
-    /// Soft tissue: 1540 m/s, 0.5 dB/(cm·MHz) (PHYSICS.md).
+    /// Soft tissue: 1540 m/s, 0.5 dB/(cm·MHz) (`docs/physics.md`, "Propagation").
     pub fn soft_tissue() -> Medium {
         Medium {
             c_m_s: 1540.0,

@@ -1,6 +1,6 @@
-//! Clinical presets of the one-probe scanner.
+//! Clinical presets of the one-probe scanner: how the probe is driven and how the image is shown.
 //!
-//! The 2D CMUT array emulates three probes electronically (PHYSICS.md):
+//! The 2D CMUT array emulates three probes electronically (`docs/physics.md`, "The probe"):
 //! * **linear** ([`Family::Linear`]: vascular, MSK, nerve) — all 140 columns, steered plane waves,
 //!   a Cartesian grid as wide as the aperture;
 //! * **curved** ([`Family::Curved`]: abdomen, OB, bladder) — all 140 columns, diverging waves from
@@ -9,25 +9,43 @@
 //!   fit between ribs), diverging waves and a 90° polar sector. With the 208 µm pitch the sector is
 //!   free of grating lobes below about 3.7 MHz, so phased presets stay at 2.5–3 MHz.
 //!
-//! Every preset has its centre frequency, transmit scheme, default depth and depth bounds, a display
-//! dynamic range and TGC slope, and a matching built-in phantom. Where the real device's value is
-//! not public the value is a clinically usual one (documented on each constructor).
+//! A [`Preset`] is a plain value: [`Preset::get`] gives a built-in one, and its public fields are the
+//! way to customise it (more transmits, another window or F-number, a fixed dB reference, other
+//! depth bounds). [`Preset::validate`] checks every field (the [`Imager`](crate::imager::Imager)
+//! and [`Preset::acquisition`] call it); [`Preset::acquisition`] builds the [`Acquisition`] for a
+//! depth. Where the real device's value is not public the value is a clinically usual one.
 //!
 //! ```
-//! use sonochip::preset::{Preset, PresetKind};
+//! use sonochip::prelude::*;
+//! # fn main() -> sonochip::Result<()> {
 //! let p = Preset::get(PresetKind::Cardiac);
-//! let setup = p.setup(p.default_depth_m).unwrap();
-//! assert_eq!(setup.aperture.n_channels(), 96);
-//! assert!(p.setup(0.5).is_err()); // outside the preset's depth bounds
+//! let acq = p.acquisition(p.default_depth_m)?;
+//! assert_eq!(acq.aperture().n_channels(), 96);
+//! assert!(p.acquisition(0.5).is_err()); // outside the preset's depth bounds
+//!
+//! // Customised: nine plane waves, a Hann window at F# 2.
+//! let mut v = Preset::get(PresetKind::Vascular);
+//! v.n_tx = 9;
+//! v.window = Window::Hann;
+//! v.f_number = Some(2.0);
+//! assert_eq!(v.acquisition(0.04)?.sequence().len(), 9);
+//! v.n_tx = 0;
+//! assert!(v.validate().is_err());
+//! # Ok(()) }
 //! ```
 
-use crate::error::{Error, Result};
+use crate::acquisition::{Acquisition, SOUND_SPEED_RANGE_M_S};
+use crate::beamform::{BeamformConfig, Window};
+use crate::bmode::{DbReference, MAX_DB};
+use crate::channel_data::{MAX_DEPTH_M, MIN_DEPTH_M};
+use crate::error::{Error, Result, in_range, plausible};
+use crate::frame::MAX_RASTER_SIDE_PX;
 use crate::grid::Grid;
+use crate::medium::SCANNER_C_M_S;
 use crate::phantom::{Phantom, density_for};
 use crate::probe::{Aperture, ChannelMode, Probe};
 use crate::pulse::Pulse;
 use crate::sequence::Sequence;
-use crate::workload::{C_M_S, Workload, elevation_focus_for};
 use std::ops::Range;
 
 /// Which probe the CMUT array emulates.
@@ -42,7 +60,7 @@ pub enum Family {
     Phased,
 }
 
-/// The clinical presets.
+/// The built-in clinical presets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PresetKind {
@@ -78,18 +96,28 @@ impl PresetKind {
     ];
 }
 
-/// A clinical preset: how the probe is driven and how the image is shown.
+/// Columns of the default CMUT array.
+pub const ARRAY_COLUMNS: usize = 140;
+/// Rows of the default CMUT array.
+pub const ARRAY_ROWS: usize = 64;
+/// Element pitch of the default CMUT array, metres.
+pub const ARRAY_PITCH_M: f64 = 208e-6;
+
+/// A clinical preset: how the probe is driven and how the image is shown. See the
+/// [module docs](self); every field is checked by [`Preset::validate`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preset {
-    /// Which preset.
+    /// The built-in preset this one derives from (its phantom is [`Preset::phantom`]).
     pub kind: PresetKind,
     /// Short lower-case name (file names, reports).
-    pub name: &'static str,
+    pub name: String,
     /// Emulated probe.
     pub family: Family,
-    /// Centre frequency, Hz.
+    /// Centre frequency, Hz (0.5–15 MHz).
     pub fc_hz: f64,
-    /// Receive sampling rate, Hz (4 × fc).
+    /// Pulse-echo −6 dB fractional bandwidth (0.05–2; CMUTs are broadband: about 1).
+    pub fractional_bandwidth: f64,
+    /// Receive sampling rate, Hz (at least the pulse band's Nyquist rate; 4 × fc by default).
     pub fs_hz: f64,
     /// Active columns of the 140-column array.
     pub columns: Range<usize>,
@@ -97,51 +125,85 @@ pub struct Preset {
     /// conventional linear probe) for the superficial linear presets, whose elevation focus is
     /// shallow, all 64 (13.3 mm) otherwise.
     pub rows: Range<usize>,
-    /// Transmits per frame.
+    /// Electronic elevation focus of the column channels, metres (`None`: 45 % of the imaged
+    /// depth, within 15–70 mm; see [`elevation_focus_for`]).
+    pub elevation_focus_m: Option<f64>,
+    /// Transmits per frame (1–256).
     pub n_tx: usize,
-    /// Plane waves: largest steering angle; diverging waves: tilt of the outermost wave (degrees).
+    /// Plane waves: largest steering angle; diverging waves: tilt of the outermost wave (degrees,
+    /// 0–45).
     pub steer_deg: f64,
-    /// Half-opening of the sector (curved and phased), degrees.
+    /// Half-opening of the sector (curved and phased), degrees (1–80; unused by linear presets).
     pub half_sector_deg: f64,
-    /// Shallowest imaged depth, metres.
+    /// Shallowest imaged depth, metres (below the smallest depth bound).
     pub top_depth_m: f64,
     /// Depth shown when the preset is selected, metres.
     pub default_depth_m: f64,
-    /// Smallest and largest depth the user may choose, metres.
+    /// Smallest and largest depth the user may choose, metres (within 1 mm–30 cm).
     pub depth_bounds_m: (f64, f64),
-    /// Image lines (x positions, rays or beams).
+    /// Image lines (x positions, rays or beams), 1–4096.
     pub lines: usize,
-    /// Depth samples per line.
+    /// Depth samples per line, 1–4096.
     pub depth_samples: usize,
+    /// Receive F-number (`None`: every channel within the acceptance angle). Linear presets use
+    /// 1.5; sector presets image far off the array's axis, where an F-number aperture measured
+    /// laterally from the pixel would hold no channel, so they use none.
+    pub f_number: Option<f64>,
+    /// Receive window over the F-number aperture.
+    pub window: Window,
+    /// Element acceptance angle, degrees (`None`: no limit; sector presets: 50°).
+    pub acceptance_angle_deg: Option<f64>,
+    /// Speed of sound the delays and the beamformer assume, m/s (1540 by convention).
+    pub sound_speed_m_s: f64,
+    /// Height of the display raster, pixels (the width follows from square pixels).
+    pub raster_height_px: usize,
     /// Display dynamic range, dB.
     pub dynamic_range_db: f64,
     /// Digital TGC slope applied by default, dB per cm of depth (about half the two-way loss of
     /// 0.5 dB/(cm·MHz) tissue at fc: users fine-tune with the TGC control).
     pub tgc_db_per_cm: f64,
+    /// What 0 dB of the display means (see [`DbReference`]; the built-in presets use the frame
+    /// maximum, since the absolute scale of channel data depends on the front end).
+    pub db_reference: DbReference,
+}
+
+/// Elevation focus used for CMUT column channels when imaging to `depth_max_m`: about 45 % of the
+/// deepest depth, within 15–70 mm (a documented assumption; the device's value is not public).
+pub fn elevation_focus_for(depth_max_m: f64) -> f64 {
+    (0.45 * depth_max_m).clamp(0.015, 0.07)
+}
+
+impl From<PresetKind> for Preset {
+    fn from(kind: PresetKind) -> Preset {
+        Preset::get(kind)
+    }
 }
 
 impl Preset {
-    /// The preset's parameters.
+    /// The built-in preset `kind`.
     pub fn get(kind: PresetKind) -> Preset {
         use Family::*;
         use PresetKind::*;
-        let base = |name, family, fc_hz: f64, n_tx, steer_deg, half_sector_deg, top, default, bounds| {
-            let columns = if family == Phased { 22..118 } else { 0..140 };
-            let rows = if family == Linear { 20..44 } else { 0..64 };
+        let base = |name: &str, family, fc_hz: f64, steer_deg, half_sector_deg, top, default, bounds| {
+            let columns = if family == Phased { 22..118 } else { 0..ARRAY_COLUMNS };
+            let rows = if family == Linear { 20..44 } else { 0..ARRAY_ROWS };
             let (lines, depth_samples) = match family {
                 Linear => (256, 512),
                 Curved => (256, 800),
                 Phased => (192, 800),
             };
+            let linear = family == Linear;
             Preset {
                 kind,
-                name,
+                name: name.to_string(),
                 family,
                 fc_hz,
+                fractional_bandwidth: 1.0,
                 fs_hz: 4.0 * fc_hz,
                 columns,
                 rows,
-                n_tx,
+                elevation_focus_m: None,
+                n_tx: 5,
                 steer_deg,
                 half_sector_deg,
                 top_depth_m: top,
@@ -149,25 +211,105 @@ impl Preset {
                 depth_bounds_m: bounds,
                 lines,
                 depth_samples,
-                dynamic_range_db: if family == Linear { 60.0 } else { 55.0 },
+                f_number: if linear { Some(1.5) } else { None },
+                window: if linear { Window::Hann } else { Window::Rectangular },
+                acceptance_angle_deg: if linear { None } else { Some(50.0) },
+                sound_speed_m_s: SCANNER_C_M_S,
+                raster_height_px: 512,
+                dynamic_range_db: if linear { 60.0 } else { 55.0 },
                 tgc_db_per_cm: 0.5 * fc_hz * 1e-6,
+                db_reference: DbReference::FrameMax,
             }
         };
         match kind {
-            Abdomen => base("abdomen", Curved, 3.5e6, 5, 10.0, 30.0, 0.02, 0.16, (0.08, 0.30)),
-            Bladder => base("bladder", Curved, 3.0e6, 5, 10.0, 30.0, 0.01, 0.12, (0.06, 0.20)),
-            Ob => base("ob", Curved, 3.5e6, 5, 10.0, 30.0, 0.01, 0.14, (0.08, 0.25)),
-            Cardiac => base("cardiac", Phased, 2.5e6, 5, 15.0, 45.0, 0.01, 0.16, (0.08, 0.24)),
-            Lung => base("lung", Phased, 3.0e6, 5, 15.0, 45.0, 0.005, 0.12, (0.04, 0.24)),
-            Vascular => base("vascular", Linear, 7.5e6, 5, 8.0, 0.0, 0.005, 0.04, (0.02, 0.06)),
-            Msk => base("msk", Linear, 6.0e6, 5, 8.0, 0.0, 0.003, 0.045, (0.015, 0.06)),
-            Nerve => base("nerve", Linear, 8.0e6, 5, 8.0, 0.0, 0.002, 0.035, (0.01, 0.05)),
+            Abdomen => base("abdomen", Curved, 3.5e6, 10.0, 30.0, 0.02, 0.16, (0.08, 0.30)),
+            Bladder => base("bladder", Curved, 3.0e6, 10.0, 30.0, 0.01, 0.12, (0.06, 0.20)),
+            Ob => base("ob", Curved, 3.5e6, 10.0, 30.0, 0.01, 0.14, (0.08, 0.25)),
+            Cardiac => base("cardiac", Phased, 2.5e6, 15.0, 45.0, 0.01, 0.16, (0.08, 0.24)),
+            Lung => base("lung", Phased, 3.0e6, 15.0, 45.0, 0.005, 0.12, (0.04, 0.24)),
+            Vascular => base("vascular", Linear, 7.5e6, 8.0, 0.0, 0.005, 0.04, (0.02, 0.06)),
+            Msk => base("msk", Linear, 6.0e6, 8.0, 0.0, 0.003, 0.045, (0.015, 0.06)),
+            Nerve => base("nerve", Linear, 8.0e6, 8.0, 0.0, 0.002, 0.035, (0.01, 0.05)),
         }
     }
 
-    /// Every preset.
+    /// Every built-in preset.
     pub fn all() -> Vec<Preset> {
         PresetKind::ALL.iter().map(|&k| Preset::get(k)).collect()
+    }
+
+    /// Checks every field: its plausible range (the message names the field and its unit) and that
+    /// the fields fit together (depth bounds around the default depth, columns and rows inside the
+    /// array).
+    pub fn validate(&self) -> Result<()> {
+        plausible("fc_hz", self.fc_hz, 0.5e6, 15e6, "Hz")?;
+        in_range("fractional_bandwidth", self.fractional_bandwidth, 0.05, 2.0)?;
+        plausible("fs_hz", self.fs_hz, self.fc_hz, 1e9, "Hz")?;
+        check_span("columns", &self.columns, ARRAY_COLUMNS)?;
+        check_span("rows", &self.rows, ARRAY_ROWS)?;
+        if let Some(f) = self.elevation_focus_m {
+            plausible("elevation_focus_m", f, 1e-3, 0.3, "m")?;
+        }
+        if !(1..=256).contains(&self.n_tx) {
+            return Err(Error::invalid("n_tx", "1..=256 transmits per frame", self.n_tx));
+        }
+        plausible("steer_deg", self.steer_deg, 0.0, 45.0, "degrees")?;
+        if self.family != Family::Linear {
+            plausible("half_sector_deg", self.half_sector_deg, 1.0, 80.0, "degrees")?;
+        }
+        let (lo, hi) = self.depth_bounds_m;
+        plausible("depth_bounds_m.0", lo, MIN_DEPTH_M, MAX_DEPTH_M, "m")?;
+        plausible("depth_bounds_m.1", hi, lo, MAX_DEPTH_M, "m")?;
+        plausible(
+            "default_depth_m",
+            self.default_depth_m,
+            lo,
+            hi,
+            "m (within depth_bounds_m)",
+        )?;
+        plausible(
+            "top_depth_m",
+            self.top_depth_m,
+            0.0,
+            0.999 * lo,
+            "m (above the smallest depth)",
+        )?;
+        for (name, n) in [("lines", self.lines), ("depth_samples", self.depth_samples)] {
+            if !(1..=4096).contains(&n) {
+                return Err(Error::invalid(name, "1..=4096", n));
+            }
+        }
+        if let Some(f) = self.f_number {
+            in_range("f_number", f, 0.1, 20.0)?;
+        }
+        if let Window::Tukey { alpha } = self.window {
+            in_range("window.alpha", alpha, 0.0, 1.0)?;
+        }
+        if let Some(a) = self.acceptance_angle_deg {
+            plausible("acceptance_angle_deg", a, 1.0, 90.0, "degrees")?;
+        }
+        plausible(
+            "sound_speed_m_s",
+            self.sound_speed_m_s,
+            SOUND_SPEED_RANGE_M_S.0,
+            SOUND_SPEED_RANGE_M_S.1,
+            "m/s",
+        )?;
+        if !(16..=MAX_RASTER_SIDE_PX).contains(&self.raster_height_px) {
+            return Err(Error::invalid(
+                "raster_height_px",
+                format!("16..={MAX_RASTER_SIDE_PX} pixels"),
+                self.raster_height_px,
+            ));
+        }
+        plausible("dynamic_range_db", self.dynamic_range_db, 1.0, MAX_DB, "dB")?;
+        plausible("tgc_db_per_cm", self.tgc_db_per_cm, 0.0, 20.0, "dB/cm")?;
+        if let DbReference::Fixed(a) = self.db_reference
+            && !(a.is_finite() && a >= f32::MIN_POSITIVE)
+        {
+            return Err(Error::invalid("db_reference", "a finite amplitude > 0", a));
+        }
+        Ok(())
     }
 
     /// Checks a requested depth against the preset's bounds.
@@ -188,24 +330,28 @@ impl Preset {
     /// Distance of the virtual apex behind the array (curved family): the apex from which the
     /// aperture subtends the sector.
     pub fn apex_distance_m(&self) -> f64 {
-        0.5 * self.columns.len() as f64 * 208e-6 / self.half_sector_deg.to_radians().tan()
+        0.5 * self.columns.len() as f64 * ARRAY_PITCH_M / self.half_sector_deg.to_radians().tan()
     }
 
-    /// Aperture, sequence, pulse, sampling and grid for imaging to `depth_m` (within the bounds).
-    pub fn setup(&self, depth_m: f64) -> Result<Workload> {
+    /// The acquisition for imaging to `depth_m` (validated; within the depth bounds): the CMUT
+    /// aperture, the transmit sequence, the pulse, a sampling long enough for `depth_m`, the grid.
+    pub fn acquisition(&self, depth_m: f64) -> Result<Acquisition> {
         self.check_depth(depth_m)?;
+        self.validate()?;
         let probe = Probe::cmut_9000();
-        let depth = (self.top_depth_m, depth_m);
         let mode = ChannelMode::Columns {
-            elevation_focus_m: Some(elevation_focus_for(depth_m)),
+            elevation_focus_m: Some(self.elevation_focus_m.unwrap_or_else(|| elevation_focus_for(depth_m))),
         };
         let aperture = Aperture::new(&probe, self.columns.clone(), self.rows.clone(), mode)?;
+        let c = self.sound_speed_m_s;
         let half = self.half_sector_deg.to_radians();
+        let steer = self.steer_deg.to_radians();
         let sequence = match self.family {
-            Family::Linear => Sequence::plane_wave_fan(&aperture, self.steer_deg.to_radians(), self.n_tx, C_M_S)?,
-            _ => Sequence::diverging_sector(&aperture, half, self.steer_deg.to_radians(), self.n_tx, C_M_S)?,
+            Family::Linear => Sequence::plane_wave_fan(&aperture, steer, self.n_tx, c)?,
+            _ => Sequence::diverging_sector(&aperture, half, steer, self.n_tx, c)?,
         };
-        let pulse = Pulse::new(self.fc_hz, 1.0, 1.0)?;
+        let pulse = Pulse::new(self.fc_hz, self.fractional_bandwidth, 1.0)?;
+        let depth = (self.top_depth_m, depth_m);
         let grid = match self.family {
             Family::Linear => {
                 let w = 0.5 * aperture.width_m();
@@ -220,17 +366,28 @@ impl Preset {
             )?,
             Family::Phased => Grid::sector((-half, half), self.lines, depth, self.depth_samples)?,
         };
-        Workload::assemble(self.name, aperture, sequence, pulse, self.fs_hz, grid, depth)
+        Acquisition::for_depth(aperture, sequence, pulse, self.fs_hz, grid, depth_m)
+    }
+
+    /// How the preset beamforms: its F-number, window and acceptance angle.
+    pub fn beamform_config(&self) -> BeamformConfig {
+        BeamformConfig {
+            f_number: self.f_number,
+            window: self.window,
+            acceptance_angle_rad: self.acceptance_angle_deg.map(f64::to_radians),
+            sound_speed_m_s: Some(self.sound_speed_m_s),
+            ..BeamformConfig::default()
+        }
     }
 
     /// Speckle density (scatterers per mm²) that puts `per_cell` scatterers in a resolution cell of
     /// this preset (lateral λ·F# with F# ≈ 1.5, axial λ).
     pub fn speckle_density(&self, per_cell: f64) -> f64 {
-        let lambda = C_M_S / self.fc_hz;
+        let lambda = self.sound_speed_m_s / self.fc_hz;
         density_for(per_cell, 1.5 * lambda, lambda)
     }
 
-    /// The built-in phantom of this preset at `per_cell` scatterers per resolution cell.
+    /// The built-in phantom of this preset's kind at `per_cell` scatterers per resolution cell.
     pub fn phantom(&self, per_cell: f64, seed: u64) -> Result<Phantom> {
         let d = self.speckle_density(per_cell);
         match self.kind {
@@ -246,6 +403,18 @@ impl Preset {
     }
 }
 
+fn check_span(name: &'static str, r: &Range<usize>, n: usize) -> Result<()> {
+    if r.start < r.end && r.end <= n {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            name,
+            format!("a non-empty range within 0..{n}"),
+            format!("{r:?}"),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,20 +422,61 @@ mod tests {
     #[test]
     fn every_preset_builds_at_its_default_depth_and_refuses_outside_bounds() {
         for p in Preset::all() {
-            let s = p.setup(p.default_depth_m).unwrap();
-            assert_eq!(s.grid.shape(), (p.lines, p.depth_samples));
+            p.validate().unwrap();
+            let s = p.acquisition(p.default_depth_m).unwrap();
+            assert_eq!(s.grid().shape(), (p.lines, p.depth_samples));
             assert!(p.depth_bounds_m.0 <= p.default_depth_m && p.default_depth_m <= p.depth_bounds_m.1);
             assert!(matches!(
-                p.setup(p.depth_bounds_m.1 * 1.01),
+                p.acquisition(p.depth_bounds_m.1 * 1.01),
                 Err(Error::DepthOutOfRange { .. })
             ));
-            assert!(p.setup(f64::NAN).is_err());
-            // Phased presets stay below the grating-lobe limit of the 208 µm pitch (PHYSICS.md).
+            assert!(p.acquisition(f64::NAN).is_err());
+            // Phased presets stay below the grating-lobe limit of the 208 µm pitch
+            // (docs/physics.md, "The probe").
             if p.family == Family::Phased {
-                let lambda = C_M_S / p.fc_hz;
+                let lambda = SCANNER_C_M_S / p.fc_hz;
                 let s = p.half_sector_deg.to_radians().sin();
-                assert!(208e-6 <= lambda / (1.0 + s), "{}", p.name);
+                assert!(ARRAY_PITCH_M <= lambda / (1.0 + s), "{}", p.name);
             }
         }
+    }
+
+    /// Each field's check names the field (and, where a unit mistake is likely, its unit).
+    #[test]
+    fn invalid_fields_are_named() {
+        let base = Preset::get(PresetKind::Vascular);
+        let cases: Vec<(&str, Box<dyn Fn(&mut Preset)>)> = vec![
+            ("fc_hz", Box::new(|p| p.fc_hz = 7.5)),
+            ("columns", Box::new(|p| p.columns = 100..150)),
+            ("rows", Box::new(|p| p.rows = 10..10)),
+            ("n_tx", Box::new(|p| p.n_tx = 0)),
+            ("steer_deg", Box::new(|p| p.steer_deg = f64::NAN)),
+            ("depth_bounds_m.1", Box::new(|p| p.depth_bounds_m = (0.02, 60.0))),
+            ("default_depth_m", Box::new(|p| p.default_depth_m = 40.0)),
+            ("top_depth_m", Box::new(|p| p.top_depth_m = 0.03)),
+            ("lines", Box::new(|p| p.lines = 0)),
+            ("f_number", Box::new(|p| p.f_number = Some(-1.0))),
+            ("window.alpha", Box::new(|p| p.window = Window::Tukey { alpha: 3.0 })),
+            ("sound_speed_m_s", Box::new(|p| p.sound_speed_m_s = 1.54)),
+            ("raster_height_px", Box::new(|p| p.raster_height_px = 1 << 20)),
+            ("dynamic_range_db", Box::new(|p| p.dynamic_range_db = 0.0)),
+            (
+                "db_reference",
+                Box::new(|p| p.db_reference = DbReference::Fixed(f32::NAN)),
+            ),
+        ];
+        for (field, edit) in cases {
+            let mut p = base.clone();
+            edit(&mut p);
+            let e = p.validate().unwrap_err();
+            assert_eq!(e.parameter(), Some(field), "{e}");
+            assert!(p.acquisition(0.04).is_err());
+        }
+        let e = {
+            let mut p = base.clone();
+            p.fc_hz = 7.5;
+            p.validate().unwrap_err().to_string()
+        };
+        assert!(e.contains("Hz"), "the unit is named: {e}");
     }
 }

@@ -19,7 +19,15 @@
 //!   focus (along the beam axis from the aperture centre through `f`) and `−` before it. This
 //!   virtual-source model is exact at the focus and along the geometric beam; near the focal plane
 //!   off axis the true wavefront is not spherical (the beamformer documents how it treats it);
+//! * explicit delays `d_ch` ([`TxEvent::from_delays`], for any delay law on any probe): the first
+//!   arrival of the channels' elementary spherical waves, `min_ch (d_ch + |p − x_ch| / c)` (the
+//!   Huygens envelope; for the delays of a plane or diverging wave it equals that wave's model
+//!   wherever the wave is defined);
 //! * the receive leg: `travel_time_s(x_ch, p, c) = |p − x_ch| / c`.
+//!
+//! [`TxEvent::arrival_time_at`] evaluates the same model for another speed of sound (a beamformer
+//! assuming a speed of sound other than the sequence's keeps the wave's geometry and lets it travel
+//! at its own speed).
 //!
 //! Only channels with a non-zero weight take part in the minima and maxima.
 //!
@@ -60,19 +68,55 @@ pub enum TxKind {
         /// Focal point, metres.
         focus_m: [f64; 3],
     },
+    /// Delays given explicitly per channel ([`TxEvent::from_delays`]); the arrival time is the first
+    /// arrival of the channels' elementary waves (see the [module docs](self)).
+    Explicit,
 }
 
 /// One transmit event: per-channel delays and weights, and the arrival-time model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "TxEventFields")]
 pub struct TxEvent {
     kind: TxKind,
     delays_s: Vec<f64>,
     apod: Vec<f32>,
     c_m_s: f64,
-    /// Constant term of the model (see [`TxEvent::arrival_time_s`]).
-    t_ref_s: f64,
+    /// Constant path term of the model, metres (see [`TxEvent::arrival_time_at`]).
+    ref_m: f64,
     /// Aperture centre (for the focused model's sign rule).
     center_m: [f64; 3],
+    /// Channel reference positions (explicit events only; empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    positions_m: Vec<[f64; 3]>,
+}
+
+#[derive(Deserialize)]
+struct TxEventFields {
+    kind: TxKind,
+    delays_s: Vec<f64>,
+    apod: Vec<f32>,
+    c_m_s: f64,
+    ref_m: f64,
+    center_m: [f64; 3],
+    #[serde(default)]
+    positions_m: Vec<[f64; 3]>,
+}
+
+impl TryFrom<TxEventFields> for TxEvent {
+    type Error = Error;
+    fn try_from(f: TxEventFields) -> Result<TxEvent> {
+        let e = TxEvent {
+            kind: f.kind,
+            delays_s: f.delays_s,
+            apod: f.apod,
+            c_m_s: f.c_m_s,
+            ref_m: f.ref_m,
+            center_m: f.center_m,
+            positions_m: f.positions_m,
+        };
+        e.validate()?;
+        Ok(e)
+    }
 }
 
 fn dist(a: [f64; 3], b: [f64; 3]) -> f64 {
@@ -84,43 +128,64 @@ pub fn travel_time_s(x_ch: [f64; 3], p: [f64; 3], c_m_s: f64) -> f64 {
     dist(x_ch, p) / c_m_s
 }
 
+/// Largest distance of a virtual source, focus or channel from the origin, metres.
+const MAX_MODEL_DISTANCE_M: f64 = 10.0;
+
+fn check_weights(apod: &[f32], n: usize) -> Result<()> {
+    if apod.len() != n {
+        return Err(Error::shape(
+            "apod",
+            format!("{n} weights (one per channel)"),
+            apod.len().to_string(),
+        ));
+    }
+    if apod.iter().any(|a| !a.is_finite() || *a < 0.0) {
+        return Err(Error::invalid(
+            "apod",
+            "finite weights >= 0",
+            "a negative or non-finite weight",
+        ));
+    }
+    if !apod.iter().any(|&a| a > 0.0) {
+        return Err(Error::empty("apod", "at least one channel with a weight > 0"));
+    }
+    Ok(())
+}
+
+fn check_point(name: &'static str, p: [f64; 3]) -> Result<[f64; 3]> {
+    finite_point(name, p)?;
+    if dist(p, [0.0; 3]) > MAX_MODEL_DISTANCE_M {
+        return Err(Error::invalid(
+            name,
+            format!("a point within {MAX_MODEL_DISTANCE_M} m of the probe, in metres"),
+            format!("{p:?}"),
+        ));
+    }
+    Ok(p)
+}
+
 impl TxEvent {
     /// Builds an event for `aperture` with per-channel weights `apod` (same length as the channels,
     /// at least one > 0). Delays follow from the kind so that the first active channel fires at 0.
+    /// [`TxKind::Explicit`] is built with [`TxEvent::from_delays`] instead.
     pub fn new(aperture: &Aperture, kind: TxKind, apod: Vec<f32>, c_m_s: f64) -> Result<TxEvent> {
         in_range("c_m_s", c_m_s, 300.0, 5000.0)?;
         let pos = aperture.channel_positions();
-        if apod.len() != pos.len() {
-            return Err(Error::shape(
-                "apod",
-                format!("{} weights (one per channel)", pos.len()),
-                apod.len().to_string(),
-            ));
-        }
-        if apod.iter().any(|a| !a.is_finite() || *a < 0.0) {
-            return Err(Error::invalid(
-                "apod",
-                "finite weights >= 0",
-                "a negative or non-finite weight",
-            ));
-        }
+        check_weights(&apod, pos.len())?;
         let active: Vec<usize> = (0..pos.len()).filter(|&i| apod[i] > 0.0).collect();
-        if active.is_empty() {
-            return Err(Error::empty("apod", "at least one channel with a weight > 0"));
-        }
         let center = aperture.center_m();
         let max_z = pos.iter().map(|p| p[2]).fold(f64::NEG_INFINITY, f64::max);
-        // Raw travel term per channel: t_ch = delay + raw(x_ch) is constant along the wavefront.
-        let (raw, t_ref): (Vec<f64>, f64) = match kind {
+        // Raw path term per channel: delay·c + raw(x_ch) is constant along the wavefront.
+        let (raw, ref_m): (Vec<f64>, f64) = match kind {
             TxKind::Plane { angle_rad } => {
                 in_range("angle_rad", angle_rad, -1.5, 1.5)?;
                 let (s, c) = angle_rad.sin_cos();
                 let proj: Vec<f64> = pos.iter().map(|p| s * p[0] + c * p[2]).collect();
                 let m = active.iter().map(|&i| proj[i]).fold(f64::INFINITY, f64::min);
-                (proj.iter().map(|v| v - m).collect(), -m / c_m_s)
+                (proj.iter().map(|v| v - m).collect(), -m)
             }
             TxKind::Diverging { virtual_source_m: v } => {
-                finite_point("virtual_source_m", v)?;
+                check_point("virtual_source_m", v)?;
                 if v[2] >= max_z {
                     return Err(Error::invalid(
                         "virtual_source_m",
@@ -130,14 +195,21 @@ impl TxEvent {
                 }
                 let d: Vec<f64> = pos.iter().map(|p| dist(*p, v)).collect();
                 let m = active.iter().map(|&i| d[i]).fold(f64::INFINITY, f64::min);
-                (d.iter().map(|x| x - m).collect(), -m / c_m_s)
+                (d.iter().map(|x| x - m).collect(), -m)
             }
             TxKind::Focused { focus_m: f } => {
-                finite_point("focus_m", f)?;
+                check_point("focus_m", f)?;
                 positive("focus_m[2]", f[2] - max_z)?;
                 let d: Vec<f64> = pos.iter().map(|p| dist(*p, f)).collect();
                 let m = active.iter().map(|&i| d[i]).fold(f64::NEG_INFINITY, f64::max);
-                (d.iter().map(|x| m - x).collect(), m / c_m_s)
+                (d.iter().map(|x| m - x).collect(), m)
+            }
+            TxKind::Explicit => {
+                return Err(Error::invalid(
+                    "kind",
+                    "Plane, Diverging or Focused (explicit delays: TxEvent::from_delays)",
+                    "Explicit",
+                ));
             }
         };
         let delays_s = raw.iter().map(|r| r / c_m_s).collect();
@@ -146,9 +218,95 @@ impl TxEvent {
             delays_s,
             apod,
             c_m_s,
-            t_ref_s: t_ref,
+            ref_m,
             center_m: center,
+            positions_m: Vec::new(),
         })
+    }
+
+    /// An event with an explicit firing delay and weight per channel of `aperture` (any probe):
+    /// for reproducing another system's or toolbox's transmit. `delays_s` are finite and at most
+    /// 1 ms apart; they are shifted so that the first active channel fires at 0 (the crate's time
+    /// zero). The arrival-time model is the first arrival of the channels' elementary waves
+    /// (see the [module docs](self)); `c_m_s` is the speed of sound the delays assume.
+    pub fn from_delays(aperture: &Aperture, delays_s: Vec<f64>, apod: Vec<f32>, c_m_s: f64) -> Result<TxEvent> {
+        in_range("c_m_s", c_m_s, 300.0, 5000.0)?;
+        let pos = aperture.channel_positions();
+        check_weights(&apod, pos.len())?;
+        if delays_s.len() != pos.len() {
+            return Err(Error::shape(
+                "delays_s",
+                format!("{} delays (one per channel)", pos.len()),
+                delays_s.len().to_string(),
+            ));
+        }
+        if let Some(bad) = delays_s.iter().find(|d| !d.is_finite()) {
+            return Err(Error::invalid("delays_s", "finite delays in seconds", bad));
+        }
+        let active = || delays_s.iter().zip(&apod).filter(|(_, a)| **a > 0.0).map(|(d, _)| *d);
+        let first = active().fold(f64::INFINITY, f64::min);
+        let last = active().fold(f64::NEG_INFINITY, f64::max);
+        if last - first > 1e-3 {
+            return Err(Error::invalid(
+                "delays_s",
+                "active delays within 1 ms of each other, in seconds",
+                last - first,
+            ));
+        }
+        let e = TxEvent {
+            kind: TxKind::Explicit,
+            delays_s: delays_s.iter().map(|d| d - first).collect(),
+            apod,
+            c_m_s,
+            ref_m: 0.0,
+            center_m: aperture.center_m(),
+            positions_m: pos,
+        };
+        e.validate()?;
+        Ok(e)
+    }
+
+    /// Checks the invariants every constructor establishes (used for deserialised events).
+    fn validate(&self) -> Result<()> {
+        in_range("c_m_s", self.c_m_s, 300.0, 5000.0)?;
+        check_weights(&self.apod, self.delays_s.len())?;
+        if self
+            .delays_s
+            .iter()
+            .any(|d| !(d.is_finite() && (0.0..=1e-3).contains(d)))
+        {
+            return Err(Error::invalid(
+                "delays_s",
+                "finite delays in [0, 1e-3] s",
+                "a delay outside",
+            ));
+        }
+        in_range("ref_m", self.ref_m, -MAX_MODEL_DISTANCE_M, MAX_MODEL_DISTANCE_M)?;
+        check_point("center_m", self.center_m)?;
+        match self.kind {
+            TxKind::Plane { angle_rad } => {
+                in_range("angle_rad", angle_rad, -1.5, 1.5)?;
+            }
+            TxKind::Diverging { virtual_source_m } => {
+                check_point("virtual_source_m", virtual_source_m)?;
+            }
+            TxKind::Focused { focus_m } => {
+                check_point("focus_m", focus_m)?;
+            }
+            TxKind::Explicit => {
+                if self.positions_m.len() != self.delays_s.len() {
+                    return Err(Error::shape(
+                        "positions_m",
+                        format!("{} channel positions (one per delay)", self.delays_s.len()),
+                        self.positions_m.len().to_string(),
+                    ));
+                }
+                for p in &self.positions_m {
+                    check_point("positions_m", *p)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// What the event sends.
@@ -167,16 +325,28 @@ impl TxEvent {
     pub fn c_m_s(&self) -> f64 {
         self.c_m_s
     }
+    /// Number of channels the event drives.
+    pub fn n_channels(&self) -> usize {
+        self.delays_s.len()
+    }
 
     /// Time at which the transmitted wavefront reaches `p`, seconds (see the [module docs](self)).
     pub fn arrival_time_s(&self, p: [f64; 3]) -> f64 {
-        let c = self.c_m_s;
+        self.arrival_time_at(p, self.c_m_s)
+    }
+
+    /// The arrival-time model evaluated for a medium of speed of sound `c_m_s`: the wave keeps its
+    /// geometry (angle, virtual source or focus, explicit delays) and travels at `c_m_s`. With the
+    /// event's own speed of sound this is [`TxEvent::arrival_time_s`]; a beamformer that assumes
+    /// another speed of sound uses this.
+    pub fn arrival_time_at(&self, p: [f64; 3], c_m_s: f64) -> f64 {
+        let c = c_m_s;
         match self.kind {
             TxKind::Plane { angle_rad } => {
                 let (s, co) = angle_rad.sin_cos();
-                (s * p[0] + co * p[2]) / c + self.t_ref_s
+                (s * p[0] + co * p[2] + self.ref_m) / c
             }
-            TxKind::Diverging { virtual_source_m } => dist(p, virtual_source_m) / c + self.t_ref_s,
+            TxKind::Diverging { virtual_source_m } => (dist(p, virtual_source_m) + self.ref_m) / c,
             TxKind::Focused { focus_m } => {
                 let axis = [
                     focus_m[0] - self.center_m[0],
@@ -186,14 +356,29 @@ impl TxEvent {
                 let along =
                     (p[0] - focus_m[0]) * axis[0] + (p[1] - focus_m[1]) * axis[1] + (p[2] - focus_m[2]) * axis[2];
                 let sign = if along >= 0.0 { 1.0 } else { -1.0 };
-                self.t_ref_s + sign * dist(p, focus_m) / c
+                (self.ref_m + sign * dist(p, focus_m)) / c
             }
+            TxKind::Explicit => self
+                .positions_m
+                .iter()
+                .zip(&self.delays_s)
+                .zip(&self.apod)
+                .filter(|(_, a)| **a > 0.0)
+                .map(|((x, d), _)| d + dist(p, *x) / c)
+                .fold(f64::INFINITY, f64::min),
         }
     }
 
     /// Firing time of every transmitting element, as `(element index, delay_s, weight)`: the channel
-    /// delay minus the element's lens advance.
-    pub fn element_delays(&self, aperture: &Aperture) -> Vec<(usize, f64, f32)> {
+    /// delay minus the element's lens advance. Errors if `aperture` has another channel count.
+    pub fn element_delays(&self, aperture: &Aperture) -> Result<Vec<(usize, f64, f32)>> {
+        if aperture.n_channels() != self.delays_s.len() {
+            return Err(Error::shape(
+                "aperture",
+                format!("{} channels (the event's)", self.delays_s.len()),
+                aperture.n_channels().to_string(),
+            ));
+        }
         let mut v = Vec::new();
         for (ch, chan) in aperture.channels().iter().enumerate() {
             if self.apod[ch] > 0.0 {
@@ -202,15 +387,28 @@ impl TxEvent {
                 }
             }
         }
-        v
+        Ok(v)
     }
 }
 
 /// An ordered list of transmit events forming one frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SequenceFields")]
 pub struct Sequence {
     events: Vec<TxEvent>,
     c_m_s: f64,
+}
+
+#[derive(Deserialize)]
+struct SequenceFields {
+    events: Vec<TxEvent>,
+}
+
+impl TryFrom<SequenceFields> for Sequence {
+    type Error = Error;
+    fn try_from(f: SequenceFields) -> Result<Sequence> {
+        Sequence::from_events(f.events)
+    }
 }
 
 fn check_count(n: usize) -> Result<()> {
@@ -224,7 +422,7 @@ fn check_count(n: usize) -> Result<()> {
 }
 
 impl Sequence {
-    /// A sequence from explicit events (all for the same speed of sound).
+    /// A sequence from events (all for the same speed of sound and the same channels).
     pub fn from_events(events: Vec<TxEvent>) -> Result<Sequence> {
         check_count(events.len())?;
         let c = events[0].c_m_s;
@@ -235,7 +433,34 @@ impl Sequence {
                 "mixed speeds of sound",
             ));
         }
+        let n = events[0].n_channels();
+        if let Some(e) = events.iter().find(|e| e.n_channels() != n) {
+            return Err(Error::shape(
+                "events",
+                format!("{n} channels in every event"),
+                e.n_channels().to_string(),
+            ));
+        }
         Ok(Sequence { events, c_m_s: c })
+    }
+
+    /// One event per row of `delays_s` (`[tx][channel]`, seconds) with the weights of the same row
+    /// of `apod` on `aperture`: an explicit transmit table ([`TxEvent::from_delays`]).
+    pub fn from_delays(aperture: &Aperture, delays_s: &[Vec<f64>], apod: &[Vec<f32>], c_m_s: f64) -> Result<Sequence> {
+        check_count(delays_s.len())?;
+        if apod.len() != delays_s.len() {
+            return Err(Error::shape(
+                "apod",
+                format!("{} rows (one per transmit)", delays_s.len()),
+                apod.len().to_string(),
+            ));
+        }
+        let events = delays_s
+            .iter()
+            .zip(apod)
+            .map(|(d, a)| TxEvent::from_delays(aperture, d.clone(), a.clone(), c_m_s))
+            .collect::<Result<Vec<_>>>()?;
+        Sequence::from_events(events)
     }
 
     fn build(aperture: &Aperture, kinds: Vec<TxKind>, c_m_s: f64) -> Result<Sequence> {
@@ -360,6 +585,10 @@ impl Sequence {
     pub fn c_m_s(&self) -> f64 {
         self.c_m_s
     }
+    /// Number of channels every event drives.
+    pub fn n_channels(&self) -> usize {
+        self.events[0].n_channels()
+    }
     /// Largest firing delay over all events and channels, seconds.
     pub fn max_delay_s(&self) -> f64 {
         self.events
@@ -431,7 +660,65 @@ mod tests {
         let p = [0.004, 0.0, 0.02];
         let x = a.channel_positions()[3];
         assert!((s.events()[3].arrival_time_s(p) - dist(p, x) / 1540.0).abs() < 1e-12);
-        assert_eq!(s.events()[3].element_delays(&a).len(), 1);
+        assert_eq!(s.events()[3].element_delays(&a).unwrap().len(), 1);
+    }
+
+    /// An explicit delay table built from a plane or diverging wave's own delays has that wave's
+    /// arrival-time model inside the insonified region (the Huygens envelope of the elementary
+    /// waves), and a speed of sound other than the sequence's scales the path, not the geometry.
+    #[test]
+    fn explicit_delays_reproduce_the_analytic_models() {
+        let probe = Probe::linear(128, 3e-4, 2.7e-4, 5e-3, 1).unwrap();
+        let a = Aperture::full(&probe, None).unwrap();
+        let c = 1540.0;
+        let analytic = [
+            Sequence::plane_waves(&a, &[0.15, -0.1], c).unwrap(),
+            Sequence::diverging_sector(&a, 0.5, 0.1, 2, c).unwrap(),
+        ];
+        for seq in &analytic {
+            for ev in seq.events() {
+                let ex = TxEvent::from_delays(&a, ev.delays_s().to_vec(), ev.apod().to_vec(), c).unwrap();
+                assert_eq!(ex.kind(), TxKind::Explicit);
+                for (x, z) in [(0.0, 0.02), (0.005, 0.03), (-0.008, 0.015), (0.002, 0.04)] {
+                    let p = [x, 0.0, z];
+                    let (t_a, t_e) = (ev.arrival_time_s(p), ex.arrival_time_s(p));
+                    // The element sampling (0.3 mm pitch) bounds the envelope's error.
+                    assert!((t_a - t_e).abs() < 2e-9, "{:?} at {p:?}: {t_a} vs {t_e}", ev.kind());
+                }
+            }
+        }
+        let ev = &analytic[0].events()[0];
+        let p = [0.003, 0.0, 0.03];
+        assert!((ev.arrival_time_at(p, 1600.0) * 1600.0 - ev.arrival_time_s(p) * c).abs() < 1e-12);
+        // Delays are shifted to the crate's time zero; bad tables are refused.
+        let ex = TxEvent::from_delays(&a, vec![1e-6; 128], vec![1.0; 128], c).unwrap();
+        assert!(ex.delays_s().iter().all(|&d| d == 0.0));
+        assert!(TxEvent::from_delays(&a, vec![0.0; 127], vec![1.0; 128], c).is_err());
+        assert!(TxEvent::from_delays(&a, vec![f64::NAN; 128], vec![1.0; 128], c).is_err());
+        let mut far = vec![0.0; 128];
+        far[3] = 1.0;
+        assert!(TxEvent::from_delays(&a, far, vec![1.0; 128], c).is_err());
+        let s = Sequence::from_delays(
+            &a,
+            &[vec![0.0; 128], vec![1e-7; 128]],
+            &[vec![1.0; 128], vec![1.0; 128]],
+            c,
+        )
+        .unwrap();
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn deserialised_events_are_validated() {
+        let a = ap();
+        let s = Sequence::plane_waves(&a, &[0.1], 1540.0).unwrap();
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<Sequence>(&json).unwrap(), s);
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["events"][0]["apod"].as_array_mut().unwrap().pop();
+        let e = serde_json::from_value::<Sequence>(v).unwrap_err();
+        assert!(e.to_string().contains("apod"), "a short apodization is refused: {e}");
+        assert!(serde_json::from_str::<Sequence>(r#"{"events":[]}"#).is_err());
     }
 
     #[test]

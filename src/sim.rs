@@ -55,22 +55,22 @@
 //! uses one seeded stream per trace. The output is bit-identical for any number of rayon threads.
 //!
 //! ```
-//! use sonochip::{medium::Medium, phantom::Phantom, probe::{Aperture, Probe}, pulse::Pulse};
-//! use sonochip::{sequence::Sequence, sim::{Sampling, Simulator}};
+//! use sonochip::prelude::*;
 //! # fn main() -> sonochip::Result<()> {
 //! let probe = Probe::linear(32, 3e-4, 2.7e-4, 5e-3, 1)?;
 //! let ap = Aperture::full(&probe, None)?;
 //! let seq = Sequence::plane_waves(&ap, &[0.0], 1540.0)?;
 //! let pulse = Pulse::new(5e6, 0.8, 1.0)?;
 //! let sampling = Sampling::for_depth(20e6, 0.03, &seq, &pulse)?;
-//! let sim = Simulator::new(&ap, &seq, Medium::soft_tissue(), pulse, sampling)?;
+//! let sim = Simulator::from_parts(&ap, &seq, Medium::soft_tissue(), pulse, sampling)?;
 //! let rf = sim.run(&Phantom::points(&[[0.0, 0.0, 0.02]])?)?;
-//! assert_eq!(rf.data().dim(), (1, 32, sampling.n_samples));
+//! assert_eq!(rf.data().dim(), (1, 32, sampling.n_samples()));
 //! # Ok(()) }
 //! ```
 
-use crate::channel_data::{ChannelData, Metadata};
-use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size, finite, in_range, positive};
+use crate::acquisition::Acquisition;
+use crate::channel_data::{ChannelData, MAX_DEPTH_M, Metadata, Sampling};
+use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size, in_range};
 use crate::medium::Medium;
 use crate::phantom::{Phantom, Scatterer};
 use crate::probe::Aperture;
@@ -83,62 +83,6 @@ use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use rustfft::FftPlanner;
 use std::f64::consts::PI;
-
-/// Shallowest depth the scanner images, metres.
-pub const MIN_DEPTH_M: f64 = 1e-3;
-/// Deepest depth the scanner images, metres.
-pub const MAX_DEPTH_M: f64 = 0.30;
-
-/// How the receiver samples: rate, time of the first sample, number of samples.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sampling {
-    /// Sampling rate, Hz.
-    pub fs_hz: f64,
-    /// Time of sample 0, seconds.
-    pub t0_s: f64,
-    /// Samples per trace.
-    pub n_samples: usize,
-}
-
-/// Most samples per trace (about 1.3 ms at 100 MHz).
-pub const MAX_SAMPLES: usize = 1 << 17;
-
-impl Sampling {
-    /// Explicit sampling.
-    pub fn new(fs_hz: f64, t0_s: f64, n_samples: usize) -> Result<Sampling> {
-        in_range("fs_hz", fs_hz, 1e5, 1e9)?;
-        finite("t0_s", t0_s)?;
-        if n_samples == 0 || n_samples > MAX_SAMPLES {
-            return Err(Error::invalid("n_samples", format!("1..={MAX_SAMPLES}"), n_samples));
-        }
-        Ok(Sampling { fs_hz, t0_s, n_samples })
-    }
-
-    /// Sampling from `t0 = 0` long enough to record echoes from `depth_max_m` (1 mm–30 cm) for every
-    /// event of `sequence`: the largest firing delay, the round trip to that depth from the far edge of
-    /// the aperture, and the pulse's tail.
-    pub fn for_depth(fs_hz: f64, depth_max_m: f64, sequence: &Sequence, pulse: &Pulse) -> Result<Sampling> {
-        if !(depth_max_m.is_finite() && (MIN_DEPTH_M..=MAX_DEPTH_M).contains(&depth_max_m)) {
-            return Err(Error::DepthOutOfRange {
-                name: "depth_max_m",
-                got_m: depth_max_m,
-                min_m: MIN_DEPTH_M,
-                max_m: MAX_DEPTH_M,
-            });
-        }
-        positive("fs_hz", fs_hz)?;
-        let c = sequence.c_m_s();
-        // The longest path: a lateral margin of the depth itself (edge channels, steered waves).
-        let t_max = sequence.max_delay_s() + 2.0 * depth_max_m * std::f64::consts::SQRT_2 / c + pulse.half_length_s();
-        let n = (t_max * fs_hz).ceil() as usize + 1;
-        Sampling::new(fs_hz, 0.0, n)
-    }
-
-    /// Time of sample `k`, seconds.
-    pub fn time_s(&self, k: usize) -> f64 {
-        self.t0_s + k as f64 / self.fs_hz
-    }
-}
 
 /// How column channels are computed. See the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -206,8 +150,20 @@ pub struct Simulator {
 }
 
 impl Simulator {
-    /// Transmit and receive on `aperture` with `sequence` (one delay per aperture channel).
-    pub fn new(
+    /// Simulates `acquisition` (its aperture transmits and receives) in `medium`.
+    pub fn new(acquisition: &Acquisition, medium: Medium) -> Result<Simulator> {
+        Simulator::from_parts(
+            acquisition.aperture(),
+            acquisition.sequence(),
+            medium,
+            acquisition.pulse(),
+            acquisition.sampling(),
+        )
+    }
+
+    /// Transmit and receive on `aperture` with `sequence` (one delay per aperture channel), without
+    /// an [`Acquisition`] (no image grid needed).
+    pub fn from_parts(
         aperture: &Aperture,
         sequence: &Sequence,
         medium: Medium,
@@ -223,7 +179,7 @@ impl Simulator {
                 ));
             }
         }
-        pulse.check_sampling(sampling.fs_hz)?;
+        pulse.check_sampling(sampling.fs_hz())?;
         Ok(Simulator {
             tx: aperture.clone(),
             rx: aperture.clone(),
@@ -274,14 +230,14 @@ impl Simulator {
 
     /// Bytes of the RF array a run allocates.
     pub fn output_bytes(&self) -> u128 {
-        self.sequence.len() as u128 * self.rx.n_channels() as u128 * self.sampling.n_samples as u128 * 4
+        self.sequence.len() as u128 * self.rx.n_channels() as u128 * self.sampling.n_samples() as u128 * 4
     }
 
     /// Simulates the channel data of `phantom`.
     pub fn run(&self, phantom: &Phantom) -> Result<ChannelData<f32>> {
         check_size("rf", self.output_bytes(), self.options.memory_cap_bytes)?;
         let ctx = Context::new(self)?;
-        let (n_tx, n_ch, n_s) = (self.sequence.len(), self.rx.n_channels(), self.sampling.n_samples);
+        let (n_tx, n_ch, n_s) = (self.sequence.len(), self.rx.n_channels(), self.sampling.n_samples());
         let mut rf = Array3::<f32>::zeros((n_tx, n_ch, n_s));
         // Sort by distance from the aperture centre: neighbouring scatterers touch neighbouring samples.
         let c0 = self.tx.center_m();
@@ -310,21 +266,13 @@ impl Simulator {
             }
         }
         self.post_process(&mut rf);
-        let meta = Metadata {
-            fs_hz: self.sampling.fs_hz,
-            t0_s: self.sampling.t0_s,
-            fc_hz: self.pulse.fc_hz(),
-            c_m_s: self.sequence.c_m_s(),
-            demod_hz: None,
-            channel_positions_m: self.rx.channel_positions(),
-            sequence: self.sequence.clone(),
-        };
+        let meta = Metadata::for_aperture(self.sampling, self.pulse.fc_hz(), self.sequence.clone(), &self.rx)?;
         ChannelData::new(rf, meta)
     }
 
     fn post_process(&self, rf: &mut Array3<f32>) {
         let o = &self.options;
-        let n_s = self.sampling.n_samples;
+        let n_s = self.sampling.n_samples();
         let slice = rf.as_slice_mut().expect("standard layout");
         if let Some(snr) = o.noise_snr_db {
             let rms = (slice.par_iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / slice.len() as f64).sqrt();
@@ -590,13 +538,13 @@ impl PulseTable {
 impl Context {
     fn new(sim: &Simulator) -> Result<Context> {
         let fc = sim.pulse.fc_hz();
-        let fs = sim.sampling.fs_hz;
+        let fs = sim.sampling.fs_hz();
         let m = ((16.0 * fc / fs).ceil() as usize).clamp(1, 16);
         let fs_fine = fs * m as f64;
         let c = sim.medium.c_m_s();
         let alpha = sim.medium.alpha_np_per_m_hz();
-        let t_end = sim.sampling.time_s(sim.sampling.n_samples);
-        let l_max = (c * (t_end - sim.sampling.t0_s)).clamp(1e-3, 2.0 * MAX_DEPTH_M * 2.0);
+        let t_end = sim.sampling.time_s(sim.sampling.n_samples());
+        let l_max = (c * (t_end - sim.sampling.t0_s())).clamp(1e-3, 2.0 * MAX_DEPTH_M * 2.0);
         Ok(Context {
             tx_geo: Geometry::new(&sim.tx),
             rx_geo: Geometry::new(&sim.rx),
@@ -893,7 +841,7 @@ impl Context {
             return;
         }
         let m = self.m as i64;
-        let q0 = (self.sampling.t0_s - tap.delay_s - w.t_start_s) * self.fs_fine;
+        let q0 = (self.sampling.t0_s() - tap.delay_s - w.t_start_s) * self.fs_fine;
         let i0 = q0.floor();
         let frac = (q0 - i0) as f32;
         let i0 = i0 as i64;
@@ -931,11 +879,11 @@ mod tests {
     #[test]
     fn empty_phantom_gives_zeros_and_errors_are_typed() {
         let (ap, seq, pulse, s) = small();
-        let sim = Simulator::new(&ap, &seq, Medium::lossless(), pulse, s).unwrap();
+        let sim = Simulator::from_parts(&ap, &seq, Medium::lossless(), pulse, s).unwrap();
         let rf = sim.run(&Phantom::default()).unwrap();
         assert!(rf.data().iter().all(|v| *v == 0.0));
         assert!(matches!(
-            Simulator::new(
+            Simulator::from_parts(
                 &ap,
                 &seq,
                 Medium::lossless(),
@@ -962,7 +910,7 @@ mod tests {
         };
         assert!(sim.clone().with_options(bad).is_err());
         let other = Aperture::full(&Probe::linear(8, 3e-4, 2.7e-4, 5e-3, 1).unwrap(), None).unwrap();
-        assert!(Simulator::new(&other, &seq, Medium::lossless(), pulse, s).is_err());
+        assert!(Simulator::from_parts(&other, &seq, Medium::lossless(), pulse, s).is_err());
         let probe2 = Probe::cmut_9000();
         let ap2 = Aperture::columns(&probe2, 0..4, ChannelMode::Elements).unwrap();
         assert!(sim.with_rx_aperture(&ap2).is_err());
@@ -991,7 +939,7 @@ mod tests {
             noise_seed: 5,
             ..SimOptions::default()
         };
-        let sim = Simulator::new(&ap, &seq, Medium::lossless(), pulse, s)
+        let sim = Simulator::from_parts(&ap, &seq, Medium::lossless(), pulse, s)
             .unwrap()
             .with_options(o)
             .unwrap();

@@ -1,7 +1,7 @@
 //! A reproducible image-quality validation: resolution and contrast/speckle phantoms simulated,
 //! beamformed and measured with [`crate::metrics`], next to the theory of PHYSICS.md.
 //!
-//! [`validate`] runs one configuration (an acquisition [`Workload`] plus beamforming settings) and
+//! [`validate`] runs one configuration (an [`Acquisition`] plus beamforming settings) and
 //! returns a [`ValidationRow`]; [`markdown_table`] and `serde_json` turn rows into the report that
 //! `examples/validate.rs` writes under `out/validate/`, so a change that degrades image quality shows
 //! up in a diff. The resolution phantom is simulated without attenuation (so the measured widths
@@ -11,11 +11,12 @@
 //! # fn main() -> sonochip::Result<()> {
 //! use sonochip::validation::{validate, ValidationOptions, markdown_table};
 //! use sonochip::workload::Workload;
-//! let row = validate("PICMUS 11 PW", &Workload::picmus(11)?, &ValidationOptions::default())?;
+//! let row = validate("PICMUS 11 PW", &Workload::picmus(11)?.acquisition, &ValidationOptions::default())?;
 //! println!("{}", markdown_table(&[row]));
 //! # Ok(()) }
 //! ```
 
+use crate::acquisition::Acquisition;
 use crate::beamform::{BeamformConfig, Window};
 use crate::error::Result;
 use crate::grid::Grid;
@@ -24,7 +25,6 @@ use crate::medium::Medium;
 use crate::metrics::{Region, contrast, point_target, speckle};
 use crate::phantom::{Feature, Phantom, SpeckleBuilder, density_for};
 use crate::sim::Simulator;
-use crate::workload::Workload;
 use serde::Serialize;
 
 /// What [`validate`] simulates and how it beamforms.
@@ -103,26 +103,26 @@ pub struct ValidationRow {
 
 /// Beamformed envelope of `phantom` acquired with `w` on a Cartesian grid `(x, z)` of pitch λ/4.
 fn envelope(
-    w: &Workload,
+    w: &Acquisition,
     medium: Medium,
     phantom: &Phantom,
     x: (f64, f64),
     z: (f64, f64),
     config: BeamformConfig,
 ) -> Result<(Grid, ndarray::Array2<f32>)> {
-    let rf = Simulator::new(&w.aperture, &w.sequence, medium, w.pulse, w.sampling)?.run(phantom)?;
-    let step = 1540.0 / w.pulse.fc_hz() / 4.0;
+    let rf = Simulator::new(w, medium)?.run(phantom)?;
+    let step = w.sound_speed_m_s() / w.pulse().fc_hz() / 4.0;
     let nx = ((x.1 - x.0) / step).round() as usize + 1;
     let nz = ((z.1 - z.0) / step).round() as usize + 1;
     let grid = Grid::cartesian(x, nx, z, nz)?;
-    let env = envelope_image(&rf, &w.aperture, &grid, config)?;
+    let env = envelope_image(&rf, &grid, config)?;
     Ok((grid, env))
 }
 
 /// Simulates, beamforms and measures one configuration. See the [module docs](self).
-pub fn validate(label: &str, w: &Workload, o: &ValidationOptions) -> Result<ValidationRow> {
-    let c = 1540.0;
-    let fc = w.pulse.fc_hz();
+pub fn validate(label: &str, w: &Acquisition, o: &ValidationOptions) -> Result<ValidationRow> {
+    let c = w.sound_speed_m_s();
+    let fc = w.pulse().fc_hz();
     let lambda = c / fc;
     // Resolution: wires on the axis, rectangular receive window at F#.
     let wires: Vec<[f64; 3]> = o.wire_depths_m.iter().map(|&z| [0.0, 0.0, z]).collect();
@@ -192,11 +192,11 @@ pub fn validate(label: &str, w: &Workload, o: &ValidationOptions) -> Result<Vali
     let s = speckle(env.view(), &grid, &bg, (4, 4))?;
     Ok(ValidationRow {
         label: label.to_string(),
-        n_tx: w.sequence.len(),
+        n_tx: w.sequence().len(),
         wavelength_mm: lambda * 1e3,
         axial_fwhm_mm: ax * 1e3,
-        axial_theory_mm: w.pulse.axial_resolution_m(c) * 1e3,
-        axial_gaussian_mm: 0.44 * c / w.pulse.pulse_echo_bandwidth_hz() * 1e3,
+        axial_theory_mm: w.pulse().axial_resolution_m(c) * 1e3,
+        axial_gaussian_mm: 0.44 * c / w.pulse().pulse_echo_bandwidth_hz() * 1e3,
         lateral_fwhm_mm: lat * 1e3,
         lateral_two_way_mm: 0.886 * lambda * o.f_number * 1e3,
         lateral_one_way_mm: 1.207 * lambda * o.f_number * 1e3,

@@ -4,6 +4,7 @@
 use ndarray::{Array2, Array3};
 use num_complex::Complex32;
 use sonochip::beamform::{BeamformConfig, Beamformer, Interpolation, KernelChoice, Window};
+use sonochip::channel_data::Sampling;
 use sonochip::demod::{DemodConfig, Demodulator};
 use sonochip::grid::Grid;
 use sonochip::medium::Medium;
@@ -11,7 +12,7 @@ use sonochip::phantom::Phantom;
 use sonochip::probe::{Aperture, ChannelMode, Probe};
 use sonochip::pulse::Pulse;
 use sonochip::sequence::Sequence;
-use sonochip::sim::{Sampling, Simulator};
+use sonochip::sim::Simulator;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -46,7 +47,7 @@ fn frames_allocate_nothing() {
     let seq = Sequence::plane_wave_fan(&ap, 0.1, 3, 1540.0).unwrap();
     let pulse = Pulse::new(5e6, 1.0, 1.0).unwrap();
     let s = Sampling::for_depth(20e6, 0.03, &seq, &pulse).unwrap();
-    let data = Simulator::new(&ap, &seq, Medium::lossless(), pulse, s)
+    let data = Simulator::from_parts(&ap, &seq, Medium::lossless(), pulse, s)
         .unwrap()
         .run(&Phantom::points(&[[0.0, 0.0, 0.015]]).unwrap())
         .unwrap();

@@ -6,7 +6,8 @@ use num_complex::Complex32;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sonochip::beamform::{BeamformConfig, Beamformer, DataLayout, Interpolation, KernelChoice, RxArray, Window};
+use sonochip::beamform::{BeamformConfig, Beamformer, Interpolation, KernelChoice, Window};
+use sonochip::channel_data::{Metadata, Sampling};
 use sonochip::grid::Grid;
 use sonochip::probe::{Aperture, ChannelMode, Probe};
 use sonochip::sequence::{Sequence, TxEvent, TxKind};
@@ -76,10 +77,8 @@ fn case() -> impl Strategy<Value = Case> {
 }
 
 struct Setup {
-    rx: RxArray,
-    seq: Sequence,
+    meta: Metadata,
     grid: Grid,
-    layout: DataLayout,
     cfg: BeamformConfig,
     rng: ChaCha8Rng,
 }
@@ -115,7 +114,7 @@ fn setup(c: &Case, iq: bool) -> Option<Setup> {
             *n = [t.sin(), 0.0, t.cos()];
         }
     }
-    let rx = RxArray::from_positions(&positions).with_normals(&normals).ok()?;
+
     let half = 0.5 * c.n_ch as f64 * c.pitch_m + 2e-3;
     let grid = match c.grid {
         0 => Grid::cartesian((-half, half), c.n_lines, (0.001, c.z_max_m), c.n_depths).ok()?,
@@ -123,10 +122,12 @@ fn setup(c: &Case, iq: bool) -> Option<Setup> {
         _ => Grid::curved(0.02, (-0.4, 0.4), c.n_lines, (0.0, c.z_max_m), c.n_depths).ok()?,
     };
     let fs = 20e6;
-    let layout = if iq {
-        DataLayout::iq(fs, c.t0_s, c.n_samples, 5e6, 5e6)
+    let sampling = Sampling::new(fs, c.t0_s, c.n_samples).ok()?;
+    let meta = Metadata::new(sampling, 5e6, seq, positions, normals).ok()?;
+    let meta = if iq {
+        meta.demodulated(sampling, 5e6).ok()?
     } else {
-        DataLayout::rf(fs, c.t0_s, c.n_samples, 5e6)
+        meta
     };
     let cfg = BeamformConfig {
         interpolation: [Interpolation::Nearest, Interpolation::Linear, Interpolation::Cubic][c.interp as usize],
@@ -142,14 +143,7 @@ fn setup(c: &Case, iq: bool) -> Option<Setup> {
         coherence_factor: c.cf,
         ..BeamformConfig::default()
     };
-    Some(Setup {
-        rx,
-        seq,
-        grid,
-        layout,
-        cfg,
-        rng,
-    })
+    Some(Setup { meta, grid, cfg, rng })
 }
 
 fn plan(s: &Setup, k: KernelChoice) -> Option<Beamformer> {
@@ -158,7 +152,7 @@ fn plan(s: &Setup, k: KernelChoice) -> Option<Beamformer> {
         ..s.cfg.clone()
     };
     // Grids entirely outside the record are rejected (a tested error); skip those cases.
-    Beamformer::new(&s.rx, &s.seq, &s.grid, s.layout, cfg).ok()
+    Beamformer::new(&s.meta, &s.grid, cfg).ok()
 }
 
 fn simd_kernels() -> Vec<KernelChoice> {

@@ -2,8 +2,9 @@
 
 use ndarray::Array2;
 use sonochip::Error;
-use sonochip::beamform::{BeamformConfig, Beamformer, DataLayout, Interpolation, KernelChoice, RxArray, Window};
+use sonochip::beamform::{BeamformConfig, Beamformer, Interpolation, KernelChoice, Window};
 use sonochip::channel_data::ChannelData;
+use sonochip::channel_data::{Metadata, Sampling};
 use sonochip::demod::{DemodConfig, Demodulator};
 use sonochip::envelope::EnvelopeDetector;
 use sonochip::grid::Grid;
@@ -13,7 +14,7 @@ use sonochip::phantom::{Phantom, SpeckleBuilder, density_for};
 use sonochip::probe::{Aperture, ChannelMode, Probe};
 use sonochip::pulse::Pulse;
 use sonochip::sequence::Sequence;
-use sonochip::sim::{Sampling, Simulator};
+use sonochip::sim::Simulator;
 
 const C: f64 = 1540.0;
 const FC: f64 = 5e6;
@@ -27,7 +28,7 @@ fn linear(n: usize) -> Aperture {
 
 fn simulate(ap: &Aperture, seq: &Sequence, pulse: Pulse, fs: f64, depth: f64, ph: &Phantom) -> ChannelData {
     let s = Sampling::for_depth(fs, depth, seq, &pulse).unwrap();
-    Simulator::new(ap, seq, Medium::lossless(), pulse, s)
+    Simulator::from_parts(ap, seq, Medium::lossless(), pulse, s)
         .unwrap()
         .run(ph)
         .unwrap()
@@ -214,7 +215,7 @@ fn rf_and_iq_images_agree() {
     let env_rf = rf_envelope(&data, &grid, cfg.clone());
     let dm = Demodulator::for_data(&data, DemodConfig::new(FC, 4e6, 4)).unwrap();
     let iq = dm.demodulate(&data).unwrap();
-    assert_eq!(iq.meta().demod_hz, Some(FC));
+    assert_eq!(iq.meta().demod_hz(), Some(FC));
     assert_eq!(iq.fs_hz(), 10e6);
     assert_eq!(iq.t0_s(), data.t0_s());
     let bf = Beamformer::for_data(&iq, &grid, cfg).unwrap();
@@ -246,7 +247,7 @@ fn demodulation_round_trip() {
         })
         .collect();
     let arr = ndarray::Array3::from_shape_vec((1, 1, n), rf.clone()).unwrap();
-    let dm = Demodulator::new(fs, t0, n, DemodConfig::new(FC, 5e6, 2)).unwrap();
+    let dm = Demodulator::new(Sampling::new(fs, t0, n).unwrap(), DemodConfig::new(FC, 5e6, 2)).unwrap();
     let mut iq = ndarray::Array3::zeros((1, 1, dm.output_len()));
     dm.demodulate_into(arr.view(), iq.view_mut()).unwrap();
     for m in (0..dm.output_len()).step_by(7) {
@@ -281,15 +282,13 @@ fn errors_for_mismatches() {
     let data3 = one_point(&ap, &seq, 25e6);
     assert!(bf.beamform(&data3).is_err());
     // Empty aperture.
-    let layout = DataLayout::of(&data);
+    let m = data.meta();
     assert!(matches!(
-        Beamformer::new(
-            &RxArray::from_positions(&[]),
-            &seq,
+        Metadata::new(m.sampling(), m.fc_hz(), seq.clone(), vec![], vec![]).and_then(|meta| Beamformer::new(
+            &meta,
             &grid,
-            layout,
             BeamformConfig::default()
-        ),
+        )),
         Err(Error::Empty { .. })
     ));
     // A grid entirely beyond the record.
@@ -392,15 +391,10 @@ fn iq_data(
     n: usize,
     mut f: impl FnMut(usize, usize, usize) -> num_complex::Complex32,
 ) -> ChannelData<num_complex::Complex32> {
-    let meta = sonochip::channel_data::Metadata {
-        fs_hz: 10e6,
-        t0_s: 0.0,
-        fc_hz: FC,
-        c_m_s: C,
-        demod_hz: Some(FC),
-        channel_positions_m: ap.channel_positions(),
-        sequence: seq.clone(),
-    };
+    let sampling = Sampling::new(10e6, 0.0, n).unwrap();
+    let meta = Metadata::for_aperture(sampling, FC, seq.clone(), ap)
+        .and_then(|m| m.demodulated(sampling, FC))
+        .unwrap();
     let d = ndarray::Array3::from_shape_fn((seq.len(), ap.n_channels(), n), |(t, c, k)| f(t, c, k));
     ChannelData::new(d, meta).unwrap()
 }

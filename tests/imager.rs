@@ -5,15 +5,10 @@ use sonochip::imager::Imager;
 use sonochip::medium::Medium;
 use sonochip::metrics::{Region, contrast};
 use sonochip::preset::{Preset, PresetKind};
-use sonochip::sim::Simulator;
 
 fn simulate(imager: &Imager, per_cell: f64, seed: u64) -> sonochip::channel_data::ChannelData {
-    let s = imager.setup().clone();
     let phantom = imager.preset().phantom(per_cell, seed).unwrap();
-    Simulator::new(&s.aperture, &s.sequence, Medium::soft_tissue(), s.pulse, s.sampling)
-        .unwrap()
-        .run(&phantom)
-        .unwrap()
+    imager.simulate(&phantom, Medium::soft_tissue()).unwrap()
 }
 
 #[test]
@@ -89,7 +84,7 @@ fn every_preset_renders_its_phantom_with_the_known_contrast() {
         let px = frame.pixels();
         let mean = px.iter().map(|&v| v as f64).sum::<f64>() / px.len() as f64;
         assert!(mean > 5.0 && mean < 200.0, "{kind:?}: mean grey {mean}");
-        let grid = &imager.setup().grid;
+        let grid = imager.acquisition().grid();
         let c = contrast(imager.envelope().view(), grid, &dark, &reference).unwrap();
         let cr = c.cr_db.unwrap();
         assert!(

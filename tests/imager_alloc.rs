@@ -3,7 +3,6 @@
 use sonochip::imager::Imager;
 use sonochip::medium::Medium;
 use sonochip::preset::PresetKind;
-use sonochip::sim::Simulator;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -29,12 +28,8 @@ static GLOBAL: Counting = Counting;
 #[test]
 fn steady_state_frames_do_not_allocate() {
     let mut imager = Imager::new(PresetKind::Nerve).unwrap();
-    let s = imager.setup().clone();
     let phantom = imager.preset().phantom(0.05, 3).unwrap();
-    let rf = Simulator::new(&s.aperture, &s.sequence, Medium::soft_tissue(), s.pulse, s.sampling)
-        .unwrap()
-        .run(&phantom)
-        .unwrap();
+    let rf = imager.simulate(&phantom, Medium::soft_tissue()).unwrap();
     // The live loop runs on a rayon worker: called from outside the pool, every parallel stage
     // would be injected through rayon's global queue, which allocates a 1.5 KB block per 63 jobs
     // (amortised, not per frame, and not the pipeline's own allocation).

@@ -4,12 +4,13 @@ mod common;
 
 use common::{delay, dtft_mag, envelope, peak_frequency, peak_index};
 use ndarray::s;
+use sonochip::channel_data::Sampling;
 use sonochip::medium::Medium;
 use sonochip::phantom::{Phantom, Scatterer, SpeckleBuilder};
 use sonochip::probe::{Aperture, ArraySpec, ChannelMode, Layout, Probe};
 use sonochip::pulse::Pulse;
 use sonochip::sequence::{Sequence, travel_time_s};
-use sonochip::sim::{ElevationModel, Sampling, SimOptions, Simulator};
+use sonochip::sim::{ElevationModel, SimOptions, Simulator};
 
 const C: f64 = 1540.0;
 
@@ -34,7 +35,10 @@ fn run(
     ph: &Phantom,
 ) -> sonochip::channel_data::ChannelData {
     let s = Sampling::for_depth(fs, depth, seq, &pulse).unwrap();
-    Simulator::new(ap, seq, medium, pulse, s).unwrap().run(ph).unwrap()
+    Simulator::from_parts(ap, seq, medium, pulse, s)
+        .unwrap()
+        .run(ph)
+        .unwrap()
 }
 
 #[test]
@@ -177,7 +181,7 @@ fn focused_transmit_beam_width_at_focus() {
     let x_mid = rx.channel_positions()[0][0];
     let seq = Sequence::focused(&tx, &[[x_mid, 0.0, zf]], C).unwrap();
     let s = Sampling::for_depth(40e6, 0.04, &seq, &pulse).unwrap();
-    let sim = Simulator::new(&tx, &seq, Medium::lossless(), pulse, s)
+    let sim = Simulator::from_parts(&tx, &seq, Medium::lossless(), pulse, s)
         .unwrap()
         .with_rx_aperture(&rx)
         .unwrap();
@@ -293,11 +297,11 @@ fn column_channels_agree_with_summed_element_channels() {
             amplitude: 1.0,
         }])
         .unwrap();
-        let fast = Simulator::new(&cols, &seq, Medium::soft_tissue(), pulse, s)
+        let fast = Simulator::from_parts(&cols, &seq, Medium::soft_tissue(), pulse, s)
             .unwrap()
             .run(&ph)
             .unwrap();
-        let per_element = Simulator::new(&cols, &seq, Medium::soft_tissue(), pulse, s)
+        let per_element = Simulator::from_parts(&cols, &seq, Medium::soft_tissue(), pulse, s)
             .unwrap()
             .with_options(exact)
             .unwrap()
@@ -309,7 +313,7 @@ fn column_channels_agree_with_summed_element_channels() {
         let mut sq = 0.0f64;
         let mut count = 0usize;
         for (c, chan) in cols.channels().iter().enumerate() {
-            let mut sum = vec![0.0f64; s.n_samples];
+            let mut sum = vec![0.0f64; s.n_samples()];
             for (r, adv) in chan.advances_s.iter().enumerate() {
                 let trace = per_element.data().slice(s![0, c * 16 + r, ..]).to_vec();
                 // channel(t) = Σ s_e(t + advance): advance the element trace by `adv`.
@@ -361,7 +365,7 @@ fn identical_output_for_one_and_two_threads() {
         adc_bits: Some(12),
         ..SimOptions::default()
     };
-    let sim = Simulator::new(&ap, &seq, Medium::soft_tissue(), pulse, s)
+    let sim = Simulator::from_parts(&ap, &seq, Medium::soft_tissue(), pulse, s)
         .unwrap()
         .with_options(opts)
         .unwrap();

@@ -2,12 +2,13 @@
 
 use proptest::prelude::*;
 use sonochip::Error;
+use sonochip::channel_data::Sampling;
 use sonochip::medium::Medium;
 use sonochip::phantom::{Phantom, Scatterer, SpeckleBuilder};
 use sonochip::probe::{Aperture, ArraySpec, ChannelMode, Layout, Probe};
 use sonochip::pulse::Pulse;
 use sonochip::sequence::Sequence;
-use sonochip::sim::{ElevationModel, Sampling, SimOptions, Simulator};
+use sonochip::sim::{ElevationModel, SimOptions, Simulator};
 
 fn finite_or_not() -> impl Strategy<Value = f64> {
     prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(-1.0), Just(0.0)]
@@ -48,9 +49,9 @@ proptest! {
             adc_bits: noise.then_some(bits),
             ..SimOptions::default()
         };
-        let sim = Simulator::new(&ap, &seq, Medium::new(c, atten).unwrap(), pulse, sampling).unwrap().with_options(opts).unwrap();
+        let sim = Simulator::from_parts(&ap, &seq, Medium::new(c, atten).unwrap(), pulse, sampling).unwrap().with_options(opts).unwrap();
         let rf = sim.run(&ph).unwrap();
-        prop_assert_eq!(rf.data().dim(), (seq.len(), ap.n_channels(), sampling.n_samples));
+        prop_assert_eq!(rf.data().dim(), (seq.len(), ap.n_channels(), sampling.n_samples()));
         prop_assert!(rf.data().iter().all(|v| v.is_finite()));
     }
 
@@ -86,7 +87,7 @@ proptest! {
         let fs = ratio * fc;
         let s = Sampling::new(fs, 0.0, 100).unwrap();
         let is_below_nyquist = matches!(
-            Simulator::new(&ap, &seq, Medium::lossless(), pulse, s),
+            Simulator::from_parts(&ap, &seq, Medium::lossless(), pulse, s),
             Err(Error::BelowNyquist { .. })
         );
         prop_assert!(is_below_nyquist);
@@ -100,7 +101,7 @@ proptest! {
         let seq = Sequence::plane_waves(&ap, &angles, 1540.0).unwrap();
         let pulse = Pulse::new(3.5e6, 1.0, 1.0).unwrap();
         let s = Sampling::for_depth(14e6, 0.3, &seq, &pulse).unwrap();
-        let sim = Simulator::new(&ap, &seq, Medium::soft_tissue(), pulse, s).unwrap()
+        let sim = Simulator::from_parts(&ap, &seq, Medium::soft_tissue(), pulse, s).unwrap()
             .with_options(SimOptions { memory_cap_bytes: 1 << 30, ..SimOptions::default() }).unwrap();
         let too_large = sim.output_bytes() > 1 << 30;
         let r = if too_large { sim.run(&Phantom::default()).map(|_| ()) } else { Ok(()) };

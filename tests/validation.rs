@@ -1,4 +1,4 @@
-//! The validation numbers of simulated phantoms stay within the bounds that follow from PHYSICS.md
+//! The validation numbers of simulated phantoms stay within the bounds that follow from the physics in `docs/physics.md`
 //! (the same computation as `examples/validate.rs`, on the PICMUS-like probe with 11 plane waves).
 
 use sonochip::validation::{ValidationOptions, validate};
@@ -10,7 +10,7 @@ fn picmus_11_plane_waves_meets_the_physics_bounds() {
         speckle_half_width_m: 0.0055,
         ..ValidationOptions::default()
     };
-    let r = validate("PICMUS 11 PW", &Workload::picmus(11).unwrap(), &o).unwrap();
+    let r = validate("PICMUS 11 PW", &Workload::picmus(11).unwrap().acquisition, &o).unwrap();
     eprintln!("{r:#?}");
     let lambda_mm = r.wavelength_mm;
     assert!(

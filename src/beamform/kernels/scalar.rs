@@ -2,7 +2,7 @@
 //! kernels share with it: receive geometry, interpolation of one lane, and the slow path for lanes
 //! whose taps reach beyond the record.
 
-use super::{INTERP_LINEAR, INTERP_NEAREST, KernelParams, LANES, Sums, Tile, sin_turns, window_weight};
+use super::{INTERP_LINEAR, INTERP_NEAREST, KernelParams, LANES, Sums, Tile, phasor};
 use num_complex::Complex32;
 
 /// Sample `i` of `trace`, zero outside.
@@ -97,20 +97,7 @@ pub(crate) fn receive(p: &KernelParams, t: &Tile<'_>, c: usize, o: usize) -> (f3
     if !accepted {
         return (0.0, 0.0);
     }
-    (window_weight(p, u2), r)
-}
-
-/// `(cos, sin)` of `2π·x` for `x` in turns (any magnitude; reduced to `[−0.5, 0.5]` first).
-///
-/// The reduction rounds with the `1.5·2²³` trick (to nearest, ties to even, like the AVX2
-/// kernel's `vroundps`), exact for `|x| < 2²²` turns; beyond, where an `f32` no longer resolves
-/// half a turn, the clamp keeps the result in range. Unlike `f32::round` (a library call on the
-/// baseline x86-64 target) it is branch-free, so the per-tile phasor tables vectorise.
-#[inline(always)]
-pub(crate) fn phasor(x: f32) -> (f32, f32) {
-    const MAGIC: f32 = 12_582_912.0;
-    let x = (x - ((x + MAGIC) - MAGIC)).clamp(-0.5, 0.5);
-    (sin_turns(0.25 - x.abs()), sin_turns(x))
+    (p.window_weight(u2), r)
 }
 
 /// Sum over the tile's transmits of the weighted RF samples of channel `c` at pixel `o` (receive

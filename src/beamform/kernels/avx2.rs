@@ -15,44 +15,10 @@
 //! ([`rf_single`]). The per-vector state arrays, like the tile's arrays, are padded by a cache
 //! line so that equal entries of different arrays do not compete for one L1 set.
 //!
-//! Measured and rejected on the 2-core Zen 3 (interleaved A/B runs, best of 8, one thread; the
-//! code is on the branch `exp/windowed-vectors-outside`):
-//! - IQ taps picked in registers from a planar, differenced copy of each (channel, transmit)
-//!   window instead of lane loads: every step took the window path, yet no gain on `cardiac` or
-//!   `abdomen` IQ (the loads and transposes are not the limit).
-//! - Vectors outside and transmits inside, reading per-channel windows of all transmits (no L1
-//!   aliasing, sums in registers, no per-channel state arrays): 8–25 % slower on `cardiac` IQ and
-//!   `picmus` 1 and 11 waves, also with two accumulators; likewise a fused path for one transmit
-//!   built on those window copies (the fused path that landed, [`rf_single`], reads the trace
-//!   directly: +20 % on `picmus` 1 wave).
-//! - Transmit tables laid out transmit-major: no change.
-//! - Receive geometry tabulated at plan time (the lists, distances and weights `prepare` computes,
-//!   read back each frame; branch `exp/precompute-receive`): 39 % fewer instructions on `picmus`
-//!   1 wave, yet 10–25 % slower, because streaming the 105 MB table costs more than recomputing it
-//!   (this VM streams about 10 GB/s per core); `cardiac` IQ +3 %.
-//! - Vectors filtered per channel by precomputed lateral bounds of the F-number aperture (a bit
-//!   set from 8-wide comparisons) before the geometry: no change on `picmus` 1 and 11 waves or
-//!   `vascular` IQ; the per-vector aperture test is not a cost.
-//! - Lane indices read with register extracts (`vmovq`/`vpextrq`) instead of a store and 8 loads:
-//!   no change on `cardiac` IQ or `vascular` RF; nor is the store-to-load path the limit:
-//!   software-pipelining the IQ step (the next vector's indices stored one step ahead) lost 7 %.
-//!
-//! - Single transmit (`picmus` 1 wave), each within ±2 % (best of 10–12): weights applied to the
-//!   taps instead of the interpolated sample (`w(1−f)·s0 + wf·s1`, shorter dependency chain);
-//!   `vrsqrtps` with a Newton step instead of `vsqrtps` (+3 %, not worth the approximate
-//!   distances); lane loads instead of the window (−12 %); a per-tile proof that every vector's
-//!   taps fit one window, skipping the per-vector offset check (+1.6 %); the window dispatch
-//!   hoisted out of the loop.
-//!
-//! Ablations show no single dominant cost: without the taps' loads IQ gains 4 %, without the
-//! transmit phasor 8 %, without the receive phasor's polynomials 15 %. On `picmus` 1 wave (one
-//! thread) the trace in L1 for every channel gains nothing (not memory), and without the taps
-//! (window load, permutes and lerp) the kernel runs 1.67× faster. `llvm-mca -mcpu=znver3` on
-//! the single-transmit loop gives 27 cycles per taking-part (channel, vector) pair, bound by the
-//! floating-point pipes (`vsqrtps` alone holds one for 5 cycles, the four `vpermps` about as
-//! long); the measured cost is 25–29 cycles.
+//! Why each path exists and what was measured against it is recorded in `docs/performance.md`
+//! (beamformer section).
 
-use super::kernel_scalar::{iq_lane, rf_lane};
+use super::scalar::{iq_lane, rf_lane};
 use super::{
     COS_HALF_PI_POLY, INTERP_CUBIC, INTERP_LINEAR, INTERP_NEAREST, KernelParams, LANES, SIN_POLY, Sums, Tile,
     WindowCode,
@@ -64,7 +30,7 @@ use std::arch::x86_64::*;
 // intrinsics they call become slow function calls: the helpers below are `#[inline(always)]`
 // functions instead.
 
-/// `cos(π·u/2)` of 8 lanes from `s = u²`, same operations as [`super::cos_half_pi_sq`].
+/// `cos(π·u/2)` of 8 lanes from `s = u²`, same operations as the scalar `cos_half_pi_sq`.
 #[inline(always)]
 unsafe fn cos_half_pi_sq(s: __m256) -> __m256 {
     // SAFETY: only called from functions compiled with AVX2.
@@ -140,7 +106,7 @@ impl Consts {
     }
 }
 
-/// Receive geometry of vector `v` for channel `c` (see [`super::kernel_scalar::receive`]):
+/// Receive geometry of vector `v` for channel `c` (see the scalar kernel's `receive`):
 /// `(weight, r, taking-part mask)`, `None` if no lane takes part.
 #[inline(always)]
 unsafe fn receive<const PLANAR: bool>(
@@ -406,7 +372,7 @@ unsafe fn load4(base: *const f32, i: __m256i) -> [__m256; 4] {
     }
 }
 
-/// Catmull-Rom weights, same operations as [`super::kernel_scalar::cubic_weights`].
+/// Catmull-Rom weights, same operations as the scalar kernel's `cubic_weights`.
 #[inline(always)]
 unsafe fn cubic_weights(f: __m256) -> [__m256; 4] {
     // SAFETY: only called from functions compiled with AVX2.
@@ -496,7 +462,7 @@ const LINEAR_WINDOWED: u8 = 3;
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA. The tile's slices must have the lengths
-/// [`super::Beamformer`]'s tile pass gives them and `data` must hold the chunk's `nk` transmits.
+/// the beamformer's tile pass gives them and `data` must hold the chunk's `nk` transmits.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn rf_tile<const CF: bool>(p: &KernelParams, t: &Tile<'_>, data: &[f32], s: &mut Sums<'_>) {
     // SAFETY: forwarded from the caller.
@@ -722,7 +688,7 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
 const VSPREAD: usize = 2;
 
 /// Most vectors of a tile.
-const MAX_NV: usize = super::TILE_MAX / LANES;
+const MAX_NV: usize = super::super::tile::TILE_MAX / LANES;
 
 /// Receive geometry of every vector of a tile for one channel: weights, receive distances (the
 /// fast-path distances for vectors on the fast path), taking-part masks, and the lists of vectors
