@@ -113,7 +113,7 @@ impl Sampling {
         // The longest path: a lateral margin of the depth itself (edge channels, steered waves).
         let t_max = sequence.max_delay_s() + 2.0 * depth_max_m * std::f64::consts::SQRT_2 / c + pulse.half_length_s();
         let n = (t_max * fs_hz).ceil() + 1.0;
-        if !(n <= MAX_SAMPLES as f64) {
+        if n.is_nan() || n > MAX_SAMPLES as f64 {
             return Err(Error::invalid(
                 "n_samples",
                 format!("1..={MAX_SAMPLES} samples (lower fs_hz or the depth)"),

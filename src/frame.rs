@@ -160,11 +160,11 @@ impl BModeFrame {
         write_png(&self.to_gray_image(), path.as_ref())
     }
 
-    /// Writes the frame as an 8-bit greyscale PNG with a black margin of
-    /// [`RULER_MARGIN_PX`] columns on the right holding a depth ruler (a vertical line one column
-    /// right of the image, a tick at every whole centimetre of depth z ≥ 0, longer every 5 cm,
-    /// labelled in cm with a small bitmap font when the ticks are far enough apart) and a margin of
-    /// [`SCALE_BAR_MARGIN_PX`] rows at the bottom holding a 1 cm lateral scale bar when it fits.
+    /// Writes the frame as an 8-bit greyscale PNG with a black margin of 24 columns on the right
+    /// holding a depth ruler (a vertical line one column right of the image, a tick at every whole
+    /// centimetre of depth z ≥ 0, longer every 5 cm, labelled in cm with a small bitmap font when the
+    /// ticks are far enough apart) and a margin of 12 rows at the bottom holding a 1 cm lateral scale
+    /// bar when it fits. Missing parent folders are created.
     pub fn save_png_with_depth_scale(&self, path: impl AsRef<Path>) -> Result<()> {
         write_png(&self.with_depth_scale(), path.as_ref())
     }
@@ -244,7 +244,7 @@ impl BModeFrame {
 
 /// Columns added on the right by [`BModeFrame::save_png_with_depth_scale`].
 pub(crate) const RULER_MARGIN_PX: usize = 24;
-/// Rows added at the bottom by [`BModeFrame::save_png_with_depth_scale`].
+/// Rows added at the bottom by [`BModeFrame::save_png_with_depth_scale`] (its docs repeat the value).
 pub(crate) const SCALE_BAR_MARGIN_PX: usize = 12;
 /// Row of the scale bar below the image's last row.
 const SCALE_BAR_ROW_OFFSET: i64 = 5;

@@ -41,7 +41,7 @@ impl Medium {
         })
     }
 
-    /// Soft tissue: 1540 m/s, 0.5 dB/(cm·MHz) (`docs/physics.md`, "Propagation").
+    /// Soft tissue: 1540 m/s, 0.5 dB/(cm·MHz) (`docs/physics.md#propagation`).
     pub fn soft_tissue() -> Medium {
         Medium {
             c_m_s: 1540.0,

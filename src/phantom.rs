@@ -24,7 +24,7 @@
 //! assert!(ph.scatterers().iter().all(|s| (s.position_m[0].powi(2) + (s.position_m[2] - 0.02).powi(2)).sqrt() >= 0.003));
 //! ```
 
-use crate::error::{Error, Result, finite, finite_point, non_negative, positive};
+use crate::error::{Error, Result, finite, non_negative, plausible, positive};
 use ndarray::ArrayView2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -33,6 +33,39 @@ use serde::{Deserialize, Serialize};
 
 /// Largest number of scatterers a generator may make.
 pub const MAX_SCATTERERS: usize = 20_000_000;
+
+/// Largest coordinate magnitude of a scatterer or feature, metres (plausibility: the scanner images
+/// at most 30 cm deep, and a phantom given in millimetres instead of metres is refused).
+pub const MAX_EXTENT_M: f64 = 1.0;
+
+/// Largest amplitude magnitude of a scatterer or echogenicity of a feature or image pixel (speckle
+/// has unit standard deviation; this is 120 dB above it).
+pub const MAX_AMPLITUDE: f64 = 1e6;
+
+/// Checks a position: finite, within ±[`MAX_EXTENT_M`] in each coordinate.
+fn check_position(name: &'static str, p: [f64; 3]) -> Result<()> {
+    if p.iter().all(|v| v.is_finite() && v.abs() <= MAX_EXTENT_M) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            name,
+            format!("coordinates within ±{MAX_EXTENT_M} m, in metres"),
+            format!("{p:?}"),
+        ))
+    }
+}
+
+/// Checks an amplitude: finite, within ±[`MAX_AMPLITUDE`].
+fn check_amplitude(name: &'static str, a: f64) -> Result<()> {
+    plausible(
+        name,
+        a,
+        -MAX_AMPLITUDE,
+        MAX_AMPLITUDE,
+        "(speckle has unit standard deviation)",
+    )
+    .map(|_| ())
+}
 
 /// A point scatterer.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -43,10 +76,23 @@ pub struct Scatterer {
     pub amplitude: f32,
 }
 
-/// A set of scatterers.
+/// A set of scatterers (validated on construction and on deserialisation).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(try_from = "PhantomFields")]
 pub struct Phantom {
     scatterers: Vec<Scatterer>,
+}
+
+#[derive(Deserialize)]
+struct PhantomFields {
+    scatterers: Vec<Scatterer>,
+}
+
+impl TryFrom<PhantomFields> for Phantom {
+    type Error = Error;
+    fn try_from(f: PhantomFields) -> Result<Phantom> {
+        Phantom::new(f.scatterers)
+    }
 }
 
 /// A region of the x–z plane with an echogenicity (amplitude factor) for [`SpeckleBuilder`].
@@ -137,6 +183,8 @@ impl Feature {
 
     fn validate(&self) -> Result<()> {
         non_negative("echogenicity", self.echogenicity())?;
+        check_amplitude("echogenicity", self.echogenicity())?;
+        let len = |name, v| plausible(name, v, 0.0, MAX_EXTENT_M, "m");
         match *self {
             Feature::Ellipse {
                 center_m,
@@ -144,14 +192,16 @@ impl Feature {
                 angle_rad,
                 ..
             } => {
-                finite("center_m", center_m[0] + center_m[1])?;
+                check_position("center_m", [center_m[0], 0.0, center_m[1]])?;
                 positive("semi_axes_m", semi_axes_m[0].min(semi_axes_m[1]))?;
+                len("semi_axes_m", semi_axes_m[0].max(semi_axes_m[1]))?;
                 finite("angle_rad", angle_rad)?;
             }
             Feature::Layer {
                 z_top_m, z_bottom_m, ..
             } => {
-                finite("z_top_m", z_top_m)?;
+                check_position("z_top_m", [0.0, 0.0, z_top_m])?;
+                check_position("z_bottom_m", [0.0, 0.0, z_bottom_m])?;
                 positive("z_bottom_m - z_top_m", z_bottom_m - z_top_m)?;
             }
             Feature::Annulus {
@@ -160,8 +210,9 @@ impl Feature {
                 outer_m,
                 ..
             } => {
-                finite("center_m", center_m[0] + center_m[1])?;
+                check_position("center_m", [center_m[0], 0.0, center_m[1]])?;
                 non_negative("inner_m", inner_m)?;
+                len("outer_m", outer_m)?;
                 positive("outer_m - inner_m", outer_m - inner_m)?;
             }
         }
@@ -181,14 +232,15 @@ pub struct SpeckleBuilder {
 }
 
 /// Scatterers per mm² of the imaging plane that put `per_cell` scatterers in each resolution cell
-/// of lateral size `lateral_res_m` and axial size `axial_res_m` (PHYSICS.md asks for ≥ 10).
+/// of lateral size `lateral_res_m` and axial size `axial_res_m` (fully developed speckle needs ≥ 10; `docs/physics.md#speckle`).
 pub fn density_for(per_cell: f64, lateral_res_m: f64, axial_res_m: f64) -> f64 {
     per_cell / (lateral_res_m * 1e3 * axial_res_m * 1e3)
 }
 
 fn check_range(name: &'static str, r: (f64, f64)) -> Result<()> {
-    finite(name, r.0)?;
-    finite(name, r.1)?;
+    for v in [r.0, r.1] {
+        plausible(name, v, -MAX_EXTENT_M, MAX_EXTENT_M, "m")?;
+    }
     if r.1 > r.0 {
         Ok(())
     } else {
@@ -252,12 +304,14 @@ impl SpeckleBuilder {
 
     /// Draws the phantom with `seed`.
     pub fn build(&self, seed: u64) -> Result<Phantom> {
-        non_negative("thickness_m", self.thickness_m)?;
+        plausible("thickness_m", self.thickness_m, 0.0, MAX_EXTENT_M, "m")?;
+        plausible("density_per_mm2", self.density_per_mm2, 0.0, 1e5, "scatterers per mm²")?;
         for f in &self.features {
             f.validate()?;
         }
         for p in &self.points {
-            finite_point("point", p.position_m)?;
+            check_position("point", p.position_m)?;
+            check_amplitude("amplitude", p.amplitude as f64)?;
         }
         let n = self.count();
         if n.is_nan() || n > MAX_SCATTERERS as f64 {
@@ -292,9 +346,16 @@ impl SpeckleBuilder {
 impl Phantom {
     /// A phantom from explicit scatterers.
     pub fn new(scatterers: Vec<Scatterer>) -> Result<Phantom> {
+        if scatterers.len() > MAX_SCATTERERS {
+            return Err(Error::invalid(
+                "scatterers",
+                format!("at most {MAX_SCATTERERS} scatterers"),
+                scatterers.len(),
+            ));
+        }
         for s in &scatterers {
-            finite_point("position_m", s.position_m)?;
-            finite("amplitude", s.amplitude as f64)?;
+            check_position("position_m", s.position_m)?;
+            check_amplitude("amplitude", s.amplitude as f64)?;
         }
         Ok(Phantom { scatterers })
     }
@@ -314,6 +375,13 @@ impl Phantom {
 
     /// A grid of wires (point targets in the y = 0 plane) at every `(x, z)` of the two axes.
     pub fn wire_grid(x_m: &[f64], z_m: &[f64]) -> Result<Phantom> {
+        if x_m.len().checked_mul(z_m.len()).is_none_or(|n| n > MAX_SCATTERERS) {
+            return Err(Error::invalid(
+                "x_m",
+                format!("at most {MAX_SCATTERERS} wires (x_m.len() × z_m.len())"),
+                format!("{} x {}", x_m.len(), z_m.len()),
+            ));
+        }
         let pts: Vec<[f64; 3]> = z_m
             .iter()
             .flat_map(|&z| x_m.iter().map(move |&x| [x, 0.0, z]))
@@ -335,11 +403,14 @@ impl Phantom {
         if nr < 2 || nc < 2 {
             return Err(Error::shape("image", "at least 2 x 2 pixels", format!("{nr} x {nc}")));
         }
-        if image.iter().any(|v| !v.is_finite() || *v < 0.0) {
+        if image
+            .iter()
+            .any(|v| !(v.is_finite() && *v >= 0.0 && f64::from(*v) <= MAX_AMPLITUDE))
+        {
             return Err(Error::invalid(
                 "image",
-                "finite values >= 0",
-                "a negative or non-finite pixel",
+                format!("finite values in [0, {MAX_AMPLITUDE}] (echogenicity)"),
+                "a negative, non-finite or too large pixel",
             ));
         }
         let b = SpeckleBuilder::new(x_range_m, z_range_m, density_per_mm2)?;
@@ -382,10 +453,16 @@ impl Phantom {
         self
     }
 
-    /// Multiplies every amplitude by `k`.
-    pub fn scaled(mut self, k: f32) -> Phantom {
+    /// Multiplies every amplitude by `k` (finite; the results must stay within ±[`MAX_AMPLITUDE`]).
+    pub fn scaled(mut self, k: f32) -> Result<Phantom> {
+        finite("k", k as f64)?;
+        let peak = self
+            .scatterers
+            .iter()
+            .fold(0.0f64, |m, s| m.max((s.amplitude as f64).abs()));
+        check_amplitude("k", peak * k as f64)?;
         self.scatterers.iter_mut().for_each(|s| s.amplitude *= k);
-        self
+        Ok(self)
     }
 
     /// Resolution phantom: wires every 10 mm in depth from `z_first_m` to `z_last_m` at x = 0, and a
@@ -397,6 +474,14 @@ impl Phantom {
         spacing_m: f64,
         half_width_m: f64,
     ) -> Result<Phantom> {
+        for (name, v) in [
+            ("z_first_m", z_first_m),
+            ("z_last_m", z_last_m),
+            ("z_row_m", z_row_m),
+            ("half_width_m", half_width_m),
+        ] {
+            plausible(name, v, -MAX_EXTENT_M, MAX_EXTENT_M, "m")?;
+        }
         positive("spacing_m", spacing_m)?;
         positive("z_last_m - z_first_m", z_last_m - z_first_m + 1e-12)?;
         let n = ((z_last_m - z_first_m) / 0.01).floor() as usize + 1;
@@ -811,5 +896,35 @@ mod tests {
         );
         let r = Phantom::resolution(0.01, 0.04, 0.02, 0.002, 0.006).unwrap();
         assert_eq!(r.len(), 4 + 6);
+    }
+
+    /// Millimetres where metres are expected, and other unit mistakes, name the field and the
+    /// unit instead of passing silently or blaming another field.
+    #[test]
+    fn unit_mistakes_name_the_field() {
+        let e = SpeckleBuilder::new((-10.0, 10.0), (5.0, 40.0), 20.0).unwrap_err();
+        assert_eq!(e.parameter(), Some("x_range_m"), "{e}");
+        assert!(e.to_string().contains(" m"), "{e}");
+        let e = SpeckleBuilder::new((-0.01, 0.01), (0.005, 0.04), 20.0)
+            .unwrap()
+            .feature(Feature::disk([0.0, 0.02], 3.0, 0.0))
+            .build(1)
+            .unwrap_err();
+        assert_eq!(e.parameter(), Some("semi_axes_m"), "a 3 m cyst: {e}");
+        let e = Phantom::points(&[[0.0, 0.0, 20.0]]).unwrap_err();
+        assert_eq!(e.parameter(), Some("position_m"), "{e}");
+        let e = Phantom::resolution(0.01, 1e30, 0.02, 0.002, 0.006).unwrap_err();
+        assert_eq!(e.parameter(), Some("z_last_m"), "{e}");
+        assert!(Phantom::points(&[[0.0, 0.0, 0.02]]).unwrap().scaled(f32::NAN).is_err());
+        let e = SpeckleBuilder::new((-0.01, 0.01), (0.005, 0.04), 20.0)
+            .unwrap()
+            .point([0.0, 0.0, 0.02], f32::NAN)
+            .build(1)
+            .unwrap_err();
+        assert_eq!(e.parameter(), Some("amplitude"), "{e}");
+        let big = vec![0.0; 100_000];
+        assert!(Phantom::wire_grid(&big, &big).is_err());
+        let json = r#"{"scatterers":[{"position_m":[0.0,0.0,1e9],"amplitude":1.0}]}"#;
+        assert!(serde_json::from_str::<Phantom>(json).is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! Clinical presets of the one-probe scanner: how the probe is driven and how the image is shown.
 //!
-//! The 2D CMUT array emulates three probes electronically (`docs/physics.md`, "The probe"):
+//! The 2D CMUT array emulates three probes electronically (`docs/physics.md#probe-families`):
 //! * **linear** ([`Family::Linear`]: vascular, MSK, nerve) — all 140 columns, steered plane waves,
 //!   a Cartesian grid as wide as the aperture;
 //! * **curved** ([`Family::Curved`]: abdomen, OB, bladder) — all 140 columns, diverging waves from
@@ -432,7 +432,7 @@ mod tests {
             ));
             assert!(p.acquisition(f64::NAN).is_err());
             // Phased presets stay below the grating-lobe limit of the 208 µm pitch
-            // (docs/physics.md, "The probe").
+            // (`docs/physics.md#grating-lobes`).
             if p.family == Family::Phased {
                 let lambda = SCANNER_C_M_S / p.fc_hz;
                 let s = p.half_sector_deg.to_radians().sin();
@@ -445,7 +445,8 @@ mod tests {
     #[test]
     fn invalid_fields_are_named() {
         let base = Preset::get(PresetKind::Vascular);
-        let cases: Vec<(&str, Box<dyn Fn(&mut Preset)>)> = vec![
+        type Edit = Box<dyn Fn(&mut Preset)>;
+        let cases: Vec<(&str, Edit)> = vec![
             ("fc_hz", Box::new(|p| p.fc_hz = 7.5)),
             ("columns", Box::new(|p| p.columns = 100..150)),
             ("rows", Box::new(|p| p.rows = 10..10)),

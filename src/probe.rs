@@ -2,7 +2,7 @@
 //!
 //! A [`Probe`] is a grid of `cols × rows` rectangular elements: `cols` along azimuth (x) and `rows`
 //! along elevation (y). The 2D CMUT array is the default ([`Probe::cmut_9000`], 140 × 64 elements at
-//! 208 µm pitch — the crate's documented assumption, PHYSICS.md); conventional 1D arrays are probes
+//! 208 µm pitch — the crate's documented assumption, `docs/physics.md#probe`); conventional 1D arrays are probes
 //! with one row (or a few elevation sub-elements standing for a lens-focused element).
 //! Element `i` of column `c`, row `r` has index `c * rows + r`, so a column's elements are contiguous.
 //!
@@ -96,7 +96,7 @@ pub struct ArraySpec {
 }
 
 impl ArraySpec {
-    /// The default 2D CMUT grid (PHYSICS.md): 140 × 64 elements, 208 µm pitch both ways, 198 µm
+    /// The default 2D CMUT grid (`docs/physics.md#probe`): 140 × 64 elements, 208 µm pitch both ways, 198 µm
     /// square elements (a 10 µm kerf is assumed).
     pub fn cmut_9000() -> ArraySpec {
         ArraySpec {
@@ -230,7 +230,7 @@ impl Probe {
         })
     }
 
-    /// The PICMUS L11-4v-like probe (PHYSICS.md): 128 elements, 0.30 mm pitch, 0.27 mm width, 5 mm
+    /// The PICMUS L11-4v-like probe (`docs/physics.md#picmus-probe`): 128 elements, 0.30 mm pitch, 0.27 mm width, 5 mm
     /// height. With `elevation_subelements` > 1 and [`ChannelMode::Columns`] at 20 mm the elevation
     /// lens is modelled; with 1 the element is a plain 5 mm strip.
     pub fn picmus_l11_4v(elevation_subelements: usize) -> Result<Probe> {

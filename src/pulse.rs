@@ -121,7 +121,7 @@ impl Pulse {
         (lo, hi)
     }
 
-    /// Pulse-echo −6 dB bandwidth Δf, Hz (axial resolution ≈ 0.44·c/Δf, PHYSICS.md).
+    /// Pulse-echo −6 dB bandwidth Δf, Hz (axial resolution ≈ 0.44·c/Δf, `docs/physics.md#resolution`).
     pub fn pulse_echo_bandwidth_hz(&self) -> f64 {
         let (lo, hi) = self.band_edges_hz();
         hi - lo
@@ -129,7 +129,7 @@ impl Pulse {
 
     /// Pulse-echo axial resolution: `c/2` times the −6 dB (half-amplitude) duration of the
     /// waveform's envelope, computed from the sampled waveform and its analytic signal. For a Gaussian
-    /// spectrum this equals `0.44·c/Δf` (PHYSICS.md); a rectangular burst makes it longer.
+    /// spectrum this equals `0.44·c/Δf` (`docs/physics.md#resolution`); a rectangular burst makes it longer.
     pub fn axial_resolution_m(&self, c_m_s: f64) -> f64 {
         let rate = 64.0 * self.fc_hz;
         let s = self.sample(rate, 0.0, 0.0);
@@ -272,7 +272,7 @@ mod tests {
 
     #[test]
     fn gaussian_pulse_axial_resolution_matches_the_time_bandwidth_product() {
-        // A very short burst leaves the Gaussian transducer response: 0.44·c/Δf (PHYSICS.md).
+        // A very short burst leaves the Gaussian transducer response: 0.44·c/Δf (`docs/physics.md#resolution`).
         let p = Pulse::new(5e6, 0.6, 0.5).unwrap();
         let expected = 0.44 * 1540.0 / p.pulse_echo_bandwidth_hz();
         let got = p.axial_resolution_m(1540.0);

@@ -1,5 +1,5 @@
 //! A reproducible image-quality validation: resolution and contrast/speckle phantoms simulated,
-//! beamformed and measured with [`crate::metrics`], next to the theory of PHYSICS.md.
+//! beamformed and measured with [`crate::metrics`], next to the theory of `docs/physics.md` (resolution, speckle, contrast).
 //!
 //! [`validate`] runs one configuration (an [`Acquisition`] plus beamforming settings) and
 //! returns a [`ValidationRow`]; [`markdown_table`] and `serde_json` turn rows into the report that
@@ -32,7 +32,7 @@ use serde::Serialize;
 pub struct ValidationOptions {
     /// Receive F-number (rectangular window for the resolution phantom, Hann for contrast).
     pub f_number: f64,
-    /// Scatterers per resolution cell of the speckle phantom (PHYSICS.md asks for ≥ 10).
+    /// Scatterers per resolution cell of the speckle phantom (fully developed speckle needs ≥ 10; `docs/physics.md#speckle`).
     pub scatterers_per_cell: f64,
     /// Half-width of the speckle phantom, metres (its depth range is 2.5 times this, centred on the
     /// cyst).
@@ -75,7 +75,7 @@ pub struct ValidationRow {
     /// Theory: c/2 × the −6 dB envelope duration of the pulse ([`crate::pulse::Pulse::axial_resolution_m`];
     /// 0.44·c/Δf for a Gaussian pulse), mm.
     pub axial_theory_mm: f64,
-    /// 0.44·c/Δf with Δf the pulse-echo −6 dB bandwidth, mm (PHYSICS.md's Gaussian formula).
+    /// 0.44·c/Δf with Δf the pulse-echo −6 dB bandwidth, mm (the Gaussian formula of `docs/physics.md#resolution`).
     pub axial_gaussian_mm: f64,
     /// Mean lateral −6 dB width over the wires, mm.
     pub lateral_fwhm_mm: f64,

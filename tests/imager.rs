@@ -1,9 +1,12 @@
 //! The live pipeline and the clinical presets.
 
 use sonochip::Error;
+use sonochip::bmode::DbReference;
+use sonochip::frame::BModeFrame;
 use sonochip::imager::Imager;
 use sonochip::medium::Medium;
 use sonochip::metrics::{Region, contrast};
+use sonochip::phantom::SpeckleBuilder;
 use sonochip::preset::{Preset, PresetKind};
 
 fn simulate(imager: &Imager, per_cell: f64, seed: u64) -> sonochip::channel_data::ChannelData {
@@ -92,4 +95,78 @@ fn every_preset_renders_its_phantom_with_the_known_contrast() {
             "{kind:?}: contrast {cr:.1} dB between the dark and the reference region"
         );
     }
+}
+
+/// An edited preset drives the imager; an invalid one is refused naming the field.
+#[test]
+fn custom_presets_are_validated_and_used() {
+    let mut p = Preset::get(PresetKind::Nerve);
+    p.n_tx = 3;
+    p.lines = 96;
+    p.depth_samples = 200;
+    let imager = Imager::new(p.clone()).unwrap();
+    assert_eq!(imager.acquisition().sequence().len(), 3);
+    assert_eq!(imager.acquisition().grid().shape(), (96, 200));
+    p.n_tx = 0;
+    let e = Imager::new(p.clone()).err().unwrap();
+    assert_eq!(e.parameter(), Some("n_tx"), "{e}");
+    p.n_tx = 3;
+    let e = Imager::with_depth(p, f64::NAN).err().unwrap();
+    assert!(matches!(e, Error::DepthOutOfRange { name: "depth_m", .. }), "{e}");
+}
+
+/// With a fixed dB reference the brightness of the speckle stays when a bright reflector appears;
+/// with the frame maximum as 0 dB the same frame darkens.
+#[test]
+fn a_fixed_reference_keeps_brightness_when_a_bright_wire_appears() {
+    let mut imager = Imager::new(PresetKind::Nerve).unwrap();
+    assert!(matches!(imager.remap(), Err(Error::NotReady { .. })));
+    assert!(imager.hold_reference().is_err());
+    let density = imager.preset().speckle_density(1.0);
+    let speckle = |wire: Option<f32>| {
+        let mut b = SpeckleBuilder::new((-0.01, 0.01), (0.005, 0.03), density).unwrap();
+        if let Some(a) = wire {
+            b = b.point([0.0, 0.0, 0.015], a);
+        }
+        b.build(4).unwrap()
+    };
+    let grey = |f: &BModeFrame| f.pixels().iter().map(|&v| v as f64).sum::<f64>() / f.pixels().len() as f64;
+    let plain = imager.simulate(&speckle(None), Medium::soft_tissue()).unwrap();
+    let g0 = grey(imager.process(&plain).unwrap());
+    let amplitude = imager.hold_reference().unwrap();
+    assert_eq!(imager.preset().db_reference, DbReference::Fixed(amplitude));
+    let bright = imager.simulate(&speckle(Some(300.0)), Medium::soft_tissue()).unwrap();
+    let g_fixed = grey(imager.process(&bright).unwrap());
+    imager.set_db_reference(DbReference::FrameMax).unwrap();
+    let g_max = grey(imager.remap().unwrap());
+    // The wire and its side lobes only add echo: nothing darkens, and the frame stays about as bright.
+    assert!(
+        g_fixed >= 0.98 * g0 && g_fixed <= 1.15 * g0,
+        "fixed reference: mean grey {g0:.1} then {g_fixed:.1}"
+    );
+    assert!(g_max < 0.6 * g0, "frame maximum: mean grey {g0:.1} then {g_max:.1}");
+    // The reference survives a depth change.
+    imager.set_db_reference(DbReference::Fixed(amplitude)).unwrap();
+    imager.set_depth(0.03).unwrap();
+    assert_eq!(imager.mapper().reference(), DbReference::Fixed(amplitude));
+}
+
+/// Data of the acquisition before a re-plan is refused with an error that says so.
+#[test]
+fn stale_data_after_a_depth_change_says_the_acquisition_changed() {
+    let mut imager = Imager::new(PresetKind::Nerve).unwrap();
+    let rf = simulate(&imager, 0.05, 2);
+    imager.process(&rf).unwrap();
+    imager.set_depth(0.03).unwrap();
+    let e = imager.process(&rf).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::ShapeMismatch { name: "data", .. }));
+    assert!(
+        msg.contains("acquisition changed") && msg.contains("simulated"),
+        "{msg}"
+    );
+    // Data of an unrelated acquisition says what differs instead.
+    let other = Imager::new(PresetKind::Vascular).unwrap();
+    let e = imager.process(&simulate(&other, 0.05, 2)).unwrap_err().to_string();
+    assert!(e.contains("another acquisition"), "{e}");
 }

@@ -1,4 +1,4 @@
-//! Physics of the RF simulator against formulas (PHYSICS.md) and independent computations.
+//! Physics of the RF simulator against formulas (`docs/physics.md#propagation`) and independent computations.
 
 mod common;
 
@@ -114,7 +114,7 @@ fn superposition_and_linearity() {
         .zip(ra.data().iter().zip(rb.data()))
         .fold(0.0f32, |m, (ab, (x, y))| m.max((ab - x - y).abs()));
     assert!(peak > 0.0 && err / peak <= 1e-5, "superposition error {}", err / peak);
-    let r3 = run(&ap, &seq, m, pulse, 20e6, 0.02, &a.clone().scaled(3.0));
+    let r3 = run(&ap, &seq, m, pulse, 20e6, 0.02, &a.clone().scaled(3.0).unwrap());
     let err = r3
         .data()
         .iter()

@@ -195,7 +195,7 @@ fn tile_shape(n_depths: usize, n_tx: usize, coherence: bool, windowed_rf: bool) 
     } else {
         TILE_MAX
     };
-    let tile_depths = cap.min(n_depths.div_ceil(LANES) * LANES).min(BLOCK).max(LANES);
+    let tile_depths = cap.min(n_depths.div_ceil(LANES) * LANES).clamp(LANES, BLOCK);
     let tile_lines = (cap / tile_depths).clamp(1, TILE_LINES);
     // Equal chunks of at most `TABLE / tile pixels` transmits.
     let most = (TABLE / (tile_lines * tile_depths)).clamp(1, n_tx);
