@@ -106,6 +106,7 @@ pub(crate) fn phasor(x: f32) -> (f32, f32) {
 }
 
 /// Runs the RF kernel `kernel` on one tile and chunk of transmits (`data` holds the chunk's traces).
+#[inline]
 pub(crate) fn rf(kernel: Kernel, coherence: bool, p: &KernelParams, t: &Tile<'_>, data: &[f32], s: &mut Sums<'_>) {
     match (kernel, coherence) {
         (Kernel::Scalar, false) => scalar::rf_tile::<false>(p, t, data, s),
@@ -122,6 +123,7 @@ pub(crate) fn rf(kernel: Kernel, coherence: bool, p: &KernelParams, t: &Tile<'_>
 }
 
 /// Runs the IQ kernel `kernel` on one tile and chunk of transmits.
+#[inline]
 pub(crate) fn iq(
     kernel: Kernel,
     coherence: bool,
