@@ -193,37 +193,10 @@ impl Demodulator {
                 config.cutoff_hz,
             ));
         }
-        let n_taps = match config.n_taps {
-            Some(n) => n,
-            // At most 8001 before the cap: the cut-off is at least fs / 1000.
-            None => (2 * ((4.0 * fs_hz / config.cutoff_hz).round() as usize) + 1).min(MAX_TAPS),
-        };
-        if !(3..=MAX_TAPS).contains(&n_taps) || n_taps % 2 == 0 {
-            return Err(Error::invalid(
-                "n_taps",
-                format!("an odd count in 3..={MAX_TAPS}"),
-                n_taps,
-            ));
-        }
+        let n_taps = fir_length(fs_hz, &config)?;
         let half = n_taps / 2;
-        let fc = config.cutoff_hz / fs_hz;
         let pi = std::f64::consts::PI;
-        let mut h: Vec<f64> = (0..n_taps)
-            .map(|j| {
-                let m = j as f64 - half as f64;
-                let sinc = if m == 0.0 {
-                    2.0 * fc
-                } else {
-                    (2.0 * pi * fc * m).sin() / (pi * m)
-                };
-                let x = 2.0 * pi * j as f64 / (n_taps - 1) as f64;
-                sinc * (0.42 - 0.5 * x.cos() + 0.08 * (2.0 * x).cos())
-            })
-            .collect();
-        let sum: f64 = h.iter().sum();
-        for v in &mut h {
-            *v *= 2.0 / sum;
-        }
+        let h = lowpass(n_taps, config.cutoff_hz / fs_hz);
         let d = config.decimation;
         let n_out = (n_samples - 1) / d + 1;
         let taps = fold_taps(&h, config.demod_hz / fs_hz);
@@ -405,6 +378,47 @@ impl Demodulator {
         self.demodulate_into(data.data().view(), out.view_mut())?;
         ChannelData::new(out, meta)
     }
+}
+
+/// The FIR length of `config`: given, or about `8·fs / cutoff` taps (odd, at most [`MAX_TAPS`]).
+fn fir_length(fs_hz: f64, config: &DemodConfig) -> Result<usize> {
+    let n_taps = match config.n_taps {
+        Some(n) => n,
+        // At most 8001 before the cap: the cut-off is at least fs / 1000.
+        None => (2 * ((4.0 * fs_hz / config.cutoff_hz).round() as usize) + 1).min(MAX_TAPS),
+    };
+    if !(3..=MAX_TAPS).contains(&n_taps) || n_taps % 2 == 0 {
+        return Err(Error::invalid(
+            "n_taps",
+            format!("an odd count in 3..={MAX_TAPS}"),
+            n_taps,
+        ));
+    }
+    Ok(n_taps)
+}
+
+/// The linear-phase low-pass FIR: a windowed sinc (Blackman) of `n_taps` taps with its −6 dB point
+/// at `fc` cycles per sample, scaled to a DC gain of 2.
+fn lowpass(n_taps: usize, fc: f64) -> Vec<f64> {
+    let half = n_taps / 2;
+    let pi = std::f64::consts::PI;
+    let mut h: Vec<f64> = (0..n_taps)
+        .map(|j| {
+            let m = j as f64 - half as f64;
+            let sinc = if m == 0.0 {
+                2.0 * fc
+            } else {
+                (2.0 * pi * fc * m).sin() / (pi * m)
+            };
+            let x = 2.0 * pi * j as f64 / (n_taps - 1) as f64;
+            sinc * (0.42 - 0.5 * x.cos() + 0.08 * (2.0 * x).cos())
+        })
+        .collect();
+    let sum: f64 = h.iter().sum();
+    for v in &mut h {
+        *v *= 2.0 / sum;
+    }
+    h
 }
 
 /// Folds the FIR `h` (odd length, centred) into the pairs of the complex band-pass filter

@@ -22,7 +22,7 @@ use crate::error::Result;
 use crate::grid::Grid;
 use crate::imager::envelope_image;
 use crate::medium::Medium;
-use crate::metrics::{Region, contrast, point_target, speckle};
+use crate::metrics::{ContrastMetrics, Region, SpeckleMetrics, contrast, point_target, speckle};
 use crate::phantom::{Feature, Phantom, SpeckleBuilder, density_for};
 use crate::sim::Simulator;
 use serde::Serialize;
@@ -119,12 +119,9 @@ fn envelope(
     Ok((grid, env))
 }
 
-/// Simulates, beamforms and measures one configuration. See the [module docs](self).
-pub fn validate(label: &str, w: &Acquisition, o: &ValidationOptions) -> Result<ValidationRow> {
-    let c = w.sound_speed_m_s();
-    let fc = w.pulse().fc_hz();
-    let lambda = c / fc;
-    // Resolution: wires on the axis, rectangular receive window at F#.
+/// Mean axial and lateral −6 dB widths and the largest position error of wires on the axis
+/// (rectangular receive window at the F-number), metres.
+fn resolution(w: &Acquisition, o: &ValidationOptions) -> Result<(f64, f64, f64)> {
     let wires: Vec<[f64; 3]> = o.wire_depths_m.iter().map(|&z| [0.0, 0.0, z]).collect();
     let zs = (
         o.wire_depths_m.iter().cloned().fold(f64::INFINITY, f64::min) - 0.003,
@@ -137,14 +134,8 @@ pub fn validate(label: &str, w: &Acquisition, o: &ValidationOptions) -> Result<V
     };
     // Lossless: attenuation lowers a broadband pulse's centre frequency with depth (by 30 % at 20 mm
     // for 7.5 MHz, 100 % bandwidth), which widens the beam beyond the λ(fc)·F# formulas.
-    let (grid, env) = envelope(
-        w,
-        Medium::lossless(),
-        &Phantom::points(&wires)?,
-        (-0.004, 0.004),
-        zs,
-        rect,
-    )?;
+    let phantom = Phantom::points(&wires)?;
+    let (grid, env) = envelope(w, Medium::lossless(), &phantom, (-0.004, 0.004), zs, rect)?;
     let (mut ax, mut lat, mut err) = (0.0, 0.0, 0.0f64);
     for p in &wires {
         let m = point_target(env.view(), &grid, *p, 1e-3)?;
@@ -152,11 +143,21 @@ pub fn validate(label: &str, w: &Acquisition, o: &ValidationOptions) -> Result<V
         lat += m.lateral_fwhm_m.unwrap_or(f64::NAN) / wires.len() as f64;
         err = err.max(m.distance_m);
     }
-    // Contrast and speckle: an anechoic cyst in speckle, Hann window.
+    Ok((ax, lat, err))
+}
+
+/// Contrast of an anechoic cyst in speckle and the speckle statistics of the background below it
+/// (Hann window), in soft tissue.
+fn contrast_and_speckle(
+    w: &Acquisition,
+    o: &ValidationOptions,
+    lambda: f64,
+) -> Result<(ContrastMetrics, SpeckleMetrics)> {
     let half = o.speckle_half_width_m;
     let zc = o.cyst_depth_m;
+    let z = (zc - 1.25 * half, zc + 1.25 * half);
     let density = density_for(o.scatterers_per_cell, 1.5 * lambda, lambda);
-    let phantom = SpeckleBuilder::new((-half, half), (zc - 1.25 * half, zc + 1.25 * half), density)?
+    let phantom = SpeckleBuilder::new((-half, half), z, density)?
         .thickness(0.5e-3)
         .feature(Feature::disk([0.0, zc], o.cyst_radius_m, 0.0))
         .build(o.seed)?;
@@ -165,14 +166,7 @@ pub fn validate(label: &str, w: &Acquisition, o: &ValidationOptions) -> Result<V
         window: Window::Hann,
         ..BeamformConfig::default()
     };
-    let (grid, env) = envelope(
-        w,
-        Medium::soft_tissue(),
-        &phantom,
-        (-half, half),
-        (zc - 1.25 * half, zc + 1.25 * half),
-        hann,
-    )?;
+    let (grid, env) = envelope(w, Medium::soft_tissue(), &phantom, (-half, half), z, hann)?;
     let r = o.cyst_radius_m;
     let inside = Region::Disk {
         center_m: [0.0, zc],
@@ -186,10 +180,19 @@ pub fn validate(label: &str, w: &Acquisition, o: &ValidationOptions) -> Result<V
     let k = contrast(env.view(), &grid, &inside, &outside)?;
     let bg = Region::Box {
         x_range_m: (-half + 0.0005, half - 0.0005),
-        z_range_m: (zc + r + 0.001, zc + 1.25 * half - 0.0005),
+        z_range_m: (zc + r + 0.001, z.1 - 0.0005),
     };
     // KS on samples about one resolution cell apart (λ/4 pixels: every 4th line and depth).
     let s = speckle(env.view(), &grid, &bg, (4, 4))?;
+    Ok((k, s))
+}
+
+/// Simulates, beamforms and measures one configuration. See the [module docs](self).
+pub fn validate(label: &str, w: &Acquisition, o: &ValidationOptions) -> Result<ValidationRow> {
+    let c = w.sound_speed_m_s();
+    let lambda = c / w.pulse().fc_hz();
+    let (ax, lat, err) = resolution(w, o)?;
+    let (k, s) = contrast_and_speckle(w, o, lambda)?;
     Ok(ValidationRow {
         label: label.to_string(),
         n_tx: w.sequence().len(),

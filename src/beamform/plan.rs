@@ -223,6 +223,56 @@ pub(super) fn memory_estimate(
     pixel_arrays + bboxes + channels + sequence + n_tx as u128 * 64 + pool
 }
 
+/// The transmit model of every event, and the per-pixel tables (image order) of the explicit
+/// ones; `zone` is the focal-zone half-width in samples.
+fn transmit_models(meta: &Metadata, grid: &Grid, u: &Units, zone: f64) -> Result<(Vec<TxModel>, Vec<Vec<f32>>)> {
+    let (n_lines, n_depths) = grid.shape();
+    let events = meta.sequence().events();
+    let mut models = Vec::with_capacity(events.len());
+    let mut tables = Vec::new();
+    for ev in events {
+        match ev.kind() {
+            TxKind::Diverging { virtual_source_m: p } => near("virtual_source_m", p, u)?,
+            TxKind::Focused { focus_m: p } => near("focus_m", p, u)?,
+            _ => {}
+        }
+        let m = TxModel::of(ev, u, zone, tables.len());
+        if let TxModel::Table { .. } = m {
+            let pixels = (0..n_lines * n_depths).map(|i| grid.position(i / n_depths, i % n_depths));
+            tables.push(TxModel::table(ev, u, pixels));
+        }
+        models.push(m);
+    }
+    Ok((models, tables))
+}
+
+/// The plain values the kernels read: interpolation, window, acceptance, IQ rotation.
+fn kernel_params(meta: &Metadata, config: &BeamformConfig, u: &Units, windowed: bool) -> Result<KernelParams> {
+    let (window, tukey_flat, tukey_inv_alpha) = window_code(config.f_number, config.window)?;
+    let (phase0_turns, turns_per_sample) = match meta.demod_hz() {
+        None => (0.0, 0.0),
+        Some(fd) => {
+            let ph = fd * u.t0;
+            ((ph - ph.round()) as f32, (fd / u.fs) as f32)
+        }
+    };
+    Ok(KernelParams {
+        n_samples: meta.n_samples(),
+        interp: match config.interpolation {
+            Interpolation::Nearest => INTERP_NEAREST,
+            Interpolation::Linear => INTERP_LINEAR,
+            Interpolation::Cubic => INTERP_CUBIC,
+        },
+        window,
+        tukey_flat,
+        tukey_inv_alpha,
+        cos_accept: config.acceptance_angle_rad.map_or(-2.0, |a| a.cos() as f32),
+        phase0_turns,
+        turns_per_sample,
+        windowed,
+    })
+}
+
 impl Beamformer {
     /// Plans delay-and-sum of data described by `meta` (RF, or IQ when `meta.demod_hz()` is set)
     /// onto `grid`: its receive channels, sequence, sampling and centre frequency.
@@ -238,7 +288,7 @@ impl Beamformer {
     /// [`Beamformer::memory_bytes`]).
     pub fn new(meta: &Metadata, grid: &Grid, config: BeamformConfig) -> Result<Beamformer> {
         let opts = validate(meta, &config)?;
-        let (window, tukey_flat, tukey_inv_alpha) = window_code(config.f_number, config.window)?;
+        window_code(config.f_number, config.window)?;
         let u = units(meta, opts.c);
         let channels = channel_arrays(meta, &u)?;
         let (n_lines, n_depths) = grid.shape();
@@ -263,54 +313,20 @@ impl Beamformer {
                 format!("{padded} ({n_lines} lines × {n_depths} depths)"),
             ));
         }
-        let events = meta.sequence().events();
-        let n_tables = events.iter().filter(|e| e.kind() == TxKind::Explicit).count();
+        let n_tables = meta
+            .sequence()
+            .events()
+            .iter()
+            .filter(|e| e.kind() == TxKind::Explicit)
+            .count();
         let threads = rayon::current_num_threads();
         let bytes = memory_estimate(n_px, padded, n_tables, channels.len(), n_tx, threads);
         check_size("beamformer plan", bytes, config.memory_cap_bytes)?;
 
         let pixels = pixel_arrays(grid, &u, config.f_number)?;
         let zone = config.focal_zone_wavelengths * u.fs / meta.fc_hz();
-        let mut tx_models = Vec::with_capacity(n_tx);
-        let mut tables = Vec::with_capacity(n_tables);
-        for ev in events {
-            match ev.kind() {
-                TxKind::Diverging { virtual_source_m: p } => near("virtual_source_m", p, &u)?,
-                TxKind::Focused { focus_m: p } => near("focus_m", p, &u)?,
-                _ => {}
-            }
-            let m = TxModel::of(ev, &u, zone, tables.len());
-            if let TxModel::Table { .. } = m {
-                tables.push(TxModel::table(
-                    ev,
-                    &u,
-                    (0..n_px).map(|i| grid.position(i / n_depths, i % n_depths)),
-                ));
-            }
-            tx_models.push(m);
-        }
-        let (phase0_turns, turns_per_sample) = match meta.demod_hz() {
-            None => (0.0, 0.0),
-            Some(fd) => {
-                let ph = fd * u.t0;
-                ((ph - ph.round()) as f32, (fd / u.fs) as f32)
-            }
-        };
-        let params = KernelParams {
-            n_samples: meta.n_samples(),
-            interp: match config.interpolation {
-                Interpolation::Nearest => INTERP_NEAREST,
-                Interpolation::Linear => INTERP_LINEAR,
-                Interpolation::Cubic => INTERP_CUBIC,
-            },
-            window,
-            tukey_flat,
-            tukey_inv_alpha,
-            cos_accept: config.acceptance_angle_rad.map_or(-2.0, |a| a.cos() as f32),
-            phase0_turns,
-            turns_per_sample,
-            windowed,
-        };
+        let (tx_models, tables) = transmit_models(meta, grid, &u, zone)?;
+        let params = kernel_params(meta, &config, &u, windowed)?;
         let planar = pixels.planar
             && (0..channels.len()).all(|i| {
                 channels.y[i] == 0.0 && channels.nx[i] == 0.0 && channels.ny[i] == 0.0 && channels.nz[i] == 1.0

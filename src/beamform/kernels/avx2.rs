@@ -586,6 +586,13 @@ unsafe fn slow_lanes(
     }
 }
 
+/// The RF tile loop: per channel, prepare the vectors' receive geometry, then run the proven-window
+/// vectors (up to four transmits per pass), the fast vectors and the checked ones.
+///
+/// Kept as one function on purpose: the per-channel state and the accumulators live on one stack
+/// frame across the three vector classes, and every helper it calls is `#[inline(always)]` so that
+/// the intrinsics stay in the `target_feature` context (the paths are described in
+/// `docs/performance.md#avx2-kernel-paths`).
 #[inline(always)]
 unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
     p: &KernelParams,
@@ -837,6 +844,9 @@ pub(crate) unsafe fn iq_tile<const CF: bool>(p: &KernelParams, t: &Tile<'_>, dat
     }
 }
 
+/// The IQ tile loop: per channel, prepare the receive geometry, sum each vector's rotated IQ taps
+/// over the transmits, then rotate by the receive phasor and accumulate. One function for the same
+/// reason as [`rf_impl`].
 #[inline(always)]
 unsafe fn iq_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
     p: &KernelParams,
