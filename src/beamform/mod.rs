@@ -222,9 +222,9 @@ impl Beamformer {
             self.run(image, &|at, out: &mut [f32]| {
                 self.tile_pass(
                     at,
-                    |t, k0, nk, s| {
+                    |t, k0, nk, s, sc| {
                         let d = &slice[k0 * per_tx..][..nk * per_tx];
-                        kernels::rf(self.kernel, self.coherence, &self.params, t, d, s)
+                        kernels::rf(self.kernel, self.coherence, &self.params, t, d, s, sc)
                     },
                     |o, re, _| out[o] = re,
                 );
@@ -256,9 +256,9 @@ impl Beamformer {
             self.run(image, &|at, out: &mut [Complex32]| {
                 self.tile_pass(
                     at,
-                    |t, k0, nk, s| {
+                    |t, k0, nk, s, sc| {
                         let d = &slice[k0 * per_tx..][..nk * per_tx];
-                        kernels::iq(self.kernel, self.coherence, &self.params, t, d, s)
+                        kernels::iq(self.kernel, self.coherence, &self.params, t, d, s, sc)
                     },
                     |o, re, im| out[o] = Complex32::new(re, im),
                 );

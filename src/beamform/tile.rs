@@ -12,7 +12,7 @@
 //! beamformer runs on threads with small stacks.
 
 use super::Beamformer;
-use super::kernels::{KernelParams, phasor};
+use super::kernels::{KernelParams, KernelScratch, phasor};
 use super::tx_model::TxModel;
 use ndarray::{ArrayViewMut2, Axis};
 use std::mem::MaybeUninit;
@@ -154,7 +154,7 @@ pub(crate) struct Sums<'a> {
 /// Padding of the tile arrays, floats (one cache line): see [`TileBuf`].
 const SPREAD: usize = 16;
 
-/// Working storage of one tile: transmit tables, range bounds and sums.
+/// Working storage of one tile: transmit tables, range bounds, sums and the kernels' state.
 ///
 /// Every array is [`SPREAD`] floats longer than it needs to be, and the fields keep their order
 /// (`repr(C)`), so that the same entry of different arrays falls in different L1 sets: at exactly
@@ -173,6 +173,8 @@ pub(crate) struct TileBuf {
     inc: [f32; TILE_MAX + SPREAD],
     cnt: [f32; TILE_MAX + SPREAD],
     tmp: [f32; TILE_MAX + SPREAD],
+    /// The SIMD kernels' working state (last, so the arrays above keep their relative offsets).
+    scratch: KernelScratch,
 }
 
 /// Bytes of one [`TileBuf`].
@@ -357,7 +359,7 @@ impl Beamformer {
     pub(super) fn tile_pass(
         &self,
         at: TileAt,
-        mut kernel: impl FnMut(&Tile<'_>, usize, usize, &mut Sums<'_>),
+        mut kernel: impl FnMut(&Tile<'_>, usize, usize, &mut Sums<'_>, &mut KernelScratch),
         put: impl FnMut(usize, f32, f32),
     ) {
         self.pool.with(|b| {
@@ -402,7 +404,7 @@ impl Beamformer {
                     inc: &mut b.inc[..np],
                     cnt: &mut b.cnt[..np],
                 };
-                kernel(&tile, tx0, nk, &mut sums);
+                kernel(&tile, tx0, nk, &mut sums, &mut b.scratch);
             }
             self.finish(b, at, vl, put);
         })
@@ -516,7 +518,7 @@ pub(super) type TileFn<'a, T> = dyn Fn(TileAt, &mut [T]) + Sync + 'a;
 /// lines first made every group of lines stream the whole record again; see
 /// `docs/performance.md`).
 pub(super) fn split<T: Copy + Send + Sync + Default>(
-    mut view: ArrayViewMut2<'_, T>,
+    view: ArrayViewMut2<'_, T>,
     line0: usize,
     k0: usize,
     tile: (usize, usize),
@@ -538,17 +540,25 @@ pub(super) fn split<T: Copy + Send + Sync + Default>(
         rayon::join(|| split(a, line0, k0, tile, f), || split(b, line0 + mid, k0, tile, f));
         return;
     }
-    let mut buf = [T::default(); TILE_MAX];
     let at = TileAt {
         line0,
         lines: rows,
         k0,
         n: cols,
     };
+    leaf(view, at, tile.1, f);
+}
+
+/// One tile: runs `f` into a tile-sized buffer and copies it into `view`. Out of line so that the
+/// buffer (up to 8 KiB) lives only in the leaf's frame, not in every frame of `split`'s recursion
+/// (which runs on rayon threads whose stacks may be small).
+#[inline(never)]
+fn leaf<T: Copy + Default>(mut view: ArrayViewMut2<'_, T>, at: TileAt, depths: usize, f: &TileFn<'_, T>) {
+    let mut buf = [T::default(); TILE_MAX];
     f(at, &mut buf);
     for (j, mut row) in view.outer_iter_mut().enumerate() {
-        for i in 0..cols {
-            row[i] = buf[j * tile.1 + i];
+        for i in 0..at.n {
+            row[i] = buf[j * depths + i];
         }
     }
 }

@@ -464,18 +464,24 @@ const LINEAR_WINDOWED: u8 = 3;
 /// The CPU must support AVX2 and FMA. The tile's slices must have the lengths
 /// the beamformer's tile pass gives them and `data` must hold the chunk's `nk` transmits.
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn rf_tile<const CF: bool>(p: &KernelParams, t: &Tile<'_>, data: &[f32], s: &mut Sums<'_>) {
+pub(crate) unsafe fn rf_tile<const CF: bool>(
+    p: &KernelParams,
+    t: &Tile<'_>,
+    data: &[f32],
+    s: &mut Sums<'_>,
+    sc: &mut Scratch,
+) {
     // SAFETY: forwarded from the caller.
     unsafe {
         match (t.planar, p.interp) {
-            (true, INTERP_NEAREST) => rf_impl::<CF, true, INTERP_NEAREST>(p, t, data, s),
-            (true, INTERP_LINEAR) if p.windowed => rf_impl::<CF, true, LINEAR_WINDOWED>(p, t, data, s),
-            (true, INTERP_LINEAR) => rf_impl::<CF, true, INTERP_LINEAR>(p, t, data, s),
-            (true, _) => rf_impl::<CF, true, INTERP_CUBIC>(p, t, data, s),
-            (false, INTERP_NEAREST) => rf_impl::<CF, false, INTERP_NEAREST>(p, t, data, s),
-            (false, INTERP_LINEAR) if p.windowed => rf_impl::<CF, false, LINEAR_WINDOWED>(p, t, data, s),
-            (false, INTERP_LINEAR) => rf_impl::<CF, false, INTERP_LINEAR>(p, t, data, s),
-            (false, _) => rf_impl::<CF, false, INTERP_CUBIC>(p, t, data, s),
+            (true, INTERP_NEAREST) => rf_impl::<CF, true, INTERP_NEAREST>(p, t, data, s, sc),
+            (true, INTERP_LINEAR) if p.windowed => rf_impl::<CF, true, LINEAR_WINDOWED>(p, t, data, s, sc),
+            (true, INTERP_LINEAR) => rf_impl::<CF, true, INTERP_LINEAR>(p, t, data, s, sc),
+            (true, _) => rf_impl::<CF, true, INTERP_CUBIC>(p, t, data, s, sc),
+            (false, INTERP_NEAREST) => rf_impl::<CF, false, INTERP_NEAREST>(p, t, data, s, sc),
+            (false, INTERP_LINEAR) if p.windowed => rf_impl::<CF, false, LINEAR_WINDOWED>(p, t, data, s, sc),
+            (false, INTERP_LINEAR) => rf_impl::<CF, false, INTERP_LINEAR>(p, t, data, s, sc),
+            (false, _) => rf_impl::<CF, false, INTERP_CUBIC>(p, t, data, s, sc),
         }
     }
 }
@@ -599,6 +605,7 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
     t: &Tile<'_>,
     data: &[f32],
     s: &mut Sums<'_>,
+    sc: &mut Scratch,
 ) {
     let ns = p.n_samples;
     let per_tx = t.ch.len() * ns;
@@ -611,8 +618,7 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
         if t.nk == 1 {
             return rf_single::<CF, PLANAR, INTERP>(p, &k, t, data, s);
         }
-        let mut st = ChannelState::new();
-        let mut acc = [_mm256_setzero_ps(); MAX_NV + VSPREAD];
+        let Scratch { st, acc, .. } = sc;
         for c in 0..t.ch.len() {
             if !st.prepare::<PLANAR>(p, &k, t, c, INTERP == LINEAR_WINDOWED && !t.dlo.is_empty()) {
                 continue;
@@ -719,26 +725,19 @@ struct ChannelState {
     n_slow: usize,
 }
 
-impl ChannelState {
-    #[inline(always)]
-    unsafe fn new() -> ChannelState {
-        // SAFETY: AVX zero vectors (callers compile with AVX2).
-        let z = unsafe { _mm256_setzero_ps() };
-        ChannelState {
-            w: [z; MAX_NV + VSPREAD],
-            r: [z; MAX_NV + VSPREAD],
-            r_true: [z; MAX_NV + VSPREAD],
-            on_fast: [false; MAX_NV],
-            active: [z; MAX_NV + VSPREAD],
-            fast: [0; MAX_NV],
-            n_fast: 0,
-            win: [0; MAX_NV],
-            n_win: 0,
-            slow: [0; MAX_NV],
-            n_slow: 0,
-        }
-    }
+/// The kernels' working state of a tile: the per-channel vector state and the per-vector transmit
+/// accumulators (about 26 KiB). It lives in the plan's pooled tile buffer rather than on the stack,
+/// so the kernels run on threads with small stacks. Nothing carries over between tiles or channels:
+/// `prepare` writes every entry it later reads, and the accumulators of the listed vectors are
+/// zeroed per channel. All-zero bytes are a valid value.
+#[repr(C)]
+pub(crate) struct Scratch {
+    st: ChannelState,
+    acc: [__m256; MAX_NV + VSPREAD],
+    acc_i: [__m256; MAX_NV + VSPREAD],
+}
 
+impl ChannelState {
     /// Fills the state for channel `c`; false if no lane of the tile takes part.
     /// With `windowed`, fast vectors that pass [`window_proof`] go to the `win` list.
     #[inline(always)]
@@ -830,16 +829,22 @@ unsafe fn sin_turns(x: __m256) -> __m256 {
 /// # Safety
 /// As [`rf_tile`].
 #[target_feature(enable = "avx2,fma")]
-pub(crate) unsafe fn iq_tile<const CF: bool>(p: &KernelParams, t: &Tile<'_>, data: &[Complex32], s: &mut Sums<'_>) {
+pub(crate) unsafe fn iq_tile<const CF: bool>(
+    p: &KernelParams,
+    t: &Tile<'_>,
+    data: &[Complex32],
+    s: &mut Sums<'_>,
+    sc: &mut Scratch,
+) {
     // SAFETY: forwarded from the caller.
     unsafe {
         match (t.planar, p.interp) {
-            (true, INTERP_NEAREST) => iq_impl::<CF, true, INTERP_NEAREST>(p, t, data, s),
-            (true, INTERP_LINEAR) => iq_impl::<CF, true, INTERP_LINEAR>(p, t, data, s),
-            (true, _) => iq_impl::<CF, true, INTERP_CUBIC>(p, t, data, s),
-            (false, INTERP_NEAREST) => iq_impl::<CF, false, INTERP_NEAREST>(p, t, data, s),
-            (false, INTERP_LINEAR) => iq_impl::<CF, false, INTERP_LINEAR>(p, t, data, s),
-            (false, _) => iq_impl::<CF, false, INTERP_CUBIC>(p, t, data, s),
+            (true, INTERP_NEAREST) => iq_impl::<CF, true, INTERP_NEAREST>(p, t, data, s, sc),
+            (true, INTERP_LINEAR) => iq_impl::<CF, true, INTERP_LINEAR>(p, t, data, s, sc),
+            (true, _) => iq_impl::<CF, true, INTERP_CUBIC>(p, t, data, s, sc),
+            (false, INTERP_NEAREST) => iq_impl::<CF, false, INTERP_NEAREST>(p, t, data, s, sc),
+            (false, INTERP_LINEAR) => iq_impl::<CF, false, INTERP_LINEAR>(p, t, data, s, sc),
+            (false, _) => iq_impl::<CF, false, INTERP_CUBIC>(p, t, data, s, sc),
         }
     }
 }
@@ -853,6 +858,7 @@ unsafe fn iq_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
     t: &Tile<'_>,
     data: &[Complex32],
     s: &mut Sums<'_>,
+    sc: &mut Scratch,
 ) {
     let ns = p.n_samples;
     let per_tx = t.ch.len() * ns;
@@ -861,9 +867,7 @@ unsafe fn iq_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
     // sample `q` of a trace is the float pair at `2q`.
     unsafe {
         let k = Consts::new(p);
-        let mut st = ChannelState::new();
-        let mut acc_r = [_mm256_setzero_ps(); MAX_NV + VSPREAD];
-        let mut acc_i = [_mm256_setzero_ps(); MAX_NV + VSPREAD];
+        let Scratch { st, acc: acc_r, acc_i } = sc;
         for c in 0..t.ch.len() {
             if !st.prepare::<PLANAR>(p, &k, t, c, false) {
                 continue;

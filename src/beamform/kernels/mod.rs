@@ -19,6 +19,16 @@ pub(crate) mod scalar;
 
 pub(crate) use super::tile::LANES;
 
+/// Working memory the SIMD kernels borrow with each tile (from the plan's pooled tile buffer, never
+/// the stack). All-zero bytes are a valid value.
+#[repr(C)]
+pub(crate) struct KernelScratch {
+    #[cfg(target_arch = "x86_64")]
+    pub avx2: avx2::Scratch,
+    /// Keeps the struct non-empty where no SIMD kernel needs memory.
+    pub _none: u8,
+}
+
 /// Interpolation code seen by the kernels.
 pub(crate) const INTERP_NEAREST: u8 = 0;
 pub(crate) const INTERP_LINEAR: u8 = 1;
@@ -107,16 +117,25 @@ pub(crate) fn phasor(x: f32) -> (f32, f32) {
 
 /// Runs the RF kernel `kernel` on one tile and chunk of transmits (`data` holds the chunk's traces).
 #[inline]
-pub(crate) fn rf(kernel: Kernel, coherence: bool, p: &KernelParams, t: &Tile<'_>, data: &[f32], s: &mut Sums<'_>) {
+#[allow(unused_variables)] // `sc` is used by the x86-64 kernels only
+pub(crate) fn rf(
+    kernel: Kernel,
+    coherence: bool,
+    p: &KernelParams,
+    t: &Tile<'_>,
+    data: &[f32],
+    s: &mut Sums<'_>,
+    sc: &mut KernelScratch,
+) {
     match (kernel, coherence) {
         (Kernel::Scalar, false) => scalar::rf_tile::<false>(p, t, data, s),
         (Kernel::Scalar, true) => scalar::rf_tile::<true>(p, t, data, s),
         // SAFETY: `Kernel::Avx2` is only chosen after detecting AVX2 and FMA; the tile's slices
         // have the lengths the tile pass gives them and `data` holds the chunk's transmits.
         #[cfg(target_arch = "x86_64")]
-        (Kernel::Avx2, false) => unsafe { avx2::rf_tile::<false>(p, t, data, s) },
+        (Kernel::Avx2, false) => unsafe { avx2::rf_tile::<false>(p, t, data, s, &mut sc.avx2) },
         #[cfg(target_arch = "x86_64")]
-        (Kernel::Avx2, true) => unsafe { avx2::rf_tile::<true>(p, t, data, s) },
+        (Kernel::Avx2, true) => unsafe { avx2::rf_tile::<true>(p, t, data, s, &mut sc.avx2) },
         #[cfg(target_arch = "aarch64")]
         (Kernel::Neon, cf) => neon::rf_tile(p, t, data, s, cf),
     }
@@ -124,6 +143,7 @@ pub(crate) fn rf(kernel: Kernel, coherence: bool, p: &KernelParams, t: &Tile<'_>
 
 /// Runs the IQ kernel `kernel` on one tile and chunk of transmits.
 #[inline]
+#[allow(unused_variables)] // `sc` is used by the x86-64 kernels only
 pub(crate) fn iq(
     kernel: Kernel,
     coherence: bool,
@@ -131,15 +151,16 @@ pub(crate) fn iq(
     t: &Tile<'_>,
     data: &[Complex32],
     s: &mut Sums<'_>,
+    sc: &mut KernelScratch,
 ) {
     match (kernel, coherence) {
         (Kernel::Scalar, false) => scalar::iq_tile::<false>(p, t, data, s),
         (Kernel::Scalar, true) => scalar::iq_tile::<true>(p, t, data, s),
         // SAFETY: as in `rf`.
         #[cfg(target_arch = "x86_64")]
-        (Kernel::Avx2, false) => unsafe { avx2::iq_tile::<false>(p, t, data, s) },
+        (Kernel::Avx2, false) => unsafe { avx2::iq_tile::<false>(p, t, data, s, &mut sc.avx2) },
         #[cfg(target_arch = "x86_64")]
-        (Kernel::Avx2, true) => unsafe { avx2::iq_tile::<true>(p, t, data, s) },
+        (Kernel::Avx2, true) => unsafe { avx2::iq_tile::<true>(p, t, data, s, &mut sc.avx2) },
         #[cfg(target_arch = "aarch64")]
         (Kernel::Neon, cf) => neon::iq_tile(p, t, data, s, cf),
     }
