@@ -211,6 +211,7 @@ impl Grid {
         n_depths: usize,
     ) -> Result<Grid> {
         positive("apex_distance_m", apex_distance_m)?;
+        plausible("apex_distance_m", apex_distance_m, 0.0, MAX_COORDINATE_M, "m")?;
         Grid::rays(
             [0.0, 0.0, -apex_distance_m],
             apex_distance_m,

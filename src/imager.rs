@@ -104,6 +104,19 @@ pub struct Imager {
     frames: u64,
 }
 
+impl std::fmt::Debug for Imager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Imager")
+            .field("preset", &self.preset.name)
+            .field("depth_m", &self.depth_m)
+            .field("data_shape", &self.rf_meta.data_shape())
+            .field("image_shape", &self.beamformer.image_shape())
+            .field("kernel", &self.beamformer.kernel())
+            .field("frames", &self.frames)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The demodulation the IQ path uses: mixing at `fc_hz`, low-pass at 0.9·fc, decimation by 2.
 pub fn iq_demod_config(fc_hz: f64) -> DemodConfig {
     DemodConfig::new(fc_hz, 0.9 * fc_hz, 2)

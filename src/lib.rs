@@ -106,7 +106,7 @@
 //! ([`DEFAULT_MEMORY_CAP_BYTES`] unless configured) before anything large is allocated. Files and
 //! deserialised values are validated like constructor arguments.
 
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 pub mod acquisition;
 pub mod beamform;

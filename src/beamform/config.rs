@@ -112,7 +112,7 @@ pub struct BeamformConfig {
     /// Window over the F-number aperture (ignored, i.e. rectangular, without an F-number).
     pub window: Window,
     /// Largest angle between a channel's normal and the direction to the pixel, radians in
-    /// `(0, π/2]` (`None`: no limit).
+    /// `[0.001, π/2]` (`None`: no limit).
     pub acceptance_angle_rad: Option<f64>,
     /// One weight per transmit (finite); `None`: all 1.
     pub tx_weights: Option<Vec<f32>>,

@@ -113,7 +113,7 @@ pub const MAX_DISTANCE_M: f64 = 10.0;
 /// `Send + Sync`: one plan may run frames on several threads at once. The run methods allocate
 /// nothing once the plan has lent a tile buffer to as many tiles at a time as run (rayon's thread
 /// count when the plan was made).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Beamformer {
     /// The data this plan accepts.
     meta: Metadata,
@@ -138,6 +138,20 @@ pub struct Beamformer {
     pool: TilePool,
     /// The plan's memory estimate, bytes.
     memory_bytes: u128,
+}
+
+impl std::fmt::Debug for Beamformer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Beamformer")
+            .field("data_shape", &self.data_shape())
+            .field("image_shape", &self.image_shape())
+            .field("demod_hz", &self.meta.demod_hz())
+            .field("kernel", &self.kernel())
+            .field("coherence_factor", &self.coherence)
+            .field("tile", &(self.tile_lines, self.tile_depths, self.tx_chunk))
+            .field("memory_bytes", &self.memory_bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Calls `f` with `data` as one contiguous slice, copying it only when it is not in standard layout.

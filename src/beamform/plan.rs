@@ -48,9 +48,13 @@ fn validate(meta: &Metadata, config: &BeamformConfig) -> Result<Options> {
         in_range("f_number", f, 1e-3, 1e3)?;
     }
     if let Some(a) = config.acceptance_angle_rad
-        && !(a.is_finite() && a > 0.0 && a <= std::f64::consts::FRAC_PI_2)
+        && !(a.is_finite() && (1e-3..=std::f64::consts::FRAC_PI_2).contains(&a))
     {
-        return Err(Error::invalid("acceptance_angle_rad", "an angle in (0, pi/2]", a));
+        return Err(Error::invalid(
+            "acceptance_angle_rad",
+            "an angle in [0.001, pi/2] rad",
+            a,
+        ));
     }
     in_range("focal_zone_wavelengths", config.focal_zone_wavelengths, 1e-3, 1e3)?;
     let c = match config.sound_speed_m_s {
