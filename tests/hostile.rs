@@ -472,7 +472,8 @@ fn malicious_json_for_the_record_types() {
     let meta = Metadata::for_aperture(Sampling::new(20e6, 0.0, 16).unwrap(), 5e6, seq.clone(), &ap).unwrap();
     let good = serde_json::to_value(&meta).unwrap();
     assert_eq!(serde_json::from_value::<Metadata>(good.clone()).unwrap(), meta);
-    let edits: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let edits: Vec<(&str, Edit)> = vec![
         ("fs 0", Box::new(|v| v["fs_hz"] = 0.0.into())),
         ("fs 1e300", Box::new(|v| v["fs_hz"] = 1e300.into())),
         ("t0 1e300", Box::new(|v| v["t0_s"] = 1e300.into())),
