@@ -46,7 +46,7 @@ use crate::bmode::{BModeMapper, DbReference, Tgc};
 use crate::channel_data::{ChannelData, Metadata, check_fits};
 use crate::demod::{DemodConfig, Demodulator};
 use crate::envelope::EnvelopeDetector;
-use crate::error::{Error, Result};
+use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size};
 use crate::frame::BModeFrame;
 use crate::grid::{Grid, GridKind};
 use crate::medium::Medium;
@@ -189,6 +189,10 @@ impl Imager {
         let frame = converter.new_frame()?;
         let depths_m = line_depths_m(grid)?;
         let (n_tx, n_ch, _) = rf_meta.data_shape();
+        // The imager's own frame buffers (IQ channel data, complex image, envelope, mapped image),
+        // on top of the beamformer's plan, checked before they are allocated.
+        let buffers = (n_tx * n_ch * demod.output_len()) as u128 * 8 + (n_lines * n_depths) as u128 * 13;
+        check_size("imager buffers", buffers + beamformer.memory_bytes(), DEFAULT_MEMORY_CAP_BYTES)?;
         Ok(Imager {
             iq: Array3::zeros((n_tx, n_ch, demod.output_len())),
             image: Array2::zeros((n_lines, n_depths)),

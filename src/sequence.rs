@@ -42,7 +42,7 @@
 //! assert!((t - 0.03 / 1540.0).abs() < 1e-12);
 //! ```
 
-use crate::error::{Error, Result, finite, finite_point, in_range, positive};
+use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size, finite, finite_point, in_range, positive};
 use crate::probe::Aperture;
 use serde::{Deserialize, Serialize};
 
@@ -411,6 +411,13 @@ impl TryFrom<SequenceFields> for Sequence {
     }
 }
 
+/// Bytes a sequence of `n_events` events over `n_channels` channels holds (delays, weights and,
+/// for explicit events, channel positions), checked against the default memory cap before building.
+fn check_sequence_size(n_events: usize, n_channels: usize) -> Result<()> {
+    let per_event = n_channels as u128 * (8 + 4 + 24) + 128;
+    check_size("sequence", n_events as u128 * per_event, DEFAULT_MEMORY_CAP_BYTES)
+}
+
 fn check_count(n: usize) -> Result<()> {
     if n == 0 {
         return Err(Error::empty("events", "at least one transmit event"));
@@ -448,6 +455,7 @@ impl Sequence {
     /// of `apod` on `aperture`: an explicit transmit table ([`TxEvent::from_delays`]).
     pub fn from_delays(aperture: &Aperture, delays_s: &[Vec<f64>], apod: &[Vec<f32>], c_m_s: f64) -> Result<Sequence> {
         check_count(delays_s.len())?;
+        check_sequence_size(delays_s.len(), aperture.n_channels())?;
         if apod.len() != delays_s.len() {
             return Err(Error::shape(
                 "apod",
@@ -465,6 +473,7 @@ impl Sequence {
 
     fn build(aperture: &Aperture, kinds: Vec<TxKind>, c_m_s: f64) -> Result<Sequence> {
         check_count(kinds.len())?;
+        check_sequence_size(kinds.len(), aperture.n_channels())?;
         let apod = vec![1.0f32; aperture.n_channels()];
         let events = kinds
             .into_iter()
@@ -555,6 +564,7 @@ impl Sequence {
     pub fn synthetic_aperture(aperture: &Aperture, c_m_s: f64) -> Result<Sequence> {
         let n = aperture.n_channels();
         check_count(n)?;
+        check_sequence_size(n, n)?;
         let chans = aperture.channels();
         let events = (0..n)
             .map(|i| {

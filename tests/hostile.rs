@@ -203,6 +203,9 @@ fn sequences_and_events() {
     refused(Sequence::from_events(vec![a.clone(), b]), "events");
     refused(Sequence::from_events(vec![a.clone(), c]), "events");
     refused(a.element_delays(&aperture(8)), "aperture");
+    // 4096 waves on 100,000 channels would hold 15 GB of delays: refused before building.
+    let wide = Aperture::full(&Probe::linear(100_000, 3e-6, 2.7e-6, 5e-3, 1).unwrap(), None).unwrap();
+    refused(Sequence::plane_wave_fan(&wide, 0.1, 4096, 1540.0), "sequence");
 }
 
 #[test]
