@@ -39,7 +39,7 @@
 //! ```
 
 use crate::error::{Error, Result, check_size, in_range, plausible};
-use crate::probe::Aperture;
+use crate::probe::{Aperture, unit_vector};
 use crate::pulse::Pulse;
 use crate::sequence::Sequence;
 use ndarray::{Array2, Array3};
@@ -248,17 +248,6 @@ impl TryFrom<MetadataFields> for Metadata {
             None => Ok(m),
         }
     }
-}
-
-/// `v / |v|`, for a finite non-zero vector of any magnitude.
-pub(crate) fn unit_vector(name: &'static str, v: [f64; 3]) -> Result<[f64; 3]> {
-    let scale = v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    if !(v.iter().all(|x| x.is_finite()) && scale > 0.0) {
-        return Err(Error::invalid(name, "finite, non-zero vectors", format!("{v:?}")));
-    }
-    let s = v.map(|x| x / scale);
-    let n = (s[0] * s[0] + s[1] * s[1] + s[2] * s[2]).sqrt();
-    Ok(s.map(|x| x / n))
 }
 
 impl Metadata {

@@ -9,7 +9,7 @@
 use serde_json::Value;
 use sonochip::channel_data::{ChannelData, MAX_META_JSON_BYTES, Metadata, Sampling};
 use sonochip::num_complex::Complex32;
-use sonochip::probe::{Aperture, Probe};
+use sonochip::probe::{Aperture, ArraySpec, Channel, ChannelMode, Element, Probe};
 use sonochip::sequence::Sequence;
 use sonochip::{Error, ErrorKind, ndarray::Array3};
 use std::path::{Path, PathBuf};
@@ -453,4 +453,203 @@ fn missing_and_oversized_metadata() {
     std::fs::create_dir(dir.join("meta.json")).unwrap();
     load_err(&dir, ErrorKind::Io, "meta.json");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deserialised probes and apertures
+// ---------------------------------------------------------------------------------------------
+
+fn json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap()
+}
+
+/// Deserialises `v` as `T`, expecting an error that mentions `needle`.
+fn refused<T: serde::de::DeserializeOwned + std::fmt::Debug>(what: &str, v: Value, needle: &str) {
+    let e = serde_json::from_value::<T>(v).expect_err(what);
+    assert!(e.to_string().contains(needle), "{what}: {e}");
+}
+
+/// Formerly a probe without elements deserialised and `Aperture::full` panicked on it (index out
+/// of bounds); likewise a probe whose counts disagree with its elements.
+#[test]
+fn deserialised_probes_are_validated() {
+    let probe = Probe::convex(33, 0.5e-3, 0.45e-3, 5e-3, 0.04).unwrap();
+    let good = json(&probe);
+    assert_eq!(serde_json::from_value::<Probe>(good.clone()).unwrap(), probe);
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut v = good.clone();
+        f(&mut v);
+        v
+    };
+    refused::<Probe>(
+        "no elements",
+        edit(&|v| v["elements"] = Value::Array(vec![])),
+        "elements",
+    );
+    refused::<Probe>("cols 10^6", edit(&|v| v["cols"] = 1_000_000.into()), "cols");
+    refused::<Probe>("cols 0", edit(&|v| v["cols"] = 0.into()), "cols");
+    refused::<Probe>("rows 2", edit(&|v| v["rows"] = 2.into()), "elements");
+    refused::<Probe>("pitch in mm", edit(&|v| v["pitch_x_m"] = 0.5.into()), "pitch_x_m");
+    refused::<Probe>(
+        "huge radius",
+        edit(&|v| v["layout"]["Convex"]["radius_m"] = 1e300.into()),
+        "radius_m",
+    );
+    refused::<Probe>(
+        "moved element",
+        edit(&|v| v["elements"][3]["position_m"][2] = 0.01.into()),
+        "element 3",
+    );
+    refused::<Probe>(
+        "element far away",
+        edit(&|v| v["elements"][3]["position_m"][0] = 1e300.into()),
+        "position_m",
+    );
+    refused::<Probe>(
+        "zero normal",
+        edit(&|v| v["elements"][0]["normal"] = serde_json::json!([0.0, 0.0, 0.0])),
+        "normal",
+    );
+    // Normals of any magnitude normalise before the comparison.
+    let scaled = edit(&|v| {
+        for e in v["elements"].as_array_mut().unwrap() {
+            for k in 0..3 {
+                e["normal"][k] = (e["normal"][k].as_f64().unwrap() * 1e300).into();
+            }
+        }
+    });
+    assert_eq!(serde_json::from_value::<Probe>(scaled).unwrap(), probe);
+    let el: Element = serde_json::from_value(serde_json::json!({
+        "position_m": [0.0, 0.0, 0.0], "width_m": 1e-4, "height_m": 1e-4, "normal": [1e300, 0.0, 1e300]
+    }))
+    .unwrap();
+    assert!((el.normal[0] - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-15 && el.normal[1] == 0.0);
+    refused::<Element>(
+        "element width in mm",
+        serde_json::json!({
+            "position_m": [0.0, 0.0, 0.0], "width_m": 0.2, "height_m": 1e-4, "normal": [0.0, 0.0, 1.0]
+        }),
+        "width_m",
+    );
+    let spec = json(&ArraySpec::cmut_9000());
+    assert_eq!(
+        serde_json::from_value::<ArraySpec>(spec.clone()).unwrap(),
+        ArraySpec::cmut_9000()
+    );
+    let mut bad = spec.clone();
+    bad["height_m"] = 1e-3.into();
+    refused::<ArraySpec>("height above pitch", bad, "height_m");
+    let mut bad = spec;
+    bad["cols"] = usize::MAX.into();
+    refused::<ArraySpec>("cols usize::MAX", bad, "cols");
+}
+
+/// Formerly an aperture whose channel listed element 10^6 deserialised and the simulator
+/// panicked indexing the probe's elements; apertures are now rebuilt from their description.
+#[test]
+fn deserialised_apertures_are_validated() {
+    let probe = Probe::linear(8, 3e-4, 2.7e-4, 5e-3, 4).unwrap();
+    let ap = Aperture::columns(
+        &probe,
+        2..6,
+        ChannelMode::Columns {
+            elevation_focus_m: Some(0.02),
+        },
+    )
+    .unwrap();
+    let good = json(&ap);
+    assert_eq!(serde_json::from_value::<Aperture>(good.clone()).unwrap(), ap);
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut v = good.clone();
+        f(&mut v);
+        v
+    };
+    refused::<Aperture>(
+        "element 10^6",
+        edit(&|v| v["channels"][0]["elements"][0] = 1_000_000.into()),
+        "channel 0",
+    );
+    refused::<Aperture>(
+        "no channels",
+        edit(&|v| v["channels"] = Value::Array(vec![])),
+        "channels",
+    );
+    refused::<Aperture>(
+        "columns beyond the probe",
+        edit(&|v| v["cols"]["end"] = 1000.into()),
+        "cols",
+    );
+    refused::<Aperture>(
+        "empty rows",
+        edit(&|v| v["rows"] = serde_json::json!({"start": 3, "end": 3})),
+        "rows",
+    );
+    refused::<Aperture>(
+        "focus 1e300",
+        edit(&|v| v["mode"]["Columns"]["elevation_focus_m"] = 1e300.into()),
+        "elevation_focus_m",
+    );
+    refused::<Aperture>(
+        "probe without elements",
+        edit(&|v| v["probe"]["elements"] = Value::Array(vec![])),
+        "elements",
+    );
+    refused::<Aperture>(
+        "advance changed",
+        edit(&|v| v["channels"][1]["advances_s"][0] = 1e-6.into()),
+        "channel 1",
+    );
+    refused::<Aperture>(
+        "advance of a day",
+        edit(&|v| v["channels"][1]["advances_s"][0] = 86400.0.into()),
+        "advances_s",
+    );
+    refused::<Aperture>(
+        "advances missing",
+        edit(&|v| v["channels"][1]["advances_s"] = Value::Array(vec![])),
+        "advances_s",
+    );
+    // Channels may be left out: they are rebuilt.
+    let rebuilt = edit(&|v| {
+        v.as_object_mut().unwrap().remove("channels");
+    });
+    assert_eq!(serde_json::from_value::<Aperture>(rebuilt).unwrap(), ap);
+    // A channel on its own is checked for what it can know.
+    let ch = json(&ap.channels()[0]);
+    assert_eq!(serde_json::from_value::<Channel>(ch.clone()).unwrap(), ap.channels()[0]);
+    let mut bad = ch;
+    bad["elements"] = Value::Array(vec![]);
+    refused::<Channel>("channel without elements", bad, "elements");
+}
+
+/// Probe constructors refuse NaN, huge and empty values, naming the field and the unit.
+#[test]
+fn probe_constructors_refuse_implausible_values() {
+    let cases: Vec<(sonochip::Result<Probe>, &str)> = vec![
+        (Probe::linear(8, f64::NAN, 2.7e-4, 5e-3, 1), "pitch_x_m"),
+        (Probe::linear(8, 3e-4, 2.7e-4, 5.0, 1), "height_m"),
+        (Probe::linear(8, 0.3, 0.27, 5e-3, 1), "pitch_x_m"),
+        (Probe::linear(100_000, 3e-4, 2.7e-4, 5e-3, 1), "cols"),
+        (Probe::linear(8, 3e-4, 2.7e-4, 5e-3, 0), "elevation_subelements"),
+        (Probe::linear(0, 3e-4, 2.7e-4, 5e-3, 1), "cols"),
+        (Probe::linear(8, 3e-4, 2.7e-4, 5e-3, 1_000_000), "cols * rows"),
+        (Probe::phased(8, 1e300, 1e300, 5e-3), "pitch_x_m"),
+        (Probe::convex(8, 3e-4, 2.7e-4, 5e-3, f64::INFINITY), "radius_m"),
+        (Probe::convex(8, 3e-4, 2.7e-4, 5e-3, 40.0), "radius_m"),
+        (Probe::picmus_l11_4v(usize::MAX), "cols * rows"),
+    ];
+    for (r, name) in cases {
+        let e = r.unwrap_err();
+        assert_eq!(e.parameter(), Some(name), "{e}");
+        assert_eq!(e.kind(), ErrorKind::Parameter, "{e}");
+    }
+    let e = Probe::linear(8, 3e-4, 2.7e-4, 5.0, 1).unwrap_err();
+    assert!(e.to_string().contains("] m"), "the unit is named: {e}");
+    let probe = Probe::linear(8, 3e-4, 2.7e-4, 5e-3, 4).unwrap();
+    for f in [f64::NAN, 1e300, 0.0, -0.02, 60.0] {
+        let e = Aperture::full(&probe, Some(f)).unwrap_err();
+        assert_eq!(e.parameter(), Some("elevation_focus_m"), "{f}: {e}");
+    }
+    assert!(probe.get_element(0, 4).is_none() && probe.get_element(8, 0).is_none());
+    assert_eq!(probe.get_element(7, 3), probe.elements().last());
 }
