@@ -26,12 +26,20 @@
 //! ```
 
 use crate::envelope::par_row_blocks;
-use crate::error::{Error, Result, in_range};
+use crate::error::{Error, Result, in_range, plausible};
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Largest gain, TGC gain or dynamic range magnitude accepted, dB.
 pub const MAX_DB: f64 = 200.0;
+
+/// Smallest dynamic range accepted, dB (a narrower one maps every level to black or white, and a
+/// vanishing one overflows the grey-level scale).
+pub const MIN_DYNAMIC_RANGE_DB: f64 = 1.0;
+
+/// Largest magnitude of a TGC point's depth, metres (the scanner images at most 0.3 m deep; a
+/// depth in millimetres where metres are expected is refused).
+pub const MAX_TGC_DEPTH_M: f64 = 1.0;
 
 /// Gain in dB per step of the 0–100 gain control (see [`gain_from_control`]).
 pub const GAIN_CONTROL_DB_PER_STEP: f64 = 0.6;
@@ -78,15 +86,25 @@ pub struct Tgc {
 }
 
 impl Tgc {
-    /// A TGC curve through `points` `(depth_m, gain_db)`: finite values, depths strictly increasing,
-    /// gains within ±[`MAX_DB`]. An empty list is the flat curve (0 dB everywhere).
+    /// A TGC curve through `points` `(depth_m, gain_db)`: depths in metres within
+    /// ±[`MAX_TGC_DEPTH_M`], strictly increasing; gains in dB within ±[`MAX_DB`]. An empty list is
+    /// the flat curve (0 dB everywhere). Errors name `points` with the expected range and unit and
+    /// the offending value. Cost: O(points), no allocation (the vector is kept).
     pub fn new(points: Vec<(f64, f64)>) -> Result<Tgc> {
         for &(d, g) in &points {
-            if !d.is_finite() {
-                return Err(Error::invalid("points", "finite depths in metres", d));
+            if !(d.is_finite() && d.abs() <= MAX_TGC_DEPTH_M) {
+                return Err(Error::invalid(
+                    "points",
+                    format!("depths in [-{MAX_TGC_DEPTH_M}, {MAX_TGC_DEPTH_M}] m"),
+                    d,
+                ));
             }
             if !(g.is_finite() && g.abs() <= MAX_DB) {
-                return Err(Error::invalid("points", format!("finite gains within ±{MAX_DB} dB"), g));
+                return Err(Error::invalid(
+                    "points",
+                    format!("gains in [-{MAX_DB}, {MAX_DB}] dB"),
+                    g,
+                ));
             }
         }
         if let Some(w) = points.windows(2).find(|w| w[1].0 <= w[0].0) {
@@ -109,12 +127,14 @@ impl Tgc {
         &self.points
     }
 
-    /// The gain in dB at `depth_m` (linear interpolation, constant beyond the ends; 0 if flat).
+    /// The gain in dB at `depth_m` (linear interpolation, constant beyond the ends; 0 if flat; the
+    /// first point's gain for NaN). Cost: O(log points).
     pub fn gain_db_at(&self, depth_m: f64) -> f64 {
         let p = &self.points;
         match (p.first(), p.last()) {
             (Some(&first), Some(&last)) => {
-                if depth_m <= first.0 {
+                // NaN would otherwise reach `p[i - 1]` with i = 0.
+                if depth_m.is_nan() || depth_m <= first.0 {
                     first.1
                 } else if depth_m >= last.0 {
                     last.1
@@ -204,26 +224,29 @@ impl BModeMapper {
         &self.tgc
     }
 
-    /// Sets the 0 dB reference; a fixed amplitude must be finite and ≥ `f32::MIN_POSITIVE`.
+    /// Sets the 0 dB reference; a fixed amplitude (in the envelope's unit) must be finite and
+    /// ≥ `f32::MIN_POSITIVE`, so that `20·log10` of it is finite. On error the mapper is unchanged.
     pub fn set_reference(&mut self, reference: DbReference) -> Result<()> {
         if let DbReference::Fixed(a) = reference
             && !(a.is_finite() && a >= f32::MIN_POSITIVE)
         {
-            return Err(Error::invalid("reference", "a finite amplitude > 0", a));
+            return Err(Error::invalid(
+                "reference",
+                format!(
+                    "a finite envelope amplitude in [{:e}, {:e}]",
+                    f32::MIN_POSITIVE,
+                    f32::MAX
+                ),
+                a,
+            ));
         }
         self.reference = reference;
         Ok(())
     }
 
-    /// Sets the overall gain in dB (finite, within ±[`MAX_DB`]).
+    /// Sets the overall gain in dB (finite, within ±[`MAX_DB`]). On error the mapper is unchanged.
     pub fn set_gain_db(&mut self, gain_db: f64) -> Result<()> {
-        if !(gain_db.is_finite() && gain_db.abs() <= MAX_DB) {
-            return Err(Error::invalid(
-                "gain_db",
-                format!("a finite gain within ±{MAX_DB} dB"),
-                gain_db,
-            ));
-        }
+        plausible("gain_db", gain_db, -MAX_DB, MAX_DB, "dB")?;
         self.gain_db = gain_db;
         Ok(())
     }
@@ -233,27 +256,23 @@ impl BModeMapper {
         self.set_gain_db(gain_from_control(control)?)
     }
 
-    /// Sets the dynamic range in dB (finite, in `(0, MAX_DB]`).
+    /// Sets the dynamic range in dB, in [[`MIN_DYNAMIC_RANGE_DB`], [`MAX_DB`]]. On error the mapper
+    /// is unchanged.
     pub fn set_dynamic_range_db(&mut self, dynamic_range_db: f64) -> Result<()> {
-        if !(dynamic_range_db.is_finite() && dynamic_range_db > 0.0 && dynamic_range_db <= MAX_DB) {
-            return Err(Error::invalid(
-                "dynamic_range_db",
-                format!("a finite value in (0, {MAX_DB}] dB"),
-                dynamic_range_db,
-            ));
-        }
+        plausible("dynamic_range_db", dynamic_range_db, MIN_DYNAMIC_RANGE_DB, MAX_DB, "dB")?;
         self.dynamic_range_db = dynamic_range_db;
         Ok(())
     }
 
-    /// Sets the TGC curve (validated by [`Tgc::new`]).
+    /// Sets the TGC curve (validated by [`Tgc::new`]); the cached gains are rebuilt on the next map.
     pub fn set_tgc(&mut self, tgc: Tgc) {
         self.tgc = tgc;
         *self.cache.get_mut().unwrap_or_else(PoisonError::into_inner) = Arc::new(TgcTable::default());
     }
 
     /// The envelope amplitude that is 0 dB for this frame (the frame maximum or the fixed
-    /// amplitude); `f32::MIN_POSITIVE` for a frame without a positive value.
+    /// amplitude); `f32::MIN_POSITIVE` for a frame without a positive value. Cost: a parallel
+    /// maximum over `env` for [`DbReference::FrameMax`], no allocation.
     pub fn reference_amplitude(&self, env: ArrayView2<'_, f32>) -> f32 {
         match self.reference {
             DbReference::Fixed(a) => a,
@@ -263,7 +282,8 @@ impl BModeMapper {
 
     /// Maps the envelope image `env` (`[n_lines, n_depths]`) to grey levels in `out` (same shape);
     /// `depths_m[k]` is the depth of sample `k` (finite), used for the TGC. Allocates nothing unless
-    /// `depths_m` differs from the previous call's.
+    /// `depths_m` differs from the previous call's (then one table of `n_depths` gains). Errors
+    /// name `depths_m` (length or a non-finite depth) or `out` (shape).
     pub fn map_into(&self, env: ArrayView2<'_, f32>, depths_m: &[f64], out: ArrayViewMut2<'_, u8>) -> Result<()> {
         if depths_m.len() != env.ncols() {
             return Err(Error::shape(
@@ -297,7 +317,7 @@ impl BModeMapper {
         Ok(())
     }
 
-    /// Allocating form of [`map_into`](BModeMapper::map_into).
+    /// Allocating form of [`map_into`](BModeMapper::map_into): one image of `env`'s shape.
     pub fn map(&self, env: ArrayView2<'_, f32>, depths_m: &[f64]) -> Result<Array2<u8>> {
         let mut out = Array2::zeros(env.dim());
         self.map_into(env, depths_m, out.view_mut())?;
@@ -542,5 +562,54 @@ mod tests {
         let mut out = Array2::zeros((3, 3));
         assert!(m.map_into(env.view(), &[0.0, 0.1, 0.2], out.view_mut()).is_err());
         assert_eq!(m.dynamic_range_db(), 60.0, "failed setters leave the mapper unchanged");
+    }
+
+    /// Formerly a dynamic range of 1e-300 dB was accepted and the 0 dB pixel came out black (255/DR
+    /// overflows); gains, TGC depths and fixed references are checked against plausible ranges.
+    #[test]
+    fn implausible_settings_are_refused() {
+        let mut m = BModeMapper::new();
+        let e = m.set_dynamic_range_db(1e-300).unwrap_err();
+        assert_eq!(e.parameter(), Some("dynamic_range_db"));
+        assert!(e.to_string().contains("dB"), "{e}");
+        assert!(m.set_dynamic_range_db(0.5).is_err());
+        m.set_dynamic_range_db(MIN_DYNAMIC_RANGE_DB).unwrap();
+        let g = m.map(line(&[1.0, 0.5]).view(), &depths(2)).unwrap();
+        assert_eq!(g.row(0).to_vec(), vec![255, 0], "0 dB white, -6 dB black at 1 dB range");
+        let e = m.set_gain_db(1e300).unwrap_err();
+        assert!(e.parameter() == Some("gain_db") && e.to_string().contains("dB"), "{e}");
+        for bad in [20.0, -1e300, f64::INFINITY] {
+            let e = Tgc::new(vec![(bad, 0.0)]).unwrap_err();
+            assert!(e.parameter() == Some("points") && e.to_string().contains("] m"), "{e}");
+        }
+        assert!(Tgc::new(vec![(0.01, 1e300)]).is_err());
+        // Formerly a NaN depth indexed p[0 - 1] and panicked.
+        let tgc = Tgc::new(vec![(0.01, 3.0), (0.02, 6.0)]).unwrap();
+        assert_eq!(tgc.gain_db_at(f64::NAN), 3.0);
+        assert_eq!(tgc.gain_db_at(f64::INFINITY), 6.0);
+        assert_eq!(tgc.gain_db_at(f64::NEG_INFINITY), 3.0);
+        for bad in [f32::INFINITY, 1e-40, -1.0, 0.0] {
+            let e = m.set_reference(DbReference::Fixed(bad)).unwrap_err();
+            assert_eq!(e.parameter(), Some("reference"), "{e}");
+        }
+        assert_eq!(
+            m.dynamic_range_db(),
+            MIN_DYNAMIC_RANGE_DB,
+            "failed setters change nothing"
+        );
+    }
+
+    /// The extremes of every setting together still give the documented grey levels.
+    #[test]
+    fn extreme_settings_map_sensibly() {
+        let mut m = BModeMapper::new();
+        m.set_dynamic_range_db(MIN_DYNAMIC_RANGE_DB).unwrap();
+        m.set_gain_db(-MAX_DB).unwrap();
+        m.set_reference(DbReference::Fixed(f32::MIN_POSITIVE)).unwrap();
+        m.set_tgc(Tgc::new(vec![(-MAX_TGC_DEPTH_M, MAX_DB), (MAX_TGC_DEPTH_M, -MAX_DB)]).unwrap());
+        let env = line(&[f32::MAX, 1.0, 0.0, f32::MIN_POSITIVE]);
+        let g = m.map(env.view(), &[0.0, 0.0, 0.0, 0.0]).unwrap();
+        // f32::MAX is 1,529 dB above the reference, 1 is 759 dB: both white after -200 dB gain.
+        assert_eq!(g.row(0).to_vec(), vec![255, 255, 0, 0]);
     }
 }

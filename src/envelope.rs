@@ -24,7 +24,7 @@
 //! assert!(env.iter().all(|&e| (e - 1.0).abs() < 1e-3));
 //! ```
 
-use crate::error::{Error, Result};
+use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size};
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis};
 use num_complex::Complex32;
 use realfft::{RealFftPlanner, RealToComplex};
@@ -36,6 +36,10 @@ pub const MAX_FFT_LEN: usize = 1 << 20;
 
 /// Largest number of scratch slots (one per rayon worker) a detector keeps.
 const MAX_SLOTS: usize = 256;
+
+/// Most memory a detector's scratch slots take together, bytes (fewer slots than workers are kept
+/// when one slot is large; it always keeps at least one).
+pub const SCRATCH_BUDGET_BYTES: u64 = 64 << 20;
 
 /// Runs `f(first_row, block)` on disjoint blocks of consecutive rows of `view`, in parallel.
 ///
@@ -83,7 +87,8 @@ struct Scratch {
 /// [module docs](self).
 ///
 /// **Scratch strategy.** The detector holds a pool of scratch slots, one per rayon worker of the
-/// pool current at construction (at most 256), each behind its own `Mutex`. A block of lines locks
+/// pool current at construction (at most 256, and no more than fit in [`SCRATCH_BUDGET_BYTES`]
+/// together, at least one), each behind its own `Mutex`. A block of lines locks
 /// the slot of its worker index (`rayon::current_thread_index`), falling back to any free slot and
 /// finally waiting for one, so calls from a larger pool or from several threads at once stay
 /// correct; no lock is held across a rayon call. Nothing is allocated per call.
@@ -118,6 +123,12 @@ impl EnvelopeDetector {
     /// samples before the transform and keeps the first `n_depths` output samples (as
     /// `scipy.signal.hilbert(x, n_fft)[:n_depths]`). Padding also reduces the wrap-around of the
     /// circular analytic signal between the two ends of a line.
+    ///
+    /// `n_depths ≥ 1` and `n_fft` in `n_depths..=`[`MAX_FFT_LEN`] are checked before anything is
+    /// planned or allocated (errors name `n_depths` or `n_fft`). Cost: FFT plans of length
+    /// `n_fft` (O(`n_fft`) twiddles, more for large prime lengths) and the scratch slots, each
+    /// about 24 bytes per FFT sample plus the FFTs' scratch, at most [`SCRATCH_BUDGET_BYTES`]
+    /// together (beyond one slot).
     pub fn with_fft_len(n_depths: usize, n_fft: usize) -> Result<Self> {
         if n_depths == 0 {
             return Err(Error::invalid("n_depths", "a count >= 1", n_depths));
@@ -131,7 +142,18 @@ impl EnvelopeDetector {
         }
         let r2c = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
         let c2c = FftPlanner::<f32>::new().plan_fft_inverse(n_fft);
-        let n_slots = rayon::current_num_threads().clamp(1, MAX_SLOTS);
+        // One slot's buffers, counted before any is allocated.
+        let complex = std::mem::size_of::<Complex32>() as u128;
+        let slot_bytes = 4 * n_fft as u128
+            + complex * (n_fft / 2 + 1) as u128
+            + complex * r2c.get_scratch_len() as u128
+            + complex * n_fft as u128
+            + complex * c2c.get_inplace_scratch_len() as u128;
+        check_size("envelope scratch", slot_bytes, DEFAULT_MEMORY_CAP_BYTES)?;
+        let fit = (u128::from(SCRATCH_BUDGET_BYTES) / slot_bytes.max(1)).max(1);
+        let n_slots = rayon::current_num_threads()
+            .clamp(1, MAX_SLOTS)
+            .min(usize::try_from(fit).unwrap_or(MAX_SLOTS));
         let slots = (0..n_slots)
             .map(|_| {
                 Mutex::new(Scratch {
@@ -449,5 +471,36 @@ mod tests {
         assert_eq!(EnvelopeDetector::fast_fft_len(1009), 1024);
         assert_eq!(EnvelopeDetector::fast_fft_len(11), 12);
         assert_eq!(EnvelopeDetector::fast_fft_len(0), 1);
+    }
+
+    /// Formerly one full set of scratch buffers per rayon worker whatever the FFT length (up to
+    /// 256 × ~40 MB at 2^20); the slots now stay within `SCRATCH_BUDGET_BYTES` and the results do
+    /// not change.
+    #[test]
+    fn scratch_slots_stay_within_the_budget() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(32).build().unwrap();
+        let n_fft = 1 << 18;
+        let det = pool.install(|| EnvelopeDetector::with_fft_len(64, n_fft).unwrap());
+        let slot_bytes = {
+            let s = det.slots[0].lock().unwrap();
+            4 * s.real.len() + 8 * (s.half.len() + s.r2c_scratch.len() + s.full.len() + s.c2c_scratch.len())
+        };
+        assert!(slot_bytes > 16 * n_fft);
+        assert!(
+            !det.slots.is_empty() && det.slots.len() < 32,
+            "{} slots",
+            det.slots.len()
+        );
+        assert!(det.slots.len() * slot_bytes <= SCRATCH_BUDGET_BYTES as usize);
+        let rf = Array2::from_shape_fn((6, 64), |(l, k)| ((l * 13 + k * 7) % 11) as f32 - 5.0);
+        let many = pool.install(|| det.detect_rf(rf.view()).unwrap());
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| det.detect_rf(rf.view()).unwrap());
+        assert_eq!(many, one);
+        assert!(EnvelopeDetector::with_fft_len(64, MAX_FFT_LEN + 1).is_err());
+        assert!(EnvelopeDetector::with_fft_len(64, usize::MAX).is_err());
     }
 }

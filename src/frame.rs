@@ -18,14 +18,60 @@
 //! assert_eq!(f.pixel_at_m(0.02e-3, 10.02e-3), Some((100, 50)));
 //! ```
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, plausible};
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 use std::path::Path;
 
 /// Largest number of rows or columns of a frame (and of a scan-converted raster).
 pub const MAX_RASTER_SIDE_PX: usize = 8192;
 
+/// Largest magnitude of a frame coordinate (pixel centres and image edges), metres: the farthest
+/// point a valid [`Grid`](crate::grid::Grid) can reach (apex, radius offset and depth, each up to
+/// [`crate::grid::MAX_COORDINATE_M`]).
+pub const MAX_FRAME_COORDINATE_M: f64 = 3.0 * crate::grid::MAX_COORDINATE_M;
+
+/// Plausible pixel sizes, metres: 10 nm to twice [`MAX_FRAME_COORDINATE_M`] (one pixel across the
+/// whole plausible field). The frame's edges must also lie within ±[`MAX_FRAME_COORDINATE_M`].
+pub const PIXEL_SIZE_RANGE_M: (f64, f64) = (1e-8, 2.0 * MAX_FRAME_COORDINATE_M);
+
+/// Checks a frame's geometry as [`BModeFrame::new`] documents it.
+pub(crate) fn check_geometry(rows: usize, cols: usize, origin_m: [f64; 2], pixel_size_m: [f64; 2]) -> Result<()> {
+    for (name, n) in [("pixels rows", rows), ("pixels cols", cols)] {
+        if n == 0 || n > MAX_RASTER_SIDE_PX {
+            return Err(Error::shape(
+                name,
+                format!("between 1 and {MAX_RASTER_SIDE_PX}"),
+                n.to_string(),
+            ));
+        }
+    }
+    let m = MAX_FRAME_COORDINATE_M;
+    plausible("origin_m[0]", origin_m[0], -m, m, "m")?;
+    plausible("origin_m[1]", origin_m[1], -m, m, "m")?;
+    let (lo, hi) = PIXEL_SIZE_RANGE_M;
+    plausible("pixel_size_m[0]", pixel_size_m[0], lo, hi, "m")?;
+    plausible("pixel_size_m[1]", pixel_size_m[1], lo, hi, "m")?;
+    for (name, o, d, n) in [
+        ("x_extent_m", origin_m[0], pixel_size_m[0], cols),
+        ("depth_extent_m", origin_m[1], pixel_size_m[1], rows),
+    ] {
+        let (first, last) = (o - 0.5 * d, o + (n as f64 - 0.5) * d);
+        let tol = 1e-9 * m;
+        if !(first >= -m - tol && last <= m + tol) {
+            return Err(Error::invalid(
+                name,
+                format!("image edges within ±{m} m, in metres (origin_m, pixel_size_m and the pixel count)"),
+                format!("({first}, {last})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A B-mode image with its geometry. See the [module docs](self).
+///
+/// The fields are private: the geometry checked by [`BModeFrame::new`] holds for the frame's life
+/// (`pixels_mut` changes grey levels, never the shape).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BModeFrame {
     pixels: Array2<u8>,
@@ -35,33 +81,16 @@ pub struct BModeFrame {
 
 impl BModeFrame {
     /// A frame from pixels `[rows (z), cols (x)]` (each side in `1..=MAX_RASTER_SIDE_PX`), the centre
-    /// of pixel (0, 0) `origin_m = [x, z]` (finite) and the pixel size `pixel_size_m = [dx, dz]`
-    /// (finite, > 0).
+    /// of pixel (0, 0) `origin_m = [x, z]` (metres, each within ±[`MAX_FRAME_COORDINATE_M`]) and the
+    /// pixel size `pixel_size_m = [dx, dz]` (metres, in [`PIXEL_SIZE_RANGE_M`]); the image's edges
+    /// ([`x_extent_m`](BModeFrame::x_extent_m), [`depth_extent_m`](BModeFrame::depth_extent_m))
+    /// must lie within ±[`MAX_FRAME_COORDINATE_M`] too, which bounds the depth ruler to a few
+    /// thousand ticks. Errors name the field (`pixels rows`, `origin_m[1]`, `pixel_size_m[0]`,
+    /// `depth_extent_m`, …), the expected range in metres and the value. Cost: O(1); takes
+    /// ownership of `pixels` without copying.
     pub fn new(pixels: Array2<u8>, origin_m: [f64; 2], pixel_size_m: [f64; 2]) -> Result<Self> {
         let (h, w) = pixels.dim();
-        for (name, n) in [("pixels rows", h), ("pixels cols", w)] {
-            if n == 0 || n > MAX_RASTER_SIDE_PX {
-                return Err(Error::shape(
-                    name,
-                    format!("between 1 and {MAX_RASTER_SIDE_PX}"),
-                    n.to_string(),
-                ));
-            }
-        }
-        if !origin_m.iter().all(|v| v.is_finite()) {
-            return Err(Error::invalid(
-                "origin_m",
-                "finite coordinates",
-                format!("{origin_m:?}"),
-            ));
-        }
-        if !pixel_size_m.iter().all(|v| v.is_finite() && *v > 0.0) {
-            return Err(Error::invalid(
-                "pixel_size_m",
-                "finite sizes > 0",
-                format!("{pixel_size_m:?}"),
-            ));
-        }
+        check_geometry(h, w, origin_m, pixel_size_m)?;
         Ok(BModeFrame {
             pixels,
             origin_m,
@@ -69,54 +98,56 @@ impl BModeFrame {
         })
     }
 
-    /// The pixels, `[rows (z), cols (x)]`.
+    /// The pixels, `[rows (z), cols (x)]`, C order. Cost: O(1), a view.
     pub fn pixels(&self) -> ArrayView2<'_, u8> {
         self.pixels.view()
     }
 
-    /// The pixels for writing (for example as the output of a scan conversion).
+    /// The pixels for writing (for example as the output of a scan conversion); the shape and the
+    /// geometry cannot change through it. Cost: O(1), a view.
     pub fn pixels_mut(&mut self) -> ArrayViewMut2<'_, u8> {
         self.pixels.view_mut()
     }
 
-    /// The pixel array, consuming the frame.
+    /// The pixel array, consuming the frame. Cost: O(1), no copy.
     pub fn into_pixels(self) -> Array2<u8> {
         self.pixels
     }
 
-    /// Centre of pixel (0, 0): `[x, z]`, metres.
+    /// Centre of pixel (0, 0): `[x, z]`, metres (each within ±[`MAX_FRAME_COORDINATE_M`]).
     pub fn origin_m(&self) -> [f64; 2] {
         self.origin_m
     }
 
-    /// Pixel size `[dx, dz]`, metres.
+    /// Pixel size `[dx, dz]`, metres (each in [`PIXEL_SIZE_RANGE_M`]).
     pub fn pixel_size_m(&self) -> [f64; 2] {
         self.pixel_size_m
     }
 
-    /// Number of columns (x).
+    /// Number of columns (x), in `1..=`[`MAX_RASTER_SIDE_PX`].
     pub fn width(&self) -> usize {
         self.pixels.ncols()
     }
 
-    /// Number of rows (z).
+    /// Number of rows (z), in `1..=`[`MAX_RASTER_SIDE_PX`].
     pub fn height(&self) -> usize {
         self.pixels.nrows()
     }
 
-    /// Lateral span `(left edge, right edge)`, metres.
+    /// Lateral span `(left edge, right edge)`, metres (within ±[`MAX_FRAME_COORDINATE_M`]).
     pub fn x_extent_m(&self) -> (f64, f64) {
         let (x0, dx) = (self.origin_m[0], self.pixel_size_m[0]);
         (x0 - 0.5 * dx, x0 + (self.width() as f64 - 0.5) * dx)
     }
 
-    /// Depth span `(top edge, bottom edge)`, metres.
+    /// Depth span `(top edge, bottom edge)`, metres (within ±[`MAX_FRAME_COORDINATE_M`]).
     pub fn depth_extent_m(&self) -> (f64, f64) {
         let (z0, dz) = (self.origin_m[1], self.pixel_size_m[1]);
         (z0 - 0.5 * dz, z0 + (self.height() as f64 - 0.5) * dz)
     }
 
-    /// Centre `[x, z]` (metres) of pixel `(row, col)`; fractional indices are allowed.
+    /// Centre `[x, z]` (metres) of pixel `(row, col)`; fractional and out-of-image indices are
+    /// allowed (the arithmetic extends the grid; non-finite indices give non-finite results).
     pub fn pixel_to_m(&self, row: f64, col: f64) -> [f64; 2] {
         [
             self.origin_m[0] + col * self.pixel_size_m[0],
@@ -124,7 +155,8 @@ impl BModeFrame {
         ]
     }
 
-    /// Fractional pixel indices `[row, col]` of the point `(x_m, z_m)` (pixel centres are integers).
+    /// Fractional pixel indices `[row, col]` of the point `(x_m, z_m)` (pixel centres are integers;
+    /// points outside the image give indices outside `0..height`, `0..width`).
     pub fn m_to_pixel(&self, x_m: f64, z_m: f64) -> [f64; 2] {
         [
             (z_m - self.origin_m[1]) / self.pixel_size_m[1],
@@ -132,7 +164,8 @@ impl BModeFrame {
         ]
     }
 
-    /// The pixel `(row, col)` containing the point `(x_m, z_m)`, or `None` outside the image.
+    /// The pixel `(row, col)` containing the point `(x_m, z_m)`, or `None` outside the image (and for
+    /// non-finite coordinates).
     pub fn pixel_at_m(&self, x_m: f64, z_m: f64) -> Option<(usize, usize)> {
         let [r, c] = self.m_to_pixel(x_m, z_m);
         let (r, c) = ((r + 0.5).floor(), (c + 0.5).floor());
@@ -141,21 +174,23 @@ impl BModeFrame {
     }
 
     /// Distance in metres between two pixel positions `(row, col)` (fractional allowed), for
-    /// calipers.
+    /// calipers. Cost: O(1).
     pub fn distance_m(&self, a: (f64, f64), b: (f64, f64)) -> f64 {
         let pa = self.pixel_to_m(a.0, a.1);
         let pb = self.pixel_to_m(b.0, b.1);
         (pa[0] - pb[0]).hypot(pa[1] - pb[1])
     }
 
-    /// The pixels as an `image` grey image (allocates a copy).
+    /// The pixels as an `image` grey image. Cost: one copy of the pixels (at most 64 MiB).
     pub fn to_gray_image(&self) -> image::GrayImage {
         let (w, h) = (self.width() as u32, self.height() as u32);
         let raw: Vec<u8> = self.pixels.iter().copied().collect();
         image::GrayImage::from_raw(w, h, raw).unwrap_or_else(|| image::GrayImage::new(w, h))
     }
 
-    /// Writes the frame as an 8-bit greyscale PNG.
+    /// Writes the frame as an 8-bit greyscale PNG, creating missing parent folders. Errors:
+    /// [`Error::Io`] naming the path when a folder or the file cannot be written,
+    /// [`Error::Format`] when the encoder fails. Cost: one copy of the pixels and the encoding.
     pub fn save_png(&self, path: impl AsRef<Path>) -> Result<()> {
         write_png(&self.to_gray_image(), path.as_ref())
     }
@@ -164,12 +199,17 @@ impl BModeFrame {
     /// holding a depth ruler (a vertical line one column right of the image, a tick at every whole
     /// centimetre of depth z ≥ 0, longer every 5 cm, labelled in cm with a small bitmap font when the
     /// ticks are far enough apart) and a margin of 12 rows at the bottom holding a 1 cm lateral scale
-    /// bar when it fits. Missing parent folders are created.
+    /// bar when it fits. Missing parent folders are created; errors as
+    /// [`save_png`](BModeFrame::save_png). Cost: as [`with_depth_scale`](BModeFrame::with_depth_scale)
+    /// plus the encoding.
     pub fn save_png_with_depth_scale(&self, path: impl AsRef<Path>) -> Result<()> {
         write_png(&self.with_depth_scale(), path.as_ref())
     }
 
-    /// The image [`save_png_with_depth_scale`](BModeFrame::save_png_with_depth_scale) writes.
+    /// The image [`save_png_with_depth_scale`](BModeFrame::save_png_with_depth_scale) writes:
+    /// `(width + 24) × (height + 12)` pixels. Cost: one canvas of that size and the ruler's ticks
+    /// (bounded as [`depth_tick_rows`](BModeFrame::depth_tick_rows)); the scale bar is at most the
+    /// image's width.
     pub fn with_depth_scale(&self) -> image::GrayImage {
         let (w, h) = (self.width(), self.height());
         let mut canvas = Canvas::new(w + RULER_MARGIN_PX, h + SCALE_BAR_MARGIN_PX);
@@ -182,19 +222,24 @@ impl BModeFrame {
     }
 
     /// Rows of the ticks of the depth ruler: `(row, depth_cm)` for each whole centimetre z ≥ 0 whose
-    /// nearest pixel centre lies in the image.
+    /// nearest pixel centre lies in the image. Cost: one step per whole centimetre of the image's
+    /// depth span, which the frame's geometry bounds (at most 3,001 steps within
+    /// ±[`MAX_FRAME_COORDINATE_M`]); the loop counts in integers, so it ends whatever the values.
     pub fn depth_tick_rows(&self) -> Vec<(usize, u32)> {
         let (top, bottom) = self.depth_extent_m();
-        let first = (top / CM).ceil().max(0.0);
-        let last = (bottom / CM).floor();
+        // Whole centimetres within the image's depth span, clamped to what the geometry allows.
+        let max_cm = (MAX_FRAME_COORDINATE_M / CM).ceil();
+        let first = (top / CM).ceil().clamp(0.0, max_cm) as u32;
+        let last = (bottom / CM).floor().clamp(-1.0, max_cm);
         let mut ticks = Vec::new();
-        let mut cm = first;
-        while cm <= last {
-            let row = self.m_to_pixel(self.origin_m[0], cm * CM)[0].round();
+        if last < 0.0 {
+            return ticks;
+        }
+        for cm in first..=last as u32 {
+            let row = self.m_to_pixel(self.origin_m[0], f64::from(cm) * CM)[0].round();
             if row >= 0.0 && row < self.height() as f64 {
-                ticks.push((row as usize, cm as u32));
+                ticks.push((row as usize, cm));
             }
-            cm += 1.0;
         }
         ticks
     }
@@ -454,5 +499,48 @@ mod tests {
         let ticks = f.depth_tick_rows();
         assert_eq!(ticks.first(), Some(&(5, 0)));
         assert_eq!(ticks.last(), Some(&(95, 9)));
+    }
+
+    /// Formerly accepted: `with_depth_scale` then never returned (`cm += 1.0` stops advancing near
+    /// 1e15 cm) and grew until out of memory; a pixel size of 1e10 m likewise.
+    #[test]
+    fn implausible_geometry_is_refused() {
+        let e = BModeFrame::new(Array2::zeros((16, 16)), [0.0, 1e15], [1e-4, 1e-3]).unwrap_err();
+        assert_eq!(e.parameter(), Some("origin_m[1]"), "{e}");
+        assert!(
+            e.to_string().contains("] m") && e.to_string().contains("1000000000000000"),
+            "{e}"
+        );
+        let e = BModeFrame::new(Array2::zeros((16, 16)), [0.0, 0.0], [1e-4, 1e10]).unwrap_err();
+        assert_eq!(e.parameter(), Some("pixel_size_m[1]"), "{e}");
+        let e = BModeFrame::new(Array2::zeros((16, 16)), [0.0, 0.0], [1e10, 1e-4]).unwrap_err();
+        assert_eq!(e.parameter(), Some("pixel_size_m[0]"), "{e}");
+        let e = BModeFrame::new(Array2::zeros((16, 16)), [f64::INFINITY, 0.0], [1e-4; 2]).unwrap_err();
+        assert_eq!(e.parameter(), Some("origin_m[0]"), "{e}");
+        let e = BModeFrame::new(Array2::zeros((8000, 16)), [0.0, 0.0], [1e-4, 0.01]).unwrap_err();
+        assert_eq!(e.parameter(), Some("depth_extent_m"), "{e}");
+        let e = BModeFrame::new(Array2::zeros((16, 8000)), [0.0, 0.0], [0.01, 1e-4]).unwrap_err();
+        assert_eq!(e.parameter(), Some("x_extent_m"), "{e}");
+    }
+
+    /// The deepest and the coarsest frames allowed draw their rulers with a bounded number of ticks.
+    #[test]
+    fn rulers_are_bounded_at_the_limits() {
+        let m = MAX_FRAME_COORDINATE_M;
+        // Edges at -29.5 m and +26.5 m: 2,651 whole centimetres below the face, all on 8 rows.
+        let f = BModeFrame::new(Array2::zeros((8, 8)), [0.0, -26.0], [1e-4, 7.0]).unwrap();
+        let ticks = f.depth_tick_rows();
+        assert!((2649..=2651).contains(&ticks.len()), "{}", ticks.len());
+        assert!(ticks.iter().all(|&(r, _)| r < 8));
+        let img = f.with_depth_scale();
+        assert_eq!((img.width(), img.height()), (8 + 24, 8 + 12));
+        // Tiny pixels: no tick, no scale bar, no loop.
+        let f = BModeFrame::new(Array2::zeros((64, 64)), [m - 1e-6, m - 1e-6], [1e-8; 2]).unwrap();
+        assert!(f.depth_tick_rows().is_empty());
+        let _ = f.with_depth_scale();
+        // One pixel over the whole field.
+        let f = BModeFrame::new(Array2::zeros((1, 1)), [0.0, 0.0], [2.0 * m, 2.0 * m]).unwrap();
+        assert!((2999..=3001).contains(&f.depth_tick_rows().len()));
+        let _ = f.with_depth_scale();
     }
 }

@@ -39,7 +39,7 @@
 //! assert!(c.cr_db.unwrap() > 55.0 && c.gcnr > 0.99);
 //! ```
 
-use crate::error::{Error, Result, count_at_least, finite, finite_point, non_negative, positive};
+use crate::error::{Error, Result, count_at_least, finite, finite_point, non_negative, plausible, positive};
 use crate::grid::{Grid, GridKind};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -85,12 +85,36 @@ fn finite_opt(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
+/// A power of two within a factor 2 of the largest magnitude in `s` (1 if all are zero). Dividing
+/// by it is exact for normal numbers and brings the values into (−2, 2), so that their sums and
+/// squares neither overflow nor underflow: statistics are computed on the scaled values and scaled
+/// back.
+fn pow2_scale(s: &[f64]) -> f64 {
+    let m = s.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if !(m > 0.0 && m.is_finite()) {
+        return 1.0;
+    }
+    let e = (m.log2().floor() as i32).clamp(-1022, 1023);
+    f64::from_bits(((e + 1023) as u64) << 52)
+}
+
+/// Where `t` lies between `a` and `b` (`a ≠ b`) as a fraction `(t − a)/(b − a)`, computed on halved
+/// values (exact for normal numbers) so that differences of values near ±`f64::MAX` do not
+/// overflow.
+fn fraction(a: f64, b: f64, t: f64) -> f64 {
+    (0.5 * t - 0.5 * a) / (0.5 * b - 0.5 * a)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Regions
 // ---------------------------------------------------------------------------------------------
 
 /// A region of the x–z image plane, metres. Boundaries are inclusive.
+///
+/// A plain value with public fields: every function that uses a region checks it first with
+/// [`Region::validate`], and a deserialised region is validated on reading.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RegionFields")]
 pub enum Region {
     /// Pixels within `radius_m` of `center_m` (x, z).
     Disk {
@@ -117,33 +141,94 @@ pub enum Region {
     },
 }
 
+/// The serialised form of [`Region`], validated into one.
+#[derive(Deserialize)]
+enum RegionFields {
+    Disk {
+        center_m: [f64; 2],
+        radius_m: f64,
+    },
+    Annulus {
+        center_m: [f64; 2],
+        inner_m: f64,
+        outer_m: f64,
+    },
+    Box {
+        x_range_m: (f64, f64),
+        z_range_m: (f64, f64),
+    },
+}
+
+impl TryFrom<RegionFields> for Region {
+    type Error = Error;
+    fn try_from(f: RegionFields) -> Result<Region> {
+        let r = match f {
+            RegionFields::Disk { center_m, radius_m } => Region::Disk { center_m, radius_m },
+            RegionFields::Annulus {
+                center_m,
+                inner_m,
+                outer_m,
+            } => Region::Annulus {
+                center_m,
+                inner_m,
+                outer_m,
+            },
+            RegionFields::Box { x_range_m, z_range_m } => Region::Box { x_range_m, z_range_m },
+        };
+        r.validate()?;
+        Ok(r)
+    }
+}
+
+/// Largest magnitude of a region's coordinates and radii, metres (the extent of any grid:
+/// [`crate::grid::MAX_COORDINATE_M`] each way).
+pub const MAX_REGION_COORDINATE_M: f64 = 2.0 * crate::grid::MAX_COORDINATE_M;
+
 impl Region {
-    /// Checks the region's parameters (finite, positive radii, ordered ranges).
+    /// Checks the region's parameters: coordinates, radii and range ends finite and within
+    /// ±[`MAX_REGION_COORDINATE_M`] metres, radii > 0 (inner ≥ 0 and outer > inner for an
+    /// annulus), ranges ordered (`lo ≤ hi`). The error names the field (`center_m`, `radius_m`,
+    /// `inner_m`, `outer_m`, `x_range_m`, `z_range_m`). Cost: O(1).
     pub fn validate(&self) -> Result<()> {
+        let m = MAX_REGION_COORDINATE_M;
         let range = |name, r: (f64, f64)| {
-            if r.0.is_finite() && r.1.is_finite() && r.0 <= r.1 {
+            if r.0.is_finite() && r.1.is_finite() && r.0 <= r.1 && r.0.abs() <= m && r.1.abs() <= m {
                 Ok(())
             } else {
                 Err(Error::invalid(
                     name,
-                    "a finite range (lo, hi) with lo <= hi",
+                    format!("a range (lo, hi) with lo <= hi within ±{m} m, in metres"),
                     format!("{r:?}"),
                 ))
             }
         };
+        let centre = |c: [f64; 2]| {
+            finite_point("center_m", [c[0], 0.0, c[1]])?;
+            if c[0].abs() > m || c[1].abs() > m {
+                return Err(Error::invalid(
+                    "center_m",
+                    format!("(x, z) within ±{m} m, in metres"),
+                    format!("{c:?}"),
+                ));
+            }
+            Ok(())
+        };
         match *self {
             Region::Disk { center_m, radius_m } => {
-                finite_point("center_m", [center_m[0], 0.0, center_m[1]])?;
+                centre(center_m)?;
                 positive("radius_m", radius_m)?;
+                plausible("radius_m", radius_m, 0.0, m, "m")?;
             }
             Region::Annulus {
                 center_m,
                 inner_m,
                 outer_m,
             } => {
-                finite_point("center_m", [center_m[0], 0.0, center_m[1]])?;
+                centre(center_m)?;
                 non_negative("inner_m", inner_m)?;
+                plausible("inner_m", inner_m, 0.0, m, "m")?;
                 finite("outer_m", outer_m)?;
+                plausible("outer_m", outer_m, 0.0, m, "m")?;
                 if outer_m <= inner_m {
                     return Err(Error::invalid(
                         "outer_m",
@@ -160,7 +245,8 @@ impl Region {
         Ok(())
     }
 
-    /// Whether the point `(x_m, z_m)` lies in the region.
+    /// Whether the point `(x_m, z_m)` lies in the region (boundaries inclusive; false for NaN
+    /// coordinates). Meaningful for a region that [`Region::validate`] accepts. Cost: O(1).
     pub fn contains(&self, x_m: f64, z_m: f64) -> bool {
         let dist2 = |c: [f64; 2]| (x_m - c[0]).powi(2) + (z_m - c[1]).powi(2);
         match *self {
@@ -176,20 +262,24 @@ impl Region {
         }
     }
 
-    /// The region as a pixel mask in image order (`line * n_depths + k`).
+    /// The region as a pixel mask in image order (`line * n_depths + k`), after
+    /// [`Region::validate`]. Cost: one `bool` per grid pixel (and the grid's positions).
     pub fn mask(&self, grid: &Grid) -> Result<Vec<bool>> {
         self.validate()?;
         Ok(grid.positions().iter().map(|p| self.contains(p[0], p[2])).collect())
     }
 
-    /// The envelope values of the pixels inside the region, in image order. Errors if the image does
-    /// not fit the grid, holds a non-finite or negative value, or no pixel lies in the region.
+    /// The envelope values of the pixels inside the region, in image order. Errors if the region is
+    /// invalid ([`Region::validate`]), the image does not fit the grid (`env`), holds a non-finite
+    /// or negative value (`env`), or no pixel lies in the region (`region`). Cost: one pass over
+    /// the grid, one `f64` per selected pixel.
     pub fn values(&self, env: ArrayView2<'_, f32>, grid: &Grid) -> Result<Vec<f64>> {
         self.values_strided(env, grid, (1, 1))
     }
 
     /// Like [`Region::values`], keeping only pixels `(line, k)` with `line % stride.0 == 0` and
-    /// `k % stride.1 == 0` (to thin out correlated speckle samples).
+    /// `k % stride.1 == 0` (to thin out correlated speckle samples); both strides ≥ 1 (`stride`).
+    /// Errors and cost as [`Region::values`].
     pub fn values_strided(&self, env: ArrayView2<'_, f32>, grid: &Grid, stride: (usize, usize)) -> Result<Vec<f64>> {
         self.validate()?;
         check_env(env, grid)?;
@@ -213,14 +303,18 @@ impl Region {
         Ok(v)
     }
 
-    /// [`RegionStats`] of the envelope inside the region.
+    /// [`RegionStats`] of the envelope inside the region. Errors and cost as [`Region::values`].
     pub fn stats(&self, env: ArrayView2<'_, f32>, grid: &Grid) -> Result<RegionStats> {
         RegionStats::from_samples(&self.values(env, grid)?)
     }
 }
 
 /// Sample count, mean and standard deviation of a set of values.
+///
+/// Made by [`RegionStats::from_samples`]; a deserialised one is checked (`n ≥ 1`, finite mean,
+/// finite `std ≥ 0`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RegionStatsFields")]
 pub struct RegionStats {
     /// Number of samples.
     pub n: usize,
@@ -230,17 +324,50 @@ pub struct RegionStats {
     pub std: f64,
 }
 
+#[derive(Deserialize)]
+struct RegionStatsFields {
+    n: usize,
+    mean: f64,
+    std: f64,
+}
+
+impl TryFrom<RegionStatsFields> for RegionStats {
+    type Error = Error;
+    fn try_from(f: RegionStatsFields) -> Result<RegionStats> {
+        count_at_least("n", f.n, 1)?;
+        finite("mean", f.mean)?;
+        non_negative("std", f.std)?;
+        Ok(RegionStats {
+            n: f.n,
+            mean: f.mean,
+            std: f.std,
+        })
+    }
+}
+
 impl RegionStats {
-    /// Statistics of `samples` (non-empty, finite).
+    /// Statistics of `samples` (non-empty, finite; errors name `samples`). Values of any finite
+    /// magnitude give finite, correct statistics: the samples are scaled by a power of two near
+    /// their largest magnitude before summing (exact for normal numbers), so neither `±1e308`
+    /// nor `1e-300` overflows or underflows. Cost: two passes, no allocation.
     pub fn from_samples(samples: &[f64]) -> Result<RegionStats> {
         check_samples("samples", samples)?;
+        let k = pow2_scale(samples);
         let n = samples.len() as f64;
-        let mean = samples.iter().sum::<f64>() / n;
-        let var = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+        let mean = samples.iter().map(|x| x / k).sum::<f64>() / n;
+        let var = samples.iter().map(|x| (x / k - mean).powi(2)).sum::<f64>() / n;
+        let (mean, std) = (mean * k, var.sqrt() * k);
+        if !(mean.is_finite() && std.is_finite()) {
+            return Err(Error::invalid(
+                "samples",
+                "samples whose mean and standard deviation are finite",
+                format!("mean {mean}, std {std}"),
+            ));
+        }
         Ok(RegionStats {
             n: samples.len(),
             mean,
-            std: var.sqrt(),
+            std,
         })
     }
 }
@@ -304,15 +431,17 @@ fn half_max_crossings(v: &[f64], peak: usize) -> Option<(f64, f64)> {
     let thr = 0.5 * v[peak];
     let l = (0..peak).rev().find(|&i| v[i] <= thr)?;
     let r = (peak + 1..v.len()).find(|&j| v[j] <= thr)?;
-    let left = l as f64 + (thr - v[l]) / (v[l + 1] - v[l]);
-    let right = r as f64 - (thr - v[r]) / (v[r - 1] - v[r]);
+    let left = l as f64 + fraction(v[l], v[l + 1], thr);
+    let right = r as f64 - fraction(v[r], v[r - 1], thr);
     Some((left, right))
 }
 
 /// −6 dB (half-amplitude) full width of a sampled amplitude profile with uniform `spacing`, in the
 /// unit of `spacing`: the crossings of half the global maximum on each side of it, linearly
 /// interpolated between samples. `Ok(None)` if the profile does not fall to half on both sides.
-/// Errors on an empty or non-finite profile, a non-positive maximum or spacing.
+/// Errors on an empty or non-finite profile (`values`), a non-positive maximum, a non-positive or
+/// non-finite `spacing`, or a width that overflows (`spacing`). Values of any finite magnitude
+/// work (differences are taken on halved values). Cost: O(n), no allocation.
 ///
 /// Linear interpolation overestimates a Gaussian's width slightly: by about 1 % at 3 samples per σ,
 /// 0.2–0.4 % at 5–6 samples per σ.
@@ -327,7 +456,14 @@ pub fn fwhm_of_profile(values: &[f64], spacing: f64) -> Result<Option<f64>> {
             values[peak],
         ));
     }
-    Ok(half_max_crossings(values, peak).map(|(a, b)| (b - a) * spacing))
+    match half_max_crossings(values, peak).map(|(a, b)| (b - a) * spacing) {
+        Some(w) if !w.is_finite() => Err(Error::invalid(
+            "spacing",
+            "a spacing for which the width (samples x spacing) is finite",
+            spacing,
+        )),
+        w => Ok(w),
+    }
 }
 
 /// Measures a point target: the envelope maximum among pixels within `search_radius_m` (in x–z) of
@@ -338,6 +474,11 @@ pub fn fwhm_of_profile(values: &[f64], spacing: f64) -> Result<Option<f64>> {
 ///
 /// For sector and curved grids the axial width is along the ray and the lateral width is the arc
 /// length `r·Δθ` at the refined radius. Point-list grids are rejected (they have no profiles).
+///
+/// Errors: a non-finite `expected_position_m`, a `search_radius_m` that is not finite and > 0
+/// (a huge radius selects the whole image), an image that does not fit the grid or holds a
+/// non-finite or negative value (`env`), no pixel in the disk, or a maximum of 0. Cost: one pass
+/// over the grid and one copy of the row and the column through the maximum.
 pub fn point_target(
     env: ArrayView2<'_, f32>,
     grid: &Grid,
@@ -427,7 +568,9 @@ pub struct ContrastMetrics {
 
 /// Contrast metrics of the envelope between the pixels in `inside` and in `outside` (a pixel in
 /// both counts in both). Errors if the image does not fit the grid, holds a non-finite or negative
-/// value, or a region is invalid or selects no pixel.
+/// value, or a region is invalid or selects no pixel (as [`Region::values`]). Ratios that would be
+/// infinite or undefined are `None`. Cost: two passes over the grid, the selected values and their
+/// dB copies, and the gCNR histograms.
 pub fn contrast(env: ArrayView2<'_, f32>, grid: &Grid, inside: &Region, outside: &Region) -> Result<ContrastMetrics> {
     let a = inside.values(env, grid)?;
     let b = outside.values(env, grid)?;
@@ -455,6 +598,8 @@ pub fn contrast(env: ArrayView2<'_, f32>, grid: &Grid, inside: &Region, outside:
 /// [`GCNR_MIN_BINS`]..=[`GCNR_MAX_BINS`] (256 from 65,025 samples per set). Fewer bins than the
 /// square-root rule would blur the overlap; more would leave sparse histograms whose sampling noise
 /// reads as separation (biasing gCNR upwards for small regions).
+///
+/// Cost: O(1).
 pub fn default_gcnr_bins(n_a: usize, n_b: usize) -> usize {
     ((n_a.min(n_b) as f64).sqrt().ceil() as usize).clamp(GCNR_MIN_BINS, GCNR_MAX_BINS)
 }
@@ -462,11 +607,14 @@ pub fn default_gcnr_bins(n_a: usize, n_b: usize) -> usize {
 /// Generalized contrast-to-noise ratio (Rodriguez-Molares et al., 2020) of two sample sets:
 /// `1 − Σ min(p_a, p_b)` over normalised histograms on common, equal-width bins spanning the joint
 /// range, with [`default_gcnr_bins`] bins. 1 = perfectly separable, 0 = identical distributions.
+/// Errors and cost as [`gcnr_with_bins`].
 pub fn gcnr_of_samples(a: &[f64], b: &[f64]) -> Result<f64> {
     gcnr_with_bins(a, b, default_gcnr_bins(a.len(), b.len()))
 }
 
-/// [`gcnr_of_samples`] with an explicit bin count (1..=65,536).
+/// [`gcnr_of_samples`] with an explicit bin count (1..=65,536). Samples must be non-empty and
+/// finite (errors name `a` or `b`); any finite magnitude works, up to ±`f64::MAX` (the bins then
+/// span the halved values). Cost: O(n_a + n_b + bins), two histograms of `bins` counts.
 pub fn gcnr_with_bins(a: &[f64], b: &[f64], bins: usize) -> Result<f64> {
     check_samples("a", a)?;
     check_samples("b", b)?;
@@ -479,11 +627,19 @@ pub fn gcnr_with_bins(a: &[f64], b: &[f64], bins: usize) -> Result<f64> {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
             (lo.min(x), hi.max(x))
         });
+    // The joint range on halved values when its span overflows (values near ±f64::MAX); halving is
+    // exact for normal numbers, so ordinary inputs bin exactly as without it.
+    let scale = if (hi - lo).is_finite() { 1.0 } else { 0.5 };
+    let (lo, hi) = (lo * scale, hi * scale);
     let width = (hi - lo) / bins as f64;
     let hist = |s: &[f64]| {
         let mut counts = vec![0usize; bins];
         for &x in s {
-            let i = if width > 0.0 { ((x - lo) / width) as usize } else { 0 };
+            let i = if width > 0.0 {
+                ((x * scale - lo) / width) as usize
+            } else {
+                0
+            };
             counts[i.min(bins - 1)] += 1;
         }
         let n = s.len() as f64;
@@ -528,8 +684,10 @@ fn kolmogorov_q(lambda: f64) -> f64 {
     q.clamp(0.0, 1.0)
 }
 
-/// Kolmogorov–Smirnov test of `samples` (finite, ≥ 0, not all zero) against the Rayleigh law
-/// `F(x) = 1 − exp(−x²/2σ²)` with σ fitted by maximum likelihood, as PICMUS tests speckle.
+/// Kolmogorov–Smirnov test of `samples` (finite, ≥ 0, not all zero; errors name `samples`)
+/// against the Rayleigh law `F(x) = 1 − exp(−x²/2σ²)` with σ fitted by maximum likelihood, as
+/// PICMUS tests speckle. Any finite magnitude works (the samples are scaled by a power of two
+/// before squaring). Cost: O(n log n), one sorted copy of the samples.
 ///
 /// The p-value is the asymptotic Kolmogorov one (with Stephens' small-sample correction of λ). Two
 /// caveats: fitting σ on the same samples makes the test conservative (passes more easily than the
@@ -542,15 +700,13 @@ pub fn ks_rayleigh(samples: &[f64]) -> Result<KsTest> {
         return Err(Error::invalid("samples", "non-negative amplitudes", v));
     }
     let n = samples.len() as f64;
-    let s2 = samples.iter().map(|x| x * x).sum::<f64>() / (2.0 * n);
+    // The fit and the statistic on samples scaled by a power of two (D does not depend on scale).
+    let k = pow2_scale(samples);
+    let s2 = samples.iter().map(|x| (x / k) * (x / k)).sum::<f64>() / (2.0 * n);
     if !(s2 > 0.0 && s2.is_finite()) {
-        return Err(Error::invalid(
-            "samples",
-            "amplitudes not all zero, sum of squares finite",
-            s2,
-        ));
+        return Err(Error::invalid("samples", "amplitudes not all zero", s2));
     }
-    let mut x = samples.to_vec();
+    let mut x: Vec<f64> = samples.iter().map(|x| x / k).collect();
     x.sort_by(f64::total_cmp);
     let d = x.iter().enumerate().fold(0.0f64, |d, (i, &xi)| {
         let f = -(-xi * xi / (2.0 * s2)).exp_m1();
@@ -559,7 +715,7 @@ pub fn ks_rayleigh(samples: &[f64]) -> Result<KsTest> {
     let p_value = kolmogorov_q((n.sqrt() + 0.12 + 0.11 / n.sqrt()) * d);
     Ok(KsTest {
         n: samples.len(),
-        sigma: s2.sqrt(),
+        sigma: s2.sqrt() * k,
         d,
         p_value,
         pass: p_value >= KS_ALPHA,
@@ -582,7 +738,9 @@ pub struct SpeckleMetrics {
 ///
 /// PICMUS-style tests assume independent samples: choose the stride (lines, depth samples) so that
 /// kept pixels are about one resolution cell apart (lateral −6 dB width, pulse length); `(1, 1)`
-/// tests every pixel. Errors as [`contrast`] does, and on a constant envelope in the region.
+/// tests every pixel. Errors as [`contrast`] does, on a zero stride (`stride`), and on a constant
+/// envelope in the region (`env`). Cost: two passes over the grid, the selected values and one
+/// sorted copy of the subsample.
 pub fn speckle(
     env: ArrayView2<'_, f32>,
     grid: &Grid,
@@ -900,5 +1058,122 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    /// Formerly gCNR of two separable sets at ±1e308 was 0 (the joint range overflowed) and the
+    /// mean of two 1e308 samples was infinite; statistics are now computed on scaled values.
+    #[test]
+    fn extreme_magnitudes_give_correct_statistics() {
+        let a = vec![-1e308; 50];
+        let b = vec![1e308; 50];
+        assert_eq!(gcnr_of_samples(&a, &b).unwrap(), 1.0);
+        let a: Vec<f64> = (0..1000).map(|i| -f64::MAX + i as f64 * 1e300).collect();
+        let b: Vec<f64> = a.iter().map(|x| -x).collect();
+        assert_eq!(gcnr_of_samples(&a, &b).unwrap(), 1.0);
+        assert!(gcnr_of_samples(&a, &a).unwrap() < 0.05);
+        let s = RegionStats::from_samples(&[1e308, 1e308]).unwrap();
+        assert_eq!((s.mean, s.std), (1e308, 0.0));
+        let s = RegionStats::from_samples(&[f64::MAX, -f64::MAX]).unwrap();
+        assert_eq!((s.mean, s.std), (0.0, f64::MAX));
+        // Squares of 1e-300 underflow to 0 without scaling.
+        let s = RegionStats::from_samples(&[1e-300, 3e-300]).unwrap();
+        assert!(rel(s.mean, 2e-300) < 1e-15 && rel(s.std, 1e-300) < 1e-15, "{s:?}");
+        let small = ks_rayleigh(&[1.0, 2.0, 3.0, 2.5]).unwrap();
+        let huge = ks_rayleigh(&[1e300, 2e300, 3e300, 2.5e300]).unwrap();
+        assert_eq!((small.d, small.p_value), (huge.d, huge.p_value));
+        assert!(rel(huge.sigma, small.sigma * 1e300) < 1e-15);
+        assert!(
+            rel(
+                ks_rayleigh(&[1e-300, 2e-300]).unwrap().sigma,
+                ks_rayleigh(&[1.0, 2.0]).unwrap().sigma * 1e-300
+            ) < 1e-12
+        );
+        // A profile spanning ±1.5e308: formerly a NaN width.
+        assert_eq!(fwhm_of_profile(&[-1.5e308, 1.5e308, -1.5e308], 1.0).unwrap(), Some(0.5));
+        let e = fwhm_of_profile(&[0.0, 4.0, 4.0, 0.0], f64::MAX).unwrap_err();
+        assert_eq!(e.parameter(), Some("spacing"), "{e}");
+        for bad in [f64::NAN, f64::INFINITY] {
+            assert_eq!(
+                RegionStats::from_samples(&[1.0, bad]).unwrap_err().parameter(),
+                Some("samples")
+            );
+            assert_eq!(gcnr_of_samples(&[bad], &[1.0]).unwrap_err().parameter(), Some("a"));
+            assert_eq!(ks_rayleigh(&[bad]).unwrap_err().parameter(), Some("samples"));
+            assert_eq!(fwhm_of_profile(&[bad], 1.0).unwrap_err().parameter(), Some("values"));
+            assert!(fwhm_of_profile(&[1.0], bad).is_err());
+        }
+        assert_eq!(RegionStats::from_samples(&[]).unwrap_err().parameter(), Some("samples"));
+    }
+
+    /// Regions are checked against plausible metres everywhere they are used, and on reading.
+    #[test]
+    fn regions_are_plausible_and_validated_when_deserialised() {
+        let grid = Grid::cartesian((-2e-3, 2e-3), 5, (1e-3, 5e-3), 5).unwrap();
+        let env = Array2::from_elem((5, 5), 1.0f32);
+        for (bad, name) in [
+            (
+                Region::Disk {
+                    center_m: [0.0, 30.0],
+                    radius_m: 1e-3,
+                },
+                "center_m",
+            ),
+            (
+                Region::Disk {
+                    center_m: [0.0, 3e-3],
+                    radius_m: 1e300,
+                },
+                "radius_m",
+            ),
+            (
+                Region::Annulus {
+                    center_m: [0.0, 3e-3],
+                    inner_m: 0.0,
+                    outer_m: 1e300,
+                },
+                "outer_m",
+            ),
+            (
+                Region::Box {
+                    x_range_m: (-1e300, 1e300),
+                    z_range_m: (0.0, 1.0),
+                },
+                "x_range_m",
+            ),
+            (
+                Region::Box {
+                    x_range_m: (0.0, 1.0),
+                    z_range_m: (f64::NEG_INFINITY, 1.0),
+                },
+                "z_range_m",
+            ),
+        ] {
+            assert_eq!(bad.validate().unwrap_err().parameter(), Some(name), "{bad:?}");
+            assert!(bad.values(env.view(), &grid).is_err() && bad.mask(&grid).is_err());
+            assert!(contrast(env.view(), &grid, &bad, &bad).is_err());
+            assert!(speckle(env.view(), &grid, &bad, (1, 1)).is_err());
+        }
+        let good = Region::Annulus {
+            center_m: [0.0, 3e-3],
+            inner_m: 0.5e-3,
+            outer_m: 1.5e-3,
+        };
+        let json = serde_json::to_string(&good).unwrap();
+        assert_eq!(serde_json::from_str::<Region>(&json).unwrap(), good);
+        for bad in [
+            r#"{"Disk":{"center_m":[0.0,0.02],"radius_m":-1.0}}"#,
+            r#"{"Disk":{"center_m":[0.0,1e300],"radius_m":1.0}}"#,
+            r#"{"Annulus":{"center_m":[0.0,0.02],"inner_m":2.0,"outer_m":1.0}}"#,
+            r#"{"Box":{"x_range_m":[1.0,0.0],"z_range_m":[0.0,1.0]}}"#,
+        ] {
+            assert!(serde_json::from_str::<Region>(bad).is_err(), "{bad}");
+        }
+        assert!(serde_json::from_str::<RegionStats>(r#"{"n":0,"mean":1.0,"std":0.0}"#).is_err());
+        assert!(serde_json::from_str::<RegionStats>(r#"{"n":2,"mean":1.0,"std":-1.0}"#).is_err());
+        assert!(serde_json::from_str::<RegionStats>(r#"{"n":2,"mean":1.0,"std":0.5}"#).is_ok());
+        // A huge search radius selects every pixel (its square is infinite): the global maximum.
+        let blob = image(&grid, |p| (-(p[0] * p[0] + (p[2] - 3e-3).powi(2)) / 2e-7).exp());
+        let m = point_target(blob.view(), &grid, [0.0, 0.0, 3e-3], 1e300).unwrap();
+        assert_eq!(m.peak_pixel, [2, 2]);
     }
 }

@@ -20,13 +20,87 @@
 //! let ap = Aperture::columns(&probe, 22..118, ChannelMode::Columns { elevation_focus_m: Some(0.06) }).unwrap();
 //! assert_eq!(ap.n_channels(), 96);
 //! ```
+//!
+//! ## Validation
+//!
+//! Lengths are metres and are checked against plausible ranges ([`ELEMENT_SIZE_RANGE_M`],
+//! [`MAX_ARRAY_SPAN_M`], [`CONVEX_RADIUS_RANGE_M`], [`ELEVATION_FOCUS_RANGE_M`]) whose error
+//! message states the unit, so a value in millimetres is refused rather than modelled. A
+//! [`Probe`] and an [`Aperture`] keep their invariants in private fields; deserialised ones are
+//! rebuilt from their description ([`ArraySpec`]; probe, columns, rows and channel mode) and
+//! compared with the elements and channels of the file, so a file cannot smuggle in an element
+//! index or a geometry that the constructors would not produce. [`Element`] and [`Channel`] keep
+//! public fields (they are read through `&` from a probe or an aperture, which cannot be changed
+//! through them); deserialised on their own they are checked for finite, plausible values and unit
+//! normals.
 
-use crate::error::{Error, Result, count_at_least, positive};
+use crate::error::{Error, Result, count_at_least, plausible};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
+/// Plausible pitches and element sizes, metres: 1 µm to 10 cm.
+pub const ELEMENT_SIZE_RANGE_M: (f64, f64) = (1e-6, 0.1);
+
+/// Largest span of an array from its first to its last element centre, along azimuth (arc length
+/// for convex arrays) or elevation, metres.
+pub const MAX_ARRAY_SPAN_M: f64 = 1.0;
+
+/// Plausible radii of curvature of a convex array, metres: 1 mm to 1 m.
+pub const CONVEX_RADIUS_RANGE_M: (f64, f64) = (1e-3, 1.0);
+
+/// Plausible electronic elevation focal depths, metres: 1 mm to 1 m.
+pub const ELEVATION_FOCUS_RANGE_M: (f64, f64) = (1e-3, 1.0);
+
+/// Largest magnitude of an element or channel coordinate, metres (an array spans at most
+/// [`MAX_ARRAY_SPAN_M`] and sits at the origin).
+pub const MAX_ELEMENT_COORDINATE_M: f64 = 1.0;
+
+/// Largest magnitude of an elevation-lens advance, seconds (far above the 0.65 ms a lens over
+/// [`MAX_ARRAY_SPAN_M`] can need at [`LENS_SOUND_SPEED_M_S`]).
+pub const MAX_LENS_ADVANCE_S: f64 = 1e-3;
+
+/// `v / |v|`, for a finite non-zero vector of any magnitude (scaled by its largest component
+/// before squaring, so that `(1e300, 0, 1e300)` and `(1e-310, 0, 0)` normalise correctly).
+/// Errors name `name` for a non-finite or zero vector.
+pub(crate) fn unit_vector(name: &'static str, v: [f64; 3]) -> Result<[f64; 3]> {
+    let scale = v.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if !(v.iter().all(|x| x.is_finite()) && scale > 0.0) {
+        return Err(Error::invalid(name, "finite, non-zero vectors", format!("{v:?}")));
+    }
+    let s = v.map(|x| x / scale);
+    let n = (s[0] * s[0] + s[1] * s[1] + s[2] * s[2]).sqrt();
+    Ok(s.map(|x| x / n))
+}
+
+/// Checks a position: finite coordinates within ±[`MAX_ELEMENT_COORDINATE_M`].
+fn check_position(name: &'static str, p: [f64; 3]) -> Result<[f64; 3]> {
+    if p.iter().all(|v| v.is_finite() && v.abs() <= MAX_ELEMENT_COORDINATE_M) {
+        Ok(p)
+    } else {
+        Err(Error::invalid(
+            name,
+            format!("finite coordinates within ±{MAX_ELEMENT_COORDINATE_M} m, in metres"),
+            format!("{p:?}"),
+        ))
+    }
+}
+
+/// `|a − b|` within `abs_tol` plus 1e-9 of the larger magnitude (false for NaN).
+fn near(a: f64, b: f64, abs_tol: f64) -> bool {
+    (a - b).abs() <= abs_tol + 1e-9 * a.abs().max(b.abs())
+}
+
+fn near3(a: [f64; 3], b: [f64; 3], abs_tol: f64) -> bool {
+    (0..3).all(|k| near(a[k], b[k], abs_tol))
+}
+
 /// One transducer element: a rectangle on the probe face.
+///
+/// The elements of a [`Probe`] are read through [`Probe::elements`]; an `Element` built or
+/// deserialised on its own is checked (finite coordinates within ±[`MAX_ELEMENT_COORDINATE_M`],
+/// sizes in [`ELEMENT_SIZE_RANGE_M`], a finite non-zero normal, normalised on reading).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ElementFields")]
 pub struct Element {
     /// Centre of the element, metres.
     pub position_m: [f64; 3],
@@ -38,8 +112,30 @@ pub struct Element {
     pub normal: [f64; 3],
 }
 
+#[derive(Deserialize)]
+struct ElementFields {
+    position_m: [f64; 3],
+    width_m: f64,
+    height_m: f64,
+    normal: [f64; 3],
+}
+
+impl TryFrom<ElementFields> for Element {
+    type Error = Error;
+    fn try_from(f: ElementFields) -> Result<Element> {
+        let (lo, hi) = ELEMENT_SIZE_RANGE_M;
+        Ok(Element {
+            position_m: check_position("position_m", f.position_m)?,
+            width_m: plausible("width_m", f.width_m, lo, hi, "m")?,
+            height_m: plausible("height_m", f.height_m, lo, hi, "m")?,
+            normal: unit_vector("normal", f.normal)?,
+        })
+    }
+}
+
 impl Element {
-    /// Unit vector along the element's width (azimuth), perpendicular to the normal and to y.
+    /// Unit vector along the element's width (azimuth), perpendicular to the normal and to y
+    /// (for the unit normals of a probe's elements). Cost: O(1).
     pub fn azimuth_dir(&self) -> [f64; 3] {
         [self.normal[2], 0.0, -self.normal[0]]
     }
@@ -54,13 +150,20 @@ pub enum Layout {
     /// A convex array whose element centres lie on an arc of this radius in the x–z plane, the
     /// arc's apex at the origin and its centre at `(0, 0, -radius_m)`.
     Convex {
-        /// Radius of curvature, metres.
+        /// Radius of curvature, metres, in [`CONVEX_RADIUS_RANGE_M`].
         radius_m: f64,
     },
 }
 
 /// A transducer array. See the [module docs](self).
+///
+/// Built by [`Probe::new`] from a validated [`ArraySpec`] (or a shortcut such as
+/// [`Probe::linear`]); its fields are private, so its elements always form the spec's regular
+/// grid. A deserialised probe is rebuilt from its spec and must match its listed elements (within
+/// 1e-12 m, normals compared after normalisation), otherwise deserialisation fails with the
+/// [`Error`] naming the field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ProbeFields")]
 pub struct Probe {
     name: String,
     cols: usize,
@@ -71,28 +174,116 @@ pub struct Probe {
     elements: Vec<Element>,
 }
 
+#[derive(Deserialize)]
+struct ProbeFields {
+    name: String,
+    cols: usize,
+    rows: usize,
+    pitch_x_m: f64,
+    pitch_y_m: f64,
+    layout: Layout,
+    elements: Vec<Element>,
+}
+
+impl TryFrom<ProbeFields> for Probe {
+    type Error = Error;
+    fn try_from(f: ProbeFields) -> Result<Probe> {
+        let Some(first) = f.elements.first() else {
+            return Err(Error::empty("elements", "cols * rows elements (the probe's grid)"));
+        };
+        let probe = Probe::new(ArraySpec {
+            name: f.name,
+            cols: f.cols,
+            rows: f.rows,
+            pitch_x_m: f.pitch_x_m,
+            pitch_y_m: f.pitch_y_m,
+            width_m: first.width_m,
+            height_m: first.height_m,
+            layout: f.layout,
+        })?;
+        if f.elements.len() != probe.elements.len() {
+            return Err(Error::shape(
+                "elements",
+                format!("{} elements (cols * rows)", probe.elements.len()),
+                f.elements.len().to_string(),
+            ));
+        }
+        let differs = |a: &Element, b: &Element| {
+            !(near3(a.position_m, b.position_m, 1e-12)
+                && near(a.width_m, b.width_m, 1e-12)
+                && near(a.height_m, b.height_m, 1e-12)
+                && near3(a.normal, b.normal, 1e-9))
+        };
+        if let Some(i) = (0..f.elements.len()).find(|&i| differs(&f.elements[i], &probe.elements[i])) {
+            return Err(Error::shape(
+                "elements",
+                format!(
+                    "element {i} at {:?} m (the spec's regular grid)",
+                    probe.elements[i].position_m
+                ),
+                format!("{:?}", f.elements[i]),
+            ));
+        }
+        Ok(probe)
+    }
+}
+
 /// Largest number of elements a probe may have.
 pub const MAX_ELEMENTS: usize = 1 << 17;
 
 /// Parameters of a rectangular grid of elements (flat or convex in azimuth).
+///
+/// A plain value: [`ArraySpec::validate`] checks it, [`Probe::new`] builds from it, and a
+/// deserialised spec is validated on reading.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ArraySpecFields")]
 pub struct ArraySpec {
     /// Name shown in reports.
     pub name: String,
-    /// Elements along azimuth.
+    /// Elements along azimuth (≥ 1; `cols * rows` ≤ [`MAX_ELEMENTS`]).
     pub cols: usize,
     /// Elements along elevation (1 for a 1D array).
     pub rows: usize,
-    /// Azimuth pitch, metres (arc length for convex arrays).
+    /// Azimuth pitch, metres (arc length for convex arrays), in [`ELEMENT_SIZE_RANGE_M`].
     pub pitch_x_m: f64,
-    /// Elevation pitch, metres.
+    /// Elevation pitch, metres, in [`ELEMENT_SIZE_RANGE_M`].
     pub pitch_y_m: f64,
     /// Element width (azimuth), metres; at most the pitch.
     pub width_m: f64,
-    /// Element height (elevation), metres; at most the elevation pitch.
+    /// Element height (elevation), metres; at most the elevation pitch when `rows > 1`.
     pub height_m: f64,
     /// Flat or convex.
     pub layout: Layout,
+}
+
+#[derive(Deserialize)]
+struct ArraySpecFields {
+    name: String,
+    cols: usize,
+    rows: usize,
+    pitch_x_m: f64,
+    pitch_y_m: f64,
+    width_m: f64,
+    height_m: f64,
+    layout: Layout,
+}
+
+impl TryFrom<ArraySpecFields> for ArraySpec {
+    type Error = Error;
+    fn try_from(f: ArraySpecFields) -> Result<ArraySpec> {
+        let spec = ArraySpec {
+            name: f.name,
+            cols: f.cols,
+            rows: f.rows,
+            pitch_x_m: f.pitch_x_m,
+            pitch_y_m: f.pitch_y_m,
+            width_m: f.width_m,
+            height_m: f.height_m,
+            layout: f.layout,
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
 }
 
 impl ArraySpec {
@@ -110,41 +301,56 @@ impl ArraySpec {
             layout: Layout::Flat,
         }
     }
-}
 
-impl Probe {
-    /// Builds a probe from a spec, validating every field.
-    pub fn new(spec: ArraySpec) -> Result<Probe> {
-        count_at_least("cols", spec.cols, 1)?;
-        count_at_least("rows", spec.rows, 1)?;
-        if spec.cols.saturating_mul(spec.rows) > MAX_ELEMENTS {
+    /// Checks every field: `cols`, `rows` ≥ 1 with `cols * rows` ≤ [`MAX_ELEMENTS`]; pitches and
+    /// sizes in [`ELEMENT_SIZE_RANGE_M`] metres; `width_m` ≤ `pitch_x_m`; `height_m` ≤ `pitch_y_m`
+    /// when `rows > 1`; spans `(cols − 1)·pitch_x_m` and `(rows − 1)·pitch_y_m` ≤
+    /// [`MAX_ARRAY_SPAN_M`]; a convex radius in [`CONVEX_RADIUS_RANGE_M`] for which the arc spans
+    /// less than 180°. The error names the first offending field, the expected range with its unit
+    /// and the value. Cost: O(1), no allocation on success.
+    pub fn validate(&self) -> Result<()> {
+        count_at_least("cols", self.cols, 1)?;
+        count_at_least("rows", self.rows, 1)?;
+        if self.cols.saturating_mul(self.rows) > MAX_ELEMENTS {
             return Err(Error::invalid(
                 "cols * rows",
                 format!("at most {MAX_ELEMENTS} elements"),
-                spec.cols.saturating_mul(spec.rows),
+                self.cols.saturating_mul(self.rows),
             ));
         }
-        positive("pitch_x_m", spec.pitch_x_m)?;
-        positive("pitch_y_m", spec.pitch_y_m)?;
-        positive("width_m", spec.width_m)?;
-        positive("height_m", spec.height_m)?;
-        if spec.width_m > spec.pitch_x_m * (1.0 + 1e-9) {
+        let (lo, hi) = ELEMENT_SIZE_RANGE_M;
+        plausible("pitch_x_m", self.pitch_x_m, lo, hi, "m")?;
+        plausible("pitch_y_m", self.pitch_y_m, lo, hi, "m")?;
+        plausible("width_m", self.width_m, lo, hi, "m")?;
+        plausible("height_m", self.height_m, lo, hi, "m")?;
+        if self.width_m > self.pitch_x_m * (1.0 + 1e-9) {
             return Err(Error::invalid(
                 "width_m",
-                format!("at most pitch_x_m = {}", spec.pitch_x_m),
-                spec.width_m,
+                format!("at most pitch_x_m = {} m", self.pitch_x_m),
+                self.width_m,
             ));
         }
-        if spec.rows > 1 && spec.height_m > spec.pitch_y_m * (1.0 + 1e-9) {
+        if self.rows > 1 && self.height_m > self.pitch_y_m * (1.0 + 1e-9) {
             return Err(Error::invalid(
                 "height_m",
-                format!("at most pitch_y_m = {}", spec.pitch_y_m),
-                spec.height_m,
+                format!("at most pitch_y_m = {} m", self.pitch_y_m),
+                self.height_m,
             ));
         }
-        if let Layout::Convex { radius_m } = spec.layout {
-            positive("radius_m", radius_m)?;
-            let half_arc = 0.5 * spec.pitch_x_m * (spec.cols - 1) as f64 / radius_m;
+        for (name, n, pitch) in [("cols", self.cols, self.pitch_x_m), ("rows", self.rows, self.pitch_y_m)] {
+            let span = (n - 1) as f64 * pitch;
+            if span > MAX_ARRAY_SPAN_M {
+                return Err(Error::invalid(
+                    name,
+                    format!("an array spanning at most {MAX_ARRAY_SPAN_M} m (count - 1) x pitch, in metres"),
+                    format!("{n} elements spanning {span} m"),
+                ));
+            }
+        }
+        if let Layout::Convex { radius_m } = self.layout {
+            let (lo, hi) = CONVEX_RADIUS_RANGE_M;
+            plausible("radius_m", radius_m, lo, hi, "m")?;
+            let half_arc = 0.5 * self.pitch_x_m * (self.cols - 1) as f64 / radius_m;
             if half_arc >= std::f64::consts::FRAC_PI_2 {
                 return Err(Error::invalid(
                     "radius_m",
@@ -153,6 +359,16 @@ impl Probe {
                 ));
             }
         }
+        Ok(())
+    }
+}
+
+impl Probe {
+    /// Builds a probe from a spec, validating every field ([`ArraySpec::validate`]). Cost:
+    /// O(`cols * rows`) time and one allocation of that many elements (at most
+    /// [`MAX_ELEMENTS`]), made after validation.
+    pub fn new(spec: ArraySpec) -> Result<Probe> {
+        spec.validate()?;
         let mut elements = Vec::with_capacity(spec.cols * spec.rows);
         for c in 0..spec.cols {
             let u = (c as f64 - 0.5 * (spec.cols - 1) as f64) * spec.pitch_x_m;
@@ -191,11 +407,14 @@ impl Probe {
     }
 
     /// A flat 1D linear (or phased) array of `n` elements: `pitch_m`, element `width_m`, element
-    /// `height_m` (elevation). `elevation_subelements` > 1 splits each element in elevation so that
-    /// an elevation lens can be modelled with [`ChannelMode::Columns`].
+    /// `height_m` (elevation), all metres in [`ELEMENT_SIZE_RANGE_M`]. `elevation_subelements` > 1
+    /// splits each element in elevation so that an elevation lens can be modelled with
+    /// [`ChannelMode::Columns`] (each sub-element's height must stay in range). Validated as
+    /// [`Probe::new`]; same cost.
     pub fn linear(n: usize, pitch_m: f64, width_m: f64, height_m: f64, elevation_subelements: usize) -> Result<Probe> {
         count_at_least("elevation_subelements", elevation_subelements, 1)?;
-        positive("height_m", height_m)?;
+        let (lo, hi) = ELEMENT_SIZE_RANGE_M;
+        plausible("height_m", height_m, lo, hi, "m")?;
         let sub = height_m / elevation_subelements as f64;
         Probe::new(ArraySpec {
             name: format!("linear {n} x {:.3} mm", pitch_m * 1e3),
@@ -210,13 +429,16 @@ impl Probe {
     }
 
     /// A phased array: a linear array whose pitch is small enough to steer (typically ≤ λ/2).
+    /// Validated as [`Probe::linear`]; same cost.
     pub fn phased(n: usize, pitch_m: f64, width_m: f64, height_m: f64) -> Result<Probe> {
         let mut p = Probe::linear(n, pitch_m, width_m, height_m, 1)?;
         p.name = format!("phased {n} x {:.3} mm", pitch_m * 1e3);
         Ok(p)
     }
 
-    /// A convex 1D array of `n` elements at arc pitch `pitch_m` on a radius `radius_m`.
+    /// A convex 1D array of `n` elements at arc pitch `pitch_m` on a radius `radius_m` (in
+    /// [`CONVEX_RADIUS_RANGE_M`], the arc spanning less than 180°). Validated as [`Probe::new`];
+    /// same cost.
     pub fn convex(n: usize, pitch_m: f64, width_m: f64, height_m: f64, radius_m: f64) -> Result<Probe> {
         Probe::new(ArraySpec {
             name: format!("convex {n} x {:.3} mm, R {:.0} mm", pitch_m * 1e3, radius_m * 1e3),
@@ -263,17 +485,32 @@ impl Probe {
     pub fn layout(&self) -> Layout {
         self.layout
     }
-    /// All elements, index `col * rows + row`.
+    /// All elements, index `col * rows + row` (never empty).
     pub fn elements(&self) -> &[Element] {
         &self.elements
     }
-    /// Number of elements.
+    /// Number of elements (`cols * rows`, at least 1).
     pub fn n_elements(&self) -> usize {
         self.elements.len()
     }
-    /// Element at column `col`, row `row` (panics when out of range).
+    /// Element at column `col`, row `row`, or `None` when `col ≥ cols` or `row ≥ rows`. Cost: O(1).
+    pub fn get_element(&self, col: usize, row: usize) -> Option<&Element> {
+        (col < self.cols && row < self.rows).then(|| &self.elements[col * self.rows + row])
+    }
+    /// Element at column `col`, row `row`, like indexing a slice; [`Probe::get_element`] is the
+    /// form that cannot fail.
+    ///
+    /// # Panics
+    ///
+    /// When `col ≥ cols` or `row ≥ rows` (a caller's indexing bug, as with `slice[i]`).
     pub fn element(&self, col: usize, row: usize) -> &Element {
-        &self.elements[col * self.rows + row]
+        match self.get_element(col, row) {
+            Some(e) => e,
+            None => panic!(
+                "element ({col}, {row}) is outside the {} x {} probe",
+                self.cols, self.rows
+            ),
+        }
     }
 }
 
@@ -284,7 +521,8 @@ pub enum ChannelMode {
     /// One channel per active column: its active rows summed after elevation-focusing delays for a
     /// focus at `elevation_focus_m` (None: summed without delays).
     Columns {
-        /// Electronic elevation focal depth, metres.
+        /// Electronic elevation focal depth, metres, in [`ELEVATION_FOCUS_RANGE_M`] (checked by
+        /// [`Aperture::new`]).
         elevation_focus_m: Option<f64>,
     },
     /// Every active element is a channel.
@@ -292,7 +530,15 @@ pub enum ChannelMode {
 }
 
 /// One receive/transmit channel: a set of elements and their elevation-lens advances.
+///
+/// The channels of an [`Aperture`] are read through [`Aperture::channels`] and always refer to
+/// elements of its probe. A `Channel` deserialised on its own is checked: at least one element and
+/// at most [`MAX_ELEMENTS`], one finite advance within ±[`MAX_LENS_ADVANCE_S`] per element, a
+/// position with finite coordinates within ±[`MAX_ELEMENT_COORDINATE_M`], and a finite non-zero
+/// normal (normalised on reading). Whether its element indices exist is a question for the
+/// aperture, which checks them against its probe.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ChannelFields")]
 pub struct Channel {
     /// Element indices in the probe.
     pub elements: Vec<usize>,
@@ -305,11 +551,67 @@ pub struct Channel {
     pub normal: [f64; 3],
 }
 
+#[derive(Deserialize)]
+struct ChannelFields {
+    elements: Vec<usize>,
+    advances_s: Vec<f64>,
+    position_m: [f64; 3],
+    normal: [f64; 3],
+}
+
+impl TryFrom<ChannelFields> for Channel {
+    type Error = Error;
+    fn try_from(f: ChannelFields) -> Result<Channel> {
+        if f.elements.is_empty() {
+            return Err(Error::empty("elements", "at least one element per channel"));
+        }
+        if f.elements.len() > MAX_ELEMENTS {
+            return Err(Error::invalid(
+                "elements",
+                format!("at most {MAX_ELEMENTS} elements per channel"),
+                f.elements.len(),
+            ));
+        }
+        if f.advances_s.len() != f.elements.len() {
+            return Err(Error::shape(
+                "advances_s",
+                format!("{} advances (one per element)", f.elements.len()),
+                f.advances_s.len().to_string(),
+            ));
+        }
+        if let Some(a) = f
+            .advances_s
+            .iter()
+            .find(|a| !(a.is_finite() && a.abs() <= MAX_LENS_ADVANCE_S))
+        {
+            return Err(Error::invalid(
+                "advances_s",
+                format!("finite advances within ±{MAX_LENS_ADVANCE_S} s"),
+                a,
+            ));
+        }
+        Ok(Channel {
+            elements: f.elements,
+            advances_s: f.advances_s,
+            position_m: check_position("position_m", f.position_m)?,
+            normal: unit_vector("normal", f.normal)?,
+        })
+    }
+}
+
 /// Speed of sound used for electronic elevation focusing (scanner convention), m/s.
 pub const LENS_SOUND_SPEED_M_S: f64 = 1540.0;
 
 /// Active elements grouped into channels. See the [module docs](self).
+///
+/// Built by [`Aperture::new`] (or [`Aperture::columns`], [`Aperture::full`]); its fields are
+/// private, so every channel refers to elements of its probe. A deserialised aperture is rebuilt
+/// from its probe, columns, rows and channel mode with [`Aperture::new`]; when the file lists
+/// channels they must equal the rebuilt ones (element indices exactly, advances within 1e-15 s,
+/// positions within 1e-12 m, normals within 1e-9), and when it omits them the rebuilt ones are
+/// used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ApertureFields")]
 pub struct Aperture {
     probe: Probe,
     cols: Range<usize>,
@@ -318,13 +620,63 @@ pub struct Aperture {
     channels: Vec<Channel>,
 }
 
+#[derive(Deserialize)]
+struct ApertureFields {
+    probe: Probe,
+    cols: Range<usize>,
+    rows: Range<usize>,
+    mode: ChannelMode,
+    #[serde(default)]
+    channels: Option<Vec<Channel>>,
+}
+
+impl TryFrom<ApertureFields> for Aperture {
+    type Error = Error;
+    fn try_from(f: ApertureFields) -> Result<Aperture> {
+        let ap = Aperture::new(&f.probe, f.cols, f.rows, f.mode)?;
+        let Some(listed) = f.channels else {
+            return Ok(ap);
+        };
+        if listed.len() != ap.channels.len() {
+            return Err(Error::shape(
+                "channels",
+                format!("{} channels (the aperture's columns, rows and mode)", ap.channels.len()),
+                listed.len().to_string(),
+            ));
+        }
+        let differs = |a: &Channel, b: &Channel| {
+            a.elements != b.elements
+                || a.advances_s.len() != b.advances_s.len()
+                || a.advances_s
+                    .iter()
+                    .zip(&b.advances_s)
+                    .any(|(x, y)| !near(*x, *y, 1e-15))
+                || !near3(a.position_m, b.position_m, 1e-12)
+                || !near3(a.normal, b.normal, 1e-9)
+        };
+        if let Some(i) = (0..listed.len()).find(|&i| differs(&listed[i], &ap.channels[i])) {
+            return Err(Error::shape(
+                "channels",
+                format!(
+                    "channel {i} with elements {:?} (rebuilt from the probe, columns, rows and mode)",
+                    ap.channels[i].elements
+                ),
+                format!("elements {:?}", listed[i].elements),
+            ));
+        }
+        Ok(ap)
+    }
+}
+
 impl Aperture {
-    /// Aperture over columns `cols` and all rows of `probe`.
+    /// Aperture over columns `cols` and all rows of `probe`. Validated and costed as
+    /// [`Aperture::new`].
     pub fn columns(probe: &Probe, cols: Range<usize>, mode: ChannelMode) -> Result<Aperture> {
         Aperture::new(probe, cols, 0..probe.rows, mode)
     }
 
-    /// The whole probe, every column a channel, with the given elevation focus.
+    /// The whole probe, every column a channel, with the given elevation focus (metres, in
+    /// [`ELEVATION_FOCUS_RANGE_M`]). Validated and costed as [`Aperture::new`].
     pub fn full(probe: &Probe, elevation_focus_m: Option<f64>) -> Result<Aperture> {
         Aperture::new(
             probe,
@@ -334,7 +686,10 @@ impl Aperture {
         )
     }
 
-    /// Aperture over columns `cols` and rows `rows` of `probe`, grouped by `mode`.
+    /// Aperture over columns `cols` and rows `rows` of `probe` (non-empty ranges within the probe),
+    /// grouped by `mode`; a [`ChannelMode::Columns`] focus must lie in [`ELEVATION_FOCUS_RANGE_M`]
+    /// metres. Errors name `cols`, `rows` or `elevation_focus_m`. Cost: O(active elements) time and
+    /// memory (a copy of the probe plus one channel per column or element).
     pub fn new(probe: &Probe, cols: Range<usize>, rows: Range<usize>, mode: ChannelMode) -> Result<Aperture> {
         if cols.is_empty() || cols.end > probe.cols {
             return Err(Error::invalid(
@@ -355,18 +710,20 @@ impl Aperture {
         match mode {
             ChannelMode::Columns { elevation_focus_m } => {
                 if let Some(f) = elevation_focus_m {
-                    positive("elevation_focus_m", f)?;
+                    let (lo, hi) = ELEVATION_FOCUS_RANGE_M;
+                    plausible("elevation_focus_m", f, lo, hi, "m")?;
                 }
                 for col in cols.clone() {
                     let els: Vec<usize> = rows.clone().map(|r| col * probe.rows + r).collect();
                     let y_ref = els.iter().map(|&e| probe.elements[e].position_m[1]).sum::<f64>() / els.len() as f64;
-                    let e0 = probe.elements[els[0]];
+                    let e0 = probe.elements[col * probe.rows + rows.start];
                     let advances_s = els
                         .iter()
                         .map(|&e| match elevation_focus_m {
+                            // √(f² + dy²) − f in a form without cancellation.
                             Some(f) => {
                                 let dy = probe.elements[e].position_m[1] - y_ref;
-                                ((f * f + dy * dy).sqrt() - f) / c
+                                dy * dy / (f.hypot(dy) + f) / c
                             }
                             None => 0.0,
                         })
@@ -407,11 +764,11 @@ impl Aperture {
     pub fn probe(&self) -> &Probe {
         &self.probe
     }
-    /// Active columns.
+    /// Active columns (non-empty, within the probe).
     pub fn cols(&self) -> Range<usize> {
         self.cols.clone()
     }
-    /// Active rows.
+    /// Active rows (non-empty, within the probe).
     pub fn rows(&self) -> Range<usize> {
         self.rows.clone()
     }
@@ -419,15 +776,15 @@ impl Aperture {
     pub fn mode(&self) -> ChannelMode {
         self.mode
     }
-    /// The channels.
+    /// The channels (at least one; each refers to elements of [`Aperture::probe`]).
     pub fn channels(&self) -> &[Channel] {
         &self.channels
     }
-    /// Number of channels.
+    /// Number of channels (at least 1).
     pub fn n_channels(&self) -> usize {
         self.channels.len()
     }
-    /// Reference positions of all channels.
+    /// Reference positions of all channels, metres. Allocates one vector.
     pub fn channel_positions(&self) -> Vec<[f64; 3]> {
         self.channels.iter().map(|c| c.position_m).collect()
     }
@@ -435,7 +792,7 @@ impl Aperture {
     pub fn width_m(&self) -> f64 {
         self.cols.len() as f64 * self.probe.pitch_x_m
     }
-    /// Centre of the active aperture (mean of the channel positions).
+    /// Centre of the active aperture (mean of the channel positions), metres. Cost: O(channels).
     pub fn center_m(&self) -> [f64; 3] {
         let n = self.channels.len() as f64;
         let mut c = [0.0; 3];

@@ -31,7 +31,7 @@
 
 use crate::envelope::par_row_blocks;
 use crate::error::{Error, Result, check_size};
-use crate::frame::{BModeFrame, MAX_RASTER_SIDE_PX};
+use crate::frame::{BModeFrame, MAX_FRAME_COORDINATE_M, MAX_RASTER_SIDE_PX, check_geometry};
 use crate::grid::{Grid, GridKind};
 use ndarray::{Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 use rayon::prelude::*;
@@ -42,16 +42,20 @@ const LUT_CAP_BYTES: u64 = 1 << 30;
 /// Size and field of view of a display raster.
 ///
 /// Ranges left at `None` take the defaults of [`RasterSpec::default_ranges_m`]; a display-depth
-/// crop is `z_range_m = Some((z_min, display_depth_m))`.
+/// crop is `z_range_m = Some((z_min, display_depth_m))`. A plain value: [`RasterSpec::validate`]
+/// (which [`ScanConverter::new`] calls before allocating anything) checks the sizes, the ranges
+/// (finite edges within ±[`MAX_FRAME_COORDINATE_M`] metres, `hi > lo`) and the resulting pixel
+/// size ([`PIXEL_SIZE_RANGE_M`](crate::frame::PIXEL_SIZE_RANGE_M)), so that every accepted raster
+/// makes a valid [`BModeFrame`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RasterSpec {
     /// Number of columns (x), `1..=MAX_RASTER_SIDE_PX`.
     pub width_px: usize,
     /// Number of rows (z), `1..=MAX_RASTER_SIDE_PX`.
     pub height_px: usize,
-    /// Lateral span `(left edge, right edge)`, metres.
+    /// Lateral span `(left edge, right edge)`, metres (within ±[`MAX_FRAME_COORDINATE_M`]).
     pub x_range_m: Option<(f64, f64)>,
-    /// Depth span `(top edge, bottom edge)`, metres.
+    /// Depth span `(top edge, bottom edge)`, metres (within ±[`MAX_FRAME_COORDINATE_M`]).
     pub z_range_m: Option<(f64, f64)>,
     /// Grey level of raster pixels outside the grid's field of view.
     pub background: u8,
@@ -65,7 +69,8 @@ impl Default for RasterSpec {
 }
 
 impl RasterSpec {
-    /// A `width_px × height_px` raster with the default ranges and a black background.
+    /// A `width_px × height_px` raster with the default ranges and a black background (checked
+    /// later, by [`RasterSpec::validate`]).
     pub fn new(width_px: usize, height_px: usize) -> Self {
         RasterSpec {
             width_px,
@@ -76,13 +81,13 @@ impl RasterSpec {
         }
     }
 
-    /// Sets the lateral span `(left, right)`, metres.
+    /// Sets the lateral span `(left, right)`, metres (checked by [`RasterSpec::validate`]).
     pub fn with_x_range_m(mut self, x_range_m: (f64, f64)) -> Self {
         self.x_range_m = Some(x_range_m);
         self
     }
 
-    /// Sets the depth span `(top, bottom)`, metres.
+    /// Sets the depth span `(top, bottom)`, metres (checked by [`RasterSpec::validate`]).
     pub fn with_z_range_m(mut self, z_range_m: (f64, f64)) -> Self {
         self.z_range_m = Some(z_range_m);
         self
@@ -97,7 +102,9 @@ impl RasterSpec {
     /// The default ranges `(x_range_m, z_range_m)` for `grid`: x spans the grid's lateral extent; z
     /// spans from the probe face `z = 0` (or the grid's shallowest point if that is above the face,
     /// as on a curved grid's arc) to the grid's deepest point for a sector or curved grid, and the
-    /// grid's own depth range for a Cartesian grid.
+    /// grid's own depth range for a Cartesian grid. A grid of one line (or one depth) has a range of
+    /// zero width there, which [`RasterSpec::validate`] refuses: set that range explicitly. Errors on
+    /// a point-list grid (`grid`). Cost: O(grid pixels) for the grid's extent.
     pub fn default_ranges_m(grid: &Grid) -> Result<((f64, f64), (f64, f64))> {
         let e = grid.extent();
         let z_min = match grid.kind() {
@@ -108,7 +115,8 @@ impl RasterSpec {
         Ok(((e.x_min_m, e.x_max_m), (z_min, e.z_max_m)))
     }
 
-    /// This spec's ranges, the defaults filled in for `grid`.
+    /// This spec's ranges, the defaults filled in for `grid` (not validated). Errors and cost as
+    /// [`RasterSpec::default_ranges_m`].
     pub fn resolved_ranges_m(&self, grid: &Grid) -> Result<((f64, f64), (f64, f64))> {
         let (x, z) = Self::default_ranges_m(grid)?;
         Ok((self.x_range_m.unwrap_or(x), self.z_range_m.unwrap_or(z)))
@@ -116,6 +124,8 @@ impl RasterSpec {
 
     /// Square pixels: keeps `height_px` and the depth span, sets `width_px` to the nearest count
     /// that covers the lateral span and widens that span symmetrically so that `dx = dz` exactly.
+    /// Errors name `height_px`, `z_range_m`, `x_range_m` or `width_px` (more than
+    /// [`MAX_RASTER_SIDE_PX`] columns); nothing is allocated.
     pub fn with_square_pixels(mut self, grid: &Grid) -> Result<Self> {
         let ((x0, x1), (z0, z1)) = self.resolved_ranges_m(grid)?;
         check_side("height_px", self.height_px)?;
@@ -137,9 +147,28 @@ impl RasterSpec {
         Ok(self)
     }
 
-    /// A raster of `height_px` rows with square pixels over the default ranges for `grid`.
+    /// A raster of `height_px` rows with square pixels over the default ranges for `grid`. Errors
+    /// as [`RasterSpec::with_square_pixels`].
     pub fn square_pixels_for(grid: &Grid, height_px: usize) -> Result<Self> {
         RasterSpec::new(1, height_px).with_square_pixels(grid)
+    }
+
+    /// Checks this spec against `grid` without allocating, returning the resolved ranges
+    /// `(x_range_m, z_range_m)`: `width_px` and `height_px` in `1..=`[`MAX_RASTER_SIDE_PX`]; a
+    /// Cartesian or sector grid; ranges with finite edges within ±[`MAX_FRAME_COORDINATE_M`]
+    /// metres and `hi > lo`; pixel sizes in [`PIXEL_SIZE_RANGE_M`](crate::frame::PIXEL_SIZE_RANGE_M)
+    /// metres. The error names the field (`width_px`, `x_range_m`, `pixel_size_m[0]`, …). Cost:
+    /// O(grid pixels) for the grid's extent when a range is left at its default.
+    pub fn validate(&self, grid: &Grid) -> Result<((f64, f64), (f64, f64))> {
+        check_side("width_px", self.width_px)?;
+        check_side("height_px", self.height_px)?;
+        geometry(grid)?;
+        let ((x0, x1), (z0, z1)) = self.resolved_ranges_m(grid)?;
+        check_range("x_range_m", (x0, x1))?;
+        check_range("z_range_m", (z0, z1))?;
+        let (dx, dz) = ((x1 - x0) / self.width_px as f64, (z1 - z0) / self.height_px as f64);
+        check_geometry(self.height_px, self.width_px, [x0 + 0.5 * dx, z0 + 0.5 * dz], [dx, dz])?;
+        Ok(((x0, x1), (z0, z1)))
     }
 }
 
@@ -238,11 +267,20 @@ fn check_side(name: &'static str, n: usize) -> Result<()> {
     Ok(())
 }
 
+/// Checks a raster range: finite edges within ±[`MAX_FRAME_COORDINATE_M`] metres, `hi > lo`.
 fn check_range(name: &'static str, r: (f64, f64)) -> Result<()> {
-    if r.0.is_finite() && r.1.is_finite() && r.1 > r.0 {
+    let m = MAX_FRAME_COORDINATE_M;
+    if r.0.is_finite() && r.1.is_finite() && r.0.abs() <= m && r.1.abs() <= m && r.1 > r.0 {
         Ok(())
     } else {
-        Err(Error::invalid(name, "finite (lo, hi) with hi > lo", format!("{r:?}")))
+        Err(Error::invalid(
+            name,
+            format!(
+                "finite edges (lo, hi) within ±{m} m with hi > lo, in metres (a grid of one line or one depth \
+                 has no extent of its own along that axis: set the range)"
+            ),
+            format!("{r:?}"),
+        ))
     }
 }
 
@@ -297,13 +335,14 @@ fn geometry(grid: &Grid) -> Result<Geometry<'_>> {
 impl ScanConverter {
     /// Plans the conversion of images on `grid` (Cartesian, sector or curved; a points grid is an
     /// error) to the raster `spec`, building the lookup table (in parallel over rows).
+    ///
+    /// `spec` is checked first ([`RasterSpec::validate`]; errors name the field), so a huge or
+    /// implausible raster is refused before anything is allocated; grids of one line, one depth
+    /// or one pixel work once their zero-width range is set. Cost: a lookup table of 8 bytes per
+    /// raster pixel (at most 512 MiB at 8192 × 8192) and one bisection per pixel and axis.
     pub fn new(grid: &Grid, spec: RasterSpec) -> Result<Self> {
-        check_side("width_px", spec.width_px)?;
-        check_side("height_px", spec.height_px)?;
+        let ((x0, x1), (z0, z1)) = spec.validate(grid)?;
         let geom = geometry(grid)?;
-        let ((x0, x1), (z0, z1)) = spec.resolved_ranges_m(grid)?;
-        check_range("x_range_m", (x0, x1))?;
-        check_range("z_range_m", (z0, z1))?;
         let (n_lines, n_depths) = grid.shape();
         if n_lines.checked_mul(n_depths).is_none_or(|n| n >= OUTSIDE as usize) {
             return Err(Error::invalid(
@@ -410,7 +449,8 @@ impl ScanConverter {
         self.run(img, out, self.background, f32::from, |v| (v + 0.5) as u8)
     }
 
-    /// Allocating form of [`convert_into`](ScanConverter::convert_into).
+    /// Allocating form of [`convert_into`](ScanConverter::convert_into): one raster of
+    /// `height_px × width_px` bytes.
     pub fn convert(&self, img: ArrayView2<'_, u8>) -> Result<Array2<u8>> {
         let mut out = Array2::zeros(self.output_shape());
         self.convert_into(img, out.view_mut())?;
@@ -428,14 +468,17 @@ impl ScanConverter {
         self.run(img, out, background, |v| v, |v| v)
     }
 
-    /// Allocating form of [`convert_f32_into`](ScanConverter::convert_f32_into).
+    /// Allocating form of [`convert_f32_into`](ScanConverter::convert_f32_into): one raster of
+    /// `height_px × width_px` `f32`.
     pub fn convert_f32(&self, img: ArrayView2<'_, f32>, background: f32) -> Result<Array2<f32>> {
         let mut out = Array2::zeros(self.output_shape());
         self.convert_f32_into(img, out.view_mut(), background)?;
         Ok(out)
     }
 
-    /// A frame with this raster's geometry, filled with the background.
+    /// A frame with this raster's geometry, filled with the background. The geometry was checked
+    /// by [`ScanConverter::new`], so this does not fail in practice. Cost: one raster of
+    /// `height_px × width_px` bytes.
     pub fn new_frame(&self) -> Result<BModeFrame> {
         let pixels = Array2::from_elem(self.output_shape(), self.background);
         BModeFrame::new(pixels, self.origin_m(), self.pixel_size_m())
@@ -729,5 +772,80 @@ mod tests {
         assert_eq!(axis_position(&axis, 3.1), None);
         assert_eq!(axis_position(&axis, f64::NAN), None);
         assert_eq!(axis_position(&[2.0], 2.0), Some((0, 0.0)));
+    }
+
+    /// Grids of one line, one depth or one pixel convert or give a typed error naming the range to
+    /// set; point grids are refused.
+    #[test]
+    fn odd_grids_convert_or_give_typed_errors() {
+        let z: Vec<f64> = (0..50).map(|k| 0.01 + 1e-3 * k as f64).collect();
+        let x: Vec<f64> = (0..20).map(|l| -0.01 + 1e-3 * l as f64).collect();
+        let one_line = Grid::cartesian_from_axes(vec![0.0], z.clone(), 0.0).unwrap();
+        let one_depth = Grid::cartesian_from_axes(x, vec![0.02], 0.0).unwrap();
+        let one_ray = Grid::polar([0.0; 3], 0.0, vec![0.1], z).unwrap();
+        let one_pixel = Grid::polar([0.0; 3], 0.0, vec![0.0], vec![0.02]).unwrap();
+        let cases = [
+            (
+                &one_line,
+                "x_range_m",
+                RasterSpec::new(10, 10).with_x_range_m((-0.01, 0.01)),
+            ),
+            (
+                &one_depth,
+                "z_range_m",
+                RasterSpec::new(10, 10).with_z_range_m((0.0, 0.03)),
+            ),
+            (&one_ray, "", RasterSpec::new(10, 10)),
+            (
+                &one_pixel,
+                "x_range_m",
+                RasterSpec::new(3, 3).with_x_range_m((-0.001, 0.001)),
+            ),
+        ];
+        for (grid, missing, spec) in cases {
+            match ScanConverter::new(grid, RasterSpec::new(10, 10)) {
+                Ok(_) => assert!(missing.is_empty()),
+                Err(e) => assert_eq!(e.parameter(), Some(missing), "{e}"),
+            }
+            // Square pixels either work or give a typed error.
+            let _ = RasterSpec::square_pixels_for(grid, 10).and_then(|s| ScanConverter::new(grid, s));
+            let sc = ScanConverter::new(grid, spec).unwrap();
+            let img = Array2::from_elem(grid.shape(), 7u8);
+            let out = sc.convert(img.view()).unwrap();
+            assert_eq!(out.dim(), (spec.height_px, spec.width_px));
+            let f = sc.convert_f32(img.mapv(f32::from).view(), -1.0).unwrap();
+            assert!(f.iter().all(|&v| v == -1.0 || (v - 7.0).abs() < 1e-4));
+            let mut frame = sc.new_frame().unwrap();
+            sc.convert_into_frame(img.view(), &mut frame).unwrap();
+        }
+        let points = Grid::points(vec![[0.0, 0.0, 0.01]]).unwrap();
+        assert_eq!(
+            ScanConverter::new(&points, RasterSpec::new(4, 4))
+                .unwrap_err()
+                .parameter(),
+            Some("grid")
+        );
+        assert!(RasterSpec::square_pixels_for(&points, 10).is_err());
+    }
+
+    /// Rasters beyond the plausible field or with pixels below 10 nm are refused before the lookup
+    /// table is allocated, and whatever is accepted makes a valid frame.
+    #[test]
+    fn implausible_rasters_are_refused_before_allocating() {
+        let grid = Grid::sector((-0.4, 0.4), 20, (0.0, 0.04), 50).unwrap();
+        let e = ScanConverter::new(&grid, RasterSpec::new(10, 10).with_z_range_m((0.0, 1e300))).unwrap_err();
+        assert!(
+            e.parameter() == Some("z_range_m") && e.to_string().contains(" m"),
+            "{e}"
+        );
+        let e = ScanConverter::new(&grid, RasterSpec::new(8192, 10).with_x_range_m((0.0, 1e-6))).unwrap_err();
+        assert_eq!(e.parameter(), Some("pixel_size_m[0]"), "{e}");
+        for (w, h) in [(usize::MAX, 1), (1, usize::MAX), (0, 0), (MAX_RASTER_SIDE_PX + 1, 1)] {
+            assert!(ScanConverter::new(&grid, RasterSpec::new(w, h)).is_err());
+        }
+        let m = MAX_FRAME_COORDINATE_M;
+        let spec = RasterSpec::new(1, 1).with_x_range_m((-m, m)).with_z_range_m((-m, m));
+        let sc = ScanConverter::new(&grid, spec).unwrap();
+        assert!(sc.new_frame().is_ok());
     }
 }
