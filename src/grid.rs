@@ -327,7 +327,18 @@ impl Grid {
         a * b
     }
 
-    /// Position of pixel `(line, k)`, metres. Panics if out of range (use [`Grid::shape`]).
+    /// Position of pixel `(line, k)`, metres, or `None` outside [`Grid::shape`].
+    pub fn get_position(&self, line: usize, k: usize) -> Option<[f64; 3]> {
+        let (nl, nd) = self.shape();
+        (line < nl && k < nd).then(|| self.position(line, k))
+    }
+
+    /// Position of pixel `(line, k)`, metres.
+    ///
+    /// # Panics
+    ///
+    /// Like slice indexing, if `(line, k)` lies outside [`Grid::shape`] (a programming error);
+    /// [`Grid::get_position`] returns `None` instead.
     pub fn position(&self, line: usize, k: usize) -> [f64; 3] {
         match &self.kind {
             GridKind::Cartesian { x_m, z_m, y_m } => [x_m[line], *y_m, z_m[k]],
@@ -428,6 +439,16 @@ mod tests {
         let e = Grid::cartesian((-20.0, 20.0), 8, (5.0, 40.0), 8).unwrap_err();
         assert!(e.to_string().contains("x_range_m"), "{e}");
         assert!(Grid::points(vec![[0.0, 0.0, 30.0]]).is_err());
+    }
+
+    #[test]
+    fn positions_inside_and_outside() {
+        let g = Grid::cartesian((-0.01, 0.01), 3, (0.01, 0.02), 4).unwrap();
+        assert_eq!(g.get_position(2, 3), Some(g.position(2, 3)));
+        assert_eq!(g.get_position(3, 0), None);
+        assert_eq!(g.get_position(0, 4), None);
+        let p = Grid::points(vec![[0.0, 0.0, 0.01]]).unwrap();
+        assert_eq!(p.get_position(1, 0), None);
     }
 
     #[test]

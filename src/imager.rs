@@ -192,7 +192,11 @@ impl Imager {
         // The imager's own frame buffers (IQ channel data, complex image, envelope, mapped image),
         // on top of the beamformer's plan, checked before they are allocated.
         let buffers = (n_tx * n_ch * demod.output_len()) as u128 * 8 + (n_lines * n_depths) as u128 * 13;
-        check_size("imager buffers", buffers + beamformer.memory_bytes(), DEFAULT_MEMORY_CAP_BYTES)?;
+        check_size(
+            "imager buffers",
+            buffers + beamformer.memory_bytes(),
+            DEFAULT_MEMORY_CAP_BYTES,
+        )?;
         Ok(Imager {
             iq: Array3::zeros((n_tx, n_ch, demod.output_len())),
             image: Array2::zeros((n_lines, n_depths)),
