@@ -1,0 +1,323 @@
+//! The impulses ("taps") of one scatterer on every channel of an aperture: element directivity,
+//! spreading and attenuation at fc, and the delay-binned collapse of column channels.
+
+use super::context::Context;
+use super::math::{dist, sinc, sinc_small, small_sin_cos};
+use crate::phantom::Scatterer;
+use crate::probe::Aperture;
+use std::f64::consts::PI;
+
+/// Width of the delay bins of a column channel, in periods of fc.
+pub(super) const BIN_PERIODS: f64 = 0.25;
+
+/// Per-scatterer scratch of the column fast path.
+#[derive(Default)]
+pub(super) struct ColumnScratch {
+    pub(super) delta: Vec<f32>,
+    pub(super) gain: Vec<f32>,
+    pub(super) bin: Vec<f32>,
+    pub(super) re: Vec<f32>,
+    pub(super) im: Vec<f32>,
+    pub(super) sums: Vec<(f32, f32)>,
+}
+
+impl ColumnScratch {
+    pub(super) fn resize(&mut self, n: usize) {
+        for v in [
+            &mut self.delta,
+            &mut self.gain,
+            &mut self.bin,
+            &mut self.re,
+            &mut self.im,
+        ] {
+            v.resize(n, 0.0);
+        }
+    }
+}
+
+/// One impulse: amplitude and delay (seconds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Tap {
+    pub(super) amp: f32,
+    pub(super) delay_s: f64,
+}
+
+/// Impulses of every channel for one scatterer; channel `ch` owns `taps[offsets[ch]..offsets[ch + 1]]`.
+#[derive(Debug, Clone)]
+pub(super) struct Taps {
+    pub(super) taps: Vec<Tap>,
+    pub(super) offsets: Vec<u32>,
+}
+
+impl Taps {
+    pub(super) fn channel(&self, ch: usize) -> &[Tap] {
+        &self.taps[self.offsets[ch] as usize..self.offsets[ch + 1] as usize]
+    }
+}
+
+/// Plain-array geometry of an aperture.
+#[derive(Debug, Clone)]
+pub(super) struct Geometry {
+    /// Per channel: reference point, normal (x, z), azimuth direction (x, z), element range.
+    pub(super) ref_pos: Vec<[f64; 3]>,
+    pub(super) normal: Vec<[f64; 2]>,
+    pub(super) udir: Vec<[f64; 2]>,
+    pub(super) range: Vec<(usize, usize)>,
+    /// Per element (channel-major): position, lens advance.
+    pub(super) pos: Vec<[f64; 3]>,
+    pub(super) advance_s: Vec<f64>,
+    /// Per element, f32 for the column fast path: y relative to the channel's reference, advance.
+    pub(super) y_rel: Vec<f32>,
+    pub(super) advance_f32: Vec<f32>,
+    pub(super) width_m: f64,
+    pub(super) height_m: f64,
+}
+
+impl Geometry {
+    pub(super) fn new(ap: &Aperture) -> Geometry {
+        let els = ap.probe().elements();
+        let mut g = Geometry {
+            ref_pos: vec![],
+            normal: vec![],
+            udir: vec![],
+            range: vec![],
+            pos: vec![],
+            advance_s: vec![],
+            y_rel: vec![],
+            advance_f32: vec![],
+            width_m: els[0].width_m,
+            height_m: els[0].height_m,
+        };
+        for ch in ap.channels() {
+            let start = g.pos.len();
+            for (&e, &a) in ch.elements.iter().zip(&ch.advances_s) {
+                g.pos.push(els[e].position_m);
+                g.advance_s.push(a);
+                g.y_rel.push((els[e].position_m[1] - ch.position_m[1]) as f32);
+                g.advance_f32.push(a as f32);
+            }
+            g.range.push((start, g.pos.len()));
+            g.ref_pos.push(ch.position_m);
+            g.normal.push([ch.normal[0], ch.normal[2]]);
+            let u = els[ch.elements[0]].azimuth_dir();
+            g.udir.push([u[0], u[2]]);
+        }
+        g
+    }
+}
+
+impl Context {
+    /// Directivity times spreading `D_e / r` of an element with normal `n` and azimuth direction
+    /// `u` (both in the x–z plane) for the vector `d = p − x_e` of length `r`.
+    pub(super) fn element_gain(&self, n: [f64; 2], u: [f64; 2], d: [f64; 3], r: f64) -> f64 {
+        let cos_t = (d[0] * n[0] + d[2] * n[1]) / r;
+        if cos_t <= 0.0 {
+            return 0.0;
+        }
+        let su = (d[0] * u[0] + d[2] * u[1]) / r;
+        let sy = d[1] / r;
+        sinc(self.tx_geo.width_m * su / self.lambda) * sinc(self.tx_geo.height_m * sy / self.lambda) * cos_t / r
+    }
+
+    /// Impulses of every channel of `geo` for scatterer `s` (one leg, attenuation at fc included).
+    pub(super) fn taps(&self, geo: &Geometry, s: &Scatterer) -> Taps {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2_fma {
+            // SAFETY: the CPU supports AVX2 and FMA (checked at run time in `Context::new`).
+            return unsafe { self.taps_avx2(geo, s) };
+        }
+        self.taps_generic(geo, s)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn taps_avx2(&self, geo: &Geometry, s: &Scatterer) -> Taps {
+        self.taps_generic(geo, s)
+    }
+
+    #[inline(always)]
+    pub(super) fn taps_generic(&self, geo: &Geometry, s: &Scatterer) -> Taps {
+        let p = s.position_m;
+        let n_ch = geo.range.len();
+        let mut taps = Vec::with_capacity(if self.exact { geo.pos.len() } else { n_ch });
+        let mut offsets = Vec::with_capacity(n_ch + 1);
+        offsets.push(0u32);
+        let mut scratch = ColumnScratch::default();
+        for ch in 0..n_ch {
+            let (a, b) = geo.range[ch];
+            let r_ref = dist(p, geo.ref_pos[ch]);
+            let att = (-self.alpha * self.fc * r_ref).exp();
+            let (n, u) = (geo.normal[ch], geo.udir[ch]);
+            let tau_ref = r_ref / self.c;
+            if self.exact || b - a == 1 {
+                for e in a..b {
+                    let x = geo.pos[e];
+                    let d = [p[0] - x[0], p[1] - x[1], p[2] - x[2]];
+                    let r = dist(p, x);
+                    let g = self.element_gain(n, u, d, r) * att;
+                    taps.push(Tap {
+                        amp: g as f32,
+                        delay_s: r / self.c - geo.advance_s[e],
+                    });
+                }
+            } else {
+                self.column_taps(geo, ch, p, tau_ref, r_ref, att, &mut scratch, &mut taps);
+            }
+            offsets.push(taps.len() as u32);
+        }
+        Taps { taps, offsets }
+    }
+
+    /// Column channel `ch` of `geo` (elements sharing x, z and normal, differing in y) for a
+    /// scatterer at `p`: the elements' impulses are grouped into bins of [`BIN_PERIODS`] periods
+    /// of delay and each bin collapsed into one impulse by its phasor sum at fc (exact phase within
+    /// a bin, whose spread is at most a quarter period).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) fn column_taps(
+        &self,
+        geo: &Geometry,
+        ch: usize,
+        p: [f64; 3],
+        tau_ref: f64,
+        r_ref: f64,
+        att: f64,
+        s: &mut ColumnScratch,
+        taps: &mut Vec<Tap>,
+    ) {
+        let (a, b) = geo.range[ch];
+        let n_el = b - a;
+        let Some((az, lo, hi)) = self.column_elements(geo, ch, p, r_ref, s) else {
+            return;
+        };
+        let k = (2.0 * PI * self.fc) as f32;
+        let bins = DelayBins::new(lo, hi, self.fc, n_el);
+        s.bin_sums(n_el, &bins, k);
+        for (j, &(re, im)) in s.sums.iter().enumerate() {
+            let c = bins.center(j as f32);
+            let amp = ((re * re + im * im).sqrt() as f64) * az * att;
+            if amp > 0.0 {
+                let delay = tau_ref + c as f64 - (im.atan2(re) / k) as f64;
+                taps.push(Tap {
+                    amp: amp as f32,
+                    delay_s: delay,
+                });
+            }
+        }
+    }
+
+    /// Pass 1 of a column (vectorisable): each element's delay relative to `r_ref / c` (into
+    /// `s.delta`) and its gain `D_e / r_e` without the azimuth factor (into `s.gain`). Returns the
+    /// azimuth directivity and the range of the delays, or `None` when the scatterer is not in
+    /// front of the column.
+    #[inline(always)]
+    fn column_elements(
+        &self,
+        geo: &Geometry,
+        ch: usize,
+        p: [f64; 3],
+        r_ref: f64,
+        s: &mut ColumnScratch,
+    ) -> Option<(f64, f32, f32)> {
+        let (a, b) = geo.range[ch];
+        let n_el = b - a;
+        let x0 = geo.pos[a];
+        let (n, u) = (geo.normal[ch], geo.udir[ch]);
+        let (dx, dz) = (p[0] - x0[0], p[2] - x0[2]);
+        let dn = dx * n[0] + dz * n[1];
+        if dn <= 0.0 {
+            return None;
+        }
+        let du = dx * u[0] + dz * u[1];
+        let az = sinc(geo.width_m * du / (r_ref * self.lambda));
+        let dy_ref = (p[1] - geo.ref_pos[ch][1]) as f32;
+        let rho2 = (dx * dx + dz * dz) as f32;
+        let (inv_c, dn, r_ref32) = ((1.0 / self.c) as f32, dn as f32, r_ref as f32);
+        let el = (geo.height_m / self.lambda) as f32;
+        s.resize(n_el);
+        let (ys, advs) = (&geo.y_rel[a..b], &geo.advance_f32[a..b]);
+        let (delta, gain) = (&mut s.delta[..n_el], &mut s.gain[..n_el]);
+        for (((d, g), &y), &adv) in delta.iter_mut().zip(gain.iter_mut()).zip(ys).zip(advs) {
+            let dy = dy_ref - y;
+            let r2 = rho2 + dy * dy;
+            let r = r2.sqrt();
+            let dr = (dy * dy - dy_ref * dy_ref) / (r + r_ref32);
+            *d = dr * inv_c - adv;
+            *g = sinc_small(el * dy / r) * dn / r2;
+        }
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for &d in &s.delta[..n_el] {
+            lo = lo.min(d);
+            hi = hi.max(d);
+        }
+        Some((az, lo, hi))
+    }
+}
+
+/// The delay bins of one column channel for one scatterer: `n` bins of equal `width` over
+/// `[lo, hi]`, or a single bin (of width 0) centred on the range when it is narrower than
+/// [`BIN_PERIODS`] periods.
+struct DelayBins {
+    lo: f32,
+    hi: f32,
+    n: usize,
+    width: f32,
+    inv_w: f32,
+}
+
+impl DelayBins {
+    #[inline(always)]
+    fn new(lo: f32, hi: f32, fc: f64, n_el: usize) -> DelayBins {
+        let bin = (BIN_PERIODS / fc) as f32;
+        let n = (((hi - lo) / bin).floor() as usize + 1).min(n_el);
+        let width = if n == 1 { 0.0 } else { (hi - lo) / n as f32 };
+        let inv_w = if width > 0.0 { 1.0 / width } else { 0.0 };
+        DelayBins {
+            lo,
+            hi,
+            n,
+            width,
+            inv_w,
+        }
+    }
+
+    /// Centre of bin `j` (an integer stored as `f32`), relative delay in seconds.
+    #[inline(always)]
+    fn center(&self, j: f32) -> f32 {
+        if self.n == 1 {
+            0.5 * (self.lo + self.hi)
+        } else {
+            self.lo + (j + 0.5) * self.width
+        }
+    }
+}
+
+impl ColumnScratch {
+    /// Passes 2 and 3 of a column: the bin of each element and its phasor about the bin centre at
+    /// the angular frequency `k` (vectorisable), then the phasor sum of each bin into `sums`, in
+    /// element order (deterministic).
+    #[inline(always)]
+    fn bin_sums(&mut self, n_el: usize, bins: &DelayBins, k: f32) {
+        let last = (bins.n - 1) as f32;
+        let it = self.delta[..n_el]
+            .iter()
+            .zip(&self.gain[..n_el])
+            .zip(self.bin[..n_el].iter_mut())
+            .zip(self.re[..n_el].iter_mut().zip(self.im[..n_el].iter_mut()));
+        for (((&d, &g), bin), (re, im)) in it {
+            let j = ((d - bins.lo) * bins.inv_w).floor().min(last);
+            let c = bins.center(j);
+            let (sn, cs) = small_sin_cos(k * (d - c));
+            *bin = j;
+            *re = g * cs;
+            *im = -g * sn;
+        }
+        self.sums.clear();
+        self.sums.resize(bins.n, (0.0, 0.0));
+        for i in 0..n_el {
+            let j = self.bin[i] as usize;
+            self.sums[j].0 += self.re[i];
+            self.sums[j].1 += self.im[i];
+        }
+    }
+}
