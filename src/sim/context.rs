@@ -18,6 +18,8 @@ pub(super) struct Context {
     pub(super) c: f64,
     pub(super) fc: f64,
     pub(super) lambda: f64,
+    /// Distance below which the spreading `1/r` is held constant: `λ/(2π)` (`k·r = 1`).
+    pub(super) r_min: f64,
     pub(super) alpha: f64,
     pub(super) center: [f64; 3],
     pub(super) sampling: Sampling,
@@ -46,6 +48,7 @@ impl Context {
             c,
             fc,
             lambda: c / fc,
+            r_min: c / fc / (2.0 * std::f64::consts::PI),
             alpha,
             center: sim.tx.center_m(),
             sampling: sim.sampling,

@@ -55,6 +55,18 @@ impl Taps {
     }
 }
 
+/// Stores an impulse, unless its amplitude is 0 in `f32` (an element facing away, or a gain that
+/// underflows `f32`): every stored tap reaches the scatterer, so the incident wave's time span
+/// and its histogram cover the same taps.
+#[inline(always)]
+fn push_tap(taps: &mut Vec<Tap>, amp: f64, delay_s: f64) {
+    let amp = amp as f32;
+    if amp != 0.0 {
+        debug_assert!(amp.is_finite() && delay_s.is_finite(), "tap {amp} at {delay_s} s");
+        taps.push(Tap { amp, delay_s });
+    }
+}
+
 /// Plain-array geometry of an aperture.
 #[derive(Debug, Clone)]
 pub(super) struct Geometry {
@@ -108,15 +120,22 @@ impl Geometry {
 
 impl Context {
     /// Directivity times spreading `D_e / r` of an element with normal `n` and azimuth direction
-    /// `u` (both in the x–z plane) for the vector `d = p − x_e` of length `r`.
+    /// `u` (both in the x–z plane) for the vector `d = p − x_e` of length `r`: 0 for a scatterer
+    /// behind or on the element's plane (including `r = 0`). The spreading `1/r` is held at its
+    /// value at `r_min = λ/(2π)` closer in, where the far-field point-source model has no meaning
+    /// (it keeps a scatterer next to an element finite).
     pub(super) fn element_gain(&self, n: [f64; 2], u: [f64; 2], d: [f64; 3], r: f64) -> f64 {
-        let cos_t = (d[0] * n[0] + d[2] * n[1]) / r;
-        if cos_t <= 0.0 {
+        let dn = d[0] * n[0] + d[2] * n[1];
+        if dn <= 0.0 {
             return 0.0;
         }
+        // r ≥ dn > 0, but a distance of 1e-300 m squares to 0 in `dist`.
+        let r = if r > 0.0 { r } else { dn };
+        let cos_t = dn / r;
         let su = (d[0] * u[0] + d[2] * u[1]) / r;
         let sy = d[1] / r;
-        sinc(self.tx_geo.width_m * su / self.lambda) * sinc(self.tx_geo.height_m * sy / self.lambda) * cos_t / r
+        sinc(self.tx_geo.width_m * su / self.lambda) * sinc(self.tx_geo.height_m * sy / self.lambda) * cos_t
+            / r.max(self.r_min)
     }
 
     /// Impulses of every channel of `geo` for scatterer `s` (one leg, attenuation at fc included).
@@ -155,10 +174,7 @@ impl Context {
                     let d = [p[0] - x[0], p[1] - x[1], p[2] - x[2]];
                     let r = dist(p, x);
                     let g = self.element_gain(n, u, d, r) * att;
-                    taps.push(Tap {
-                        amp: g as f32,
-                        delay_s: r / self.c - geo.advance_s[e],
-                    });
+                    push_tap(&mut taps, g, r / self.c - geo.advance_s[e]);
                 }
             } else {
                 self.column_taps(geo, ch, p, tau_ref, r_ref, att, &mut scratch, &mut taps);
@@ -197,17 +213,14 @@ impl Context {
             let c = bins.center(j as f32);
             let amp = ((re * re + im * im).sqrt() as f64) * az * att;
             if amp > 0.0 {
-                let delay = tau_ref + c as f64 - (im.atan2(re) / k) as f64;
-                taps.push(Tap {
-                    amp: amp as f32,
-                    delay_s: delay,
-                });
+                push_tap(taps, amp, tau_ref + c as f64 - (im.atan2(re) / k) as f64);
             }
         }
     }
 
     /// Pass 1 of a column (vectorisable): each element's delay relative to `r_ref / c` (into
-    /// `s.delta`) and its gain `D_e / r_e` without the azimuth factor (into `s.gain`). Returns the
+    /// `s.delta`) and its gain `D_e / r_e` without the azimuth factor (into `s.gain`), spreading
+    /// held at `r_min` closer in as in [`Context::element_gain`]. Returns the
     /// azimuth directivity and the range of the delays, or `None` when the scatterer is not in
     /// front of the column.
     #[inline(always)]
@@ -229,10 +242,13 @@ impl Context {
             return None;
         }
         let du = dx * u[0] + dz * u[1];
-        let az = sinc(geo.width_m * du / (r_ref * self.lambda));
+        let az = sinc(geo.width_m * du / (r_ref.max(self.r_min) * self.lambda));
         let dy_ref = (p[1] - geo.ref_pos[ch][1]) as f32;
         let rho2 = (dx * dx + dz * dz) as f32;
-        let (inv_c, dn, r_ref32) = ((1.0 / self.c) as f32, dn as f32, r_ref as f32);
+        // r_ref ≥ dn > 0, but its f32 form may underflow to 0 right at the face.
+        let r_ref32 = (r_ref as f32).max(f32::MIN_POSITIVE);
+        let (inv_c, dn) = ((1.0 / self.c) as f32, dn as f32);
+        let (r_min, r_min2) = (self.r_min as f32, (self.r_min * self.r_min) as f32);
         let el = (geo.height_m / self.lambda) as f32;
         s.resize(n_el);
         let (ys, advs) = (&geo.y_rel[a..b], &geo.advance_f32[a..b]);
@@ -243,7 +259,8 @@ impl Context {
             let r = r2.sqrt();
             let dr = (dy * dy - dy_ref * dy_ref) / (r + r_ref32);
             *d = dr * inv_c - adv;
-            *g = sinc_small(el * dy / r) * dn / r2;
+            // Spreading held at r_min closer in (as in `element_gain`).
+            *g = sinc_small(el * dy / r.max(r_min)) * dn / r2.max(r_min2);
         }
         let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
         for &d in &s.delta[..n_el] {

@@ -74,22 +74,28 @@ impl PulseTable {
     }
 }
 
+/// The impulses of an event that reach a scatterer: for every tap of every channel with a
+/// non-zero weight, its arrival time `delay + tap delay` (seconds) and weighted amplitude. The one
+/// definition of the set that both the incident wave's time span and its histogram use.
+#[inline(always)]
+fn arrivals<'a>(delays: &'a [f64], apod: &'a [f32], taps: &'a Taps) -> impl Iterator<Item = (f64, f32)> + 'a {
+    delays
+        .iter()
+        .zip(apod)
+        .enumerate()
+        .filter(|(_, (_, w))| **w != 0.0)
+        .flat_map(move |(ch, (&d, &w))| taps.channel(ch).iter().map(move |tap| (d + tap.delay_s, tap.amp * w)))
+}
+
 impl Context {
     /// The incident (two-way pulse-shaped) waveform at scatterer `s` for an event with per-channel
     /// `delays` and weights `apod`, times the scatterer's amplitude. `None` when nothing arrives.
     pub(super) fn incident_wave(&self, delays: &[f64], apod: &[f32], s: &Scatterer, taps: &Taps) -> Option<Wave> {
         let mut t_lo = f64::INFINITY;
         let mut t_hi = f64::NEG_INFINITY;
-        for (ch, (&d, &w)) in delays.iter().zip(apod).enumerate() {
-            if w == 0.0 {
-                continue;
-            }
-            for tap in taps.channel(ch) {
-                if tap.amp != 0.0 {
-                    t_lo = t_lo.min(d + tap.delay_s);
-                    t_hi = t_hi.max(d + tap.delay_s);
-                }
-            }
+        for (t, _) in arrivals(delays, apod, taps) {
+            t_lo = t_lo.min(t);
+            t_hi = t_hi.max(t);
         }
         if !t_lo.is_finite() {
             return None;
@@ -101,18 +107,13 @@ impl Context {
         let len = n_hist.div_ceil(m);
         let n_fine = len * m;
         let mut hist = vec![0.0f32; n_fine];
-        for (ch, (&d, &w)) in delays.iter().zip(apod).enumerate() {
-            if w == 0.0 {
-                continue;
-            }
-            for tap in taps.channel(ch) {
-                let x = (d + tap.delay_s - t_start) * fs;
-                let i = x as usize;
-                let f = (x - i as f64) as f32;
-                let a = tap.amp * w;
-                hist[i] += a * (1.0 - f);
-                hist[i + 1] += a * f;
-            }
+        // The same arrivals as the span above: every index lies in [half + 1, n_hist − half − 2].
+        for (t, a) in arrivals(delays, apod, taps) {
+            let x = (t - t_start) * fs;
+            let i = x as usize;
+            let f = (x - i as f64) as f32;
+            hist[i] += a * (1.0 - f);
+            hist[i + 1] += a * f;
         }
         let mut g = vec![0.0f32; self.table.len];
         self.table.blend(2.0 * dist(s.position_m, self.center), &mut g);
