@@ -1,5 +1,8 @@
 //! The simulator's limits: valid inputs never panic, abort or allocate without bound, and never
 //! give NaN or infinite RF. Each test reproduces a defect that existed before its fix.
+//!
+//! This binary has its own global allocator, which counts live heap bytes and their peak; the
+//! tests run one at a time (`serial`) so that a measurement sees only its own allocations.
 
 use sonochip::channel_data::{ChannelData, Sampling};
 use sonochip::medium::Medium;
@@ -9,7 +12,64 @@ use sonochip::pulse::Pulse;
 use sonochip::sequence::Sequence;
 use sonochip::sim::Simulator;
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Mutex, MutexGuard};
+
 const C: f64 = 1540.0;
+
+/// Counts live heap bytes and their peak.
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+fn grew(bytes: usize) {
+    let live = LIVE.fetch_add(bytes, SeqCst) + bytes;
+    PEAK.fetch_max(live, SeqCst);
+}
+
+// SAFETY: forwards every call to the system allocator, only counting sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        grew(layout.size());
+        // SAFETY: same contract as `GlobalAlloc::alloc`.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        grew(layout.size());
+        // SAFETY: same contract as `GlobalAlloc::alloc_zeroed`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), SeqCst);
+        // SAFETY: same contract as `GlobalAlloc::dealloc`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // Counted as the new block arriving before the old one leaves (as a moving realloc does).
+        grew(new_size);
+        LIVE.fetch_sub(layout.size(), SeqCst);
+        // SAFETY: same contract as `GlobalAlloc::realloc`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Every test holds this lock, so that no other test allocates during a measurement.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `f` and returns its result and the peak of live heap bytes above those live before it.
+fn peak_bytes<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = LIVE.load(SeqCst);
+    PEAK.store(base, SeqCst);
+    let r = f();
+    (r, PEAK.load(SeqCst) - base)
+}
 
 fn all_finite(rf: &ChannelData<f32>) -> bool {
     rf.data().iter().all(|v| v.is_finite())
@@ -20,6 +80,7 @@ fn all_finite(rf: &ChannelData<f32>) -> bool {
 /// its histogram still wrote (`index out of bounds: the len is 532 but the index is 993`).
 #[test]
 fn convex_probe_with_a_scatterer_behind_its_face() {
+    let _serial = serial();
     let probe = Probe::convex(64, 5e-4, 4.5e-4, 5e-3, 0.02).unwrap();
     let ap = Aperture::full(&probe, None).unwrap();
     let seq = Sequence::diverging_sector(&ap, 0.6, 0.0, 1, C).unwrap();
@@ -38,6 +99,7 @@ fn convex_probe_with_a_scatterer_behind_its_face() {
 /// on a 128-element convex probe of radius 40 mm with a diverging sector.
 #[test]
 fn abdomen_phantom_on_a_convex_probe() {
+    let _serial = serial();
     let probe = Probe::convex(128, 5e-4, 4.5e-4, 5e-3, 0.04).unwrap();
     let ap = Aperture::full(&probe, None).unwrap();
     let seq = Sequence::diverging_sector(&ap, 0.6, 0.0, 1, C).unwrap();
@@ -54,6 +116,7 @@ fn abdomen_phantom_on_a_convex_probe() {
 /// case panicked (`index out of bounds: the len is 132 but the index is 136`).
 #[test]
 fn scatterers_on_and_next_to_the_probe_face() {
+    let _serial = serial();
     let linear = Probe::linear(16, 3e-4, 2.7e-4, 5e-3, 1).unwrap();
     let cols = Probe::new(ArraySpec {
         name: "cols".into(),
@@ -89,5 +152,30 @@ fn scatterers_on_and_next_to_the_probe_face() {
             let rf = sim.run(&Phantom::points(&[p]).unwrap()).unwrap();
             assert!(all_finite(&rf), "{mode:?}, scatterer at {p:?}");
         }
+    }
+}
+
+/// `Pulse::sample` at a huge but finite rate overflowed (`1e30`: `2 * half + 1` in pulse.rs) or
+/// allocated 1.9 GB (`1e13`). The rate now has a range (from fc to 10⁴ samples per period) and
+/// the memory is stated beforehand: within 20 % of the measured peak.
+#[test]
+fn pulse_sampling_is_bounded() {
+    let _serial = serial();
+    let p = Pulse::new(5e6, 0.8, 1.0).unwrap();
+    for rate in [1e30, 1e13] {
+        let (r, peak) = peak_bytes(|| p.sample(rate, 0.0, 0.0));
+        let e = r.unwrap_err();
+        assert_eq!(e.parameter(), Some("rate_hz"), "{e}");
+        assert!(e.to_string().contains("Hz"), "{e}");
+        assert!(peak < 4096, "{peak} bytes for an error");
+    }
+    let long = Pulse::new(1e5, 0.05, 64.0).unwrap();
+    for (pulse, rate) in [(p, 40e6), (p, 1e9), (long, 5e7)] {
+        let expected = pulse.sample_memory_bytes(rate).unwrap() as f64;
+        let (s, peak) = peak_bytes(|| pulse.sample(rate, 1e-5, 0.05).unwrap());
+        assert!(s.values.iter().all(|v| v.is_finite()));
+        let ratio = expected / peak as f64;
+        eprintln!("sample at {rate:e} Hz: estimate {expected:e} B, peak {peak:e} B ({ratio:.3})");
+        assert!((0.8..=1.2).contains(&ratio), "estimate {expected} vs peak {peak}");
     }
 }

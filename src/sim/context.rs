@@ -54,7 +54,7 @@ impl Context {
             sampling: sim.sampling,
             m,
             fs_fine,
-            table: PulseTable::new(&sim.pulse, fs_fine, alpha, l_max),
+            table: PulseTable::new(&sim.pulse, fs_fine, alpha, l_max)?,
             #[cfg(target_arch = "x86_64")]
             avx2_fma: is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
         })

@@ -3,6 +3,7 @@
 use super::context::Context;
 use super::math::dist;
 use super::taps::{Tap, Taps};
+use crate::error::Result;
 use crate::phantom::Scatterer;
 use crate::pulse::Pulse;
 use rustfft::FftPlanner;
@@ -27,14 +28,14 @@ pub(super) struct PulseTable {
 }
 
 impl PulseTable {
-    pub(super) fn new(pulse: &Pulse, rate: f64, alpha: f64, l_max: f64) -> PulseTable {
+    pub(super) fn new(pulse: &Pulse, rate: f64, alpha: f64, l_max: f64) -> Result<PulseTable> {
         let (dl, n) = if alpha > 0.0 {
             (0.25e-3, (l_max / 0.25e-3).ceil() as usize + 2)
         } else {
             (1.0, 1)
         };
         let mut planner = FftPlanner::new();
-        let first = pulse.sample_with(&mut planner, rate, alpha, 0.0);
+        let first = pulse.sample_with(&mut planner, rate, alpha, 0.0)?;
         let (center, len) = (first.center, first.values.len());
         let mut values = Vec::with_capacity(n * len);
         for i in 0..n {
@@ -42,18 +43,18 @@ impl PulseTable {
             let s = if i == 0 {
                 first.clone()
             } else {
-                pulse.sample_with(&mut planner, rate, alpha, l)
+                pulse.sample_with(&mut planner, rate, alpha, l)?
             };
             let norm = (alpha * pulse.fc_hz() * l).exp() as f32;
             values.extend(s.values.iter().map(|v| v * norm));
         }
-        PulseTable {
+        Ok(PulseTable {
             l0: 0.0,
             dl,
             center,
             len,
             values,
-        }
+        })
     }
 
     /// Blended waveform for path `l` into `out` (length `len`).
