@@ -380,9 +380,9 @@ impl Synth {
         }
     }
 
-    /// The waveform after `path_m` with attenuation `alpha` (Np/(m·Hz)), in f64: sample `i` of
-    /// the `len` samples is `waveform(alpha, path)[i]`, with `t = 0` at `half`.
-    pub(crate) fn waveform(&mut self, alpha: f64, path_m: f64) -> impl Iterator<Item = f64> + '_ {
+    /// Computes the waveform after `path_m` with attenuation `alpha` (Np/(m·Hz)); read it with
+    /// [`Synth::values`].
+    pub(crate) fn compute(&mut self, alpha: f64, path_m: f64) {
         let n = self.shape.fft_len;
         let df = self.rate_hz / n as f64;
         for (k, (o, &s)) in self.spec.iter_mut().zip(&self.s).enumerate() {
@@ -394,16 +394,22 @@ impl Synth {
             *o = Complex::new(s * (-alpha * f.abs() * path_m).exp(), 0.0);
         }
         self.fft.process_with_scratch(&mut self.spec, &mut self.scratch);
-        let (half, area, spec) = (self.shape.half, self.area, &self.spec);
+    }
+
+    /// The `len` samples of the last computed waveform, in f64, `t = 0` at index `half`.
+    pub(crate) fn values(&self) -> impl Iterator<Item = f64> + '_ {
+        let n = self.shape.fft_len;
+        let half = self.shape.half;
         (0..self.shape.len).map(move |i| {
             let k = (i as isize - half as isize).rem_euclid(n as isize) as usize;
-            spec[k].re / area
+            self.spec[k].re / self.area
         })
     }
 
     /// The waveform as a [`SampledPulse`].
     fn sampled(mut self, alpha: f64, path_m: f64) -> SampledPulse {
-        let values = self.waveform(alpha, path_m).map(|v| v as f32).collect();
+        self.compute(alpha, path_m);
+        let values = self.values().map(|v| v as f32).collect();
         SampledPulse {
             rate_hz: self.rate_hz,
             center: self.shape.half,

@@ -179,3 +179,127 @@ fn pulse_sampling_is_bounded() {
         assert!((0.8..=1.2).contains(&ratio), "estimate {expected} vs peak {peak}");
     }
 }
+
+/// A 64-element linear probe (0.3 mm pitch) transmitting one plane wave.
+fn linear64() -> (Aperture, Sequence) {
+    let probe = Probe::linear(64, 3e-4, 2.7e-4, 5e-3, 1).unwrap();
+    let ap = Aperture::full(&probe, None).unwrap();
+    let seq = Sequence::plane_waves(&ap, &[0.0], C).unwrap();
+    (ap, seq)
+}
+
+/// The repros of strong but valid attenuation: 20 dB/(cm·MHz) with a 5 MHz pulse and a
+/// point at 5 cm, and 1 dB/(cm·MHz) at 15 MHz and 28 cm, gave NaN RF: the pulse table's
+/// normalisation `exp(α·fc·L)` overflowed f32 and met waveform samples that had underflowed to 0.
+/// The echoes are tiny but finite, and not all zero (the model's low-frequency tail survives).
+#[test]
+fn strong_attenuation_gives_finite_rf() {
+    let _serial = serial();
+    let (ap, seq) = linear64();
+    for (atten, fc, fs, z) in [(20.0, 5e6, 20e6, 0.05), (1.0, 15e6, 60e6, 0.28)] {
+        let pulse = Pulse::new(fc, 0.8, 1.0).unwrap();
+        let s = Sampling::for_depth(fs, z + 0.01, &seq, &pulse).unwrap();
+        let sim = Simulator::from_parts(&ap, &seq, Medium::new(C, atten).unwrap(), pulse, s).unwrap();
+        let rf = sim.run(&Phantom::points(&[[0.0, 0.0, z]]).unwrap()).unwrap();
+        assert!(all_finite(&rf), "{atten} dB/(cm·MHz), {fc} Hz, {z} m");
+        assert!(
+            rf.data().iter().any(|v| *v != 0.0),
+            "{atten} dB/(cm·MHz), {fc} Hz, {z} m"
+        );
+    }
+}
+
+/// One element on axis: the echo's ratio between two depths follows the attenuation law where it
+/// is representable. At 20 dB/(cm·MHz) the spectrum at fc of a narrowband echo falls by the
+/// spreading and `2·α·fc·Δz` (−107 dB from 10 to 15 mm); with the broadband pulse at 3 and
+/// 5 cm the echo is the spectrum's low-frequency tail, and its peak falls as that of the
+/// independently computed waveform `Pulse::sample` (an f64 inverse FFT) over the same paths.
+#[test]
+fn deep_echoes_follow_the_attenuation_law() {
+    let _serial = serial();
+    let probe = Probe::linear(1, 3e-4, 2.7e-4, 3e-4, 1).unwrap();
+    let ap = Aperture::full(&probe, None).unwrap();
+    let seq = Sequence::synthetic_aperture(&ap, C).unwrap();
+    let medium = Medium::new(C, 20.0).unwrap();
+    let fs = 40e6;
+    let echo = |pulse: Pulse, z: f64, depth: f64| -> Vec<f32> {
+        let s = Sampling::for_depth(fs, depth, &seq, &pulse).unwrap();
+        let sim = Simulator::from_parts(&ap, &seq, medium, pulse, s).unwrap();
+        let rf = sim.run(&Phantom::points(&[[0.0, 0.0, z]]).unwrap()).unwrap();
+        assert!(all_finite(&rf));
+        rf.data().iter().copied().collect()
+    };
+    let dtft = |x: &[f32], f: f64| -> f64 {
+        let w = 2.0 * std::f64::consts::PI * f / fs;
+        let (re, im) = x.iter().enumerate().fold((0.0, 0.0), |(re, im), (k, &v)| {
+            (
+                re + v as f64 * (w * k as f64).cos(),
+                im - v as f64 * (w * k as f64).sin(),
+            )
+        });
+        (re * re + im * im).sqrt()
+    };
+    let narrow = Pulse::new(5e6, 0.2, 1.0).unwrap();
+    let (z1, z2) = (0.010, 0.015);
+    let (e1, e2) = (echo(narrow, z1, 0.02), echo(narrow, z2, 0.02));
+    let measured_db = 20.0 * (dtft(&e2, 5e6) / dtft(&e1, 5e6)).log10();
+    let expected_db = 40.0 * (z1 / z2).log10() - medium.loss_db(5e6, 2.0 * (z2 - z1));
+    eprintln!("at fc: measured {measured_db:.3} dB, expected {expected_db:.3} dB");
+    assert!(
+        (measured_db - expected_db).abs() < 1.0,
+        "at fc: measured {measured_db:.2} dB, expected {expected_db:.2} dB"
+    );
+    let broad = Pulse::new(5e6, 0.8, 1.0).unwrap();
+    let (z1, z2) = (0.03, 0.05);
+    let peak = |x: &[f32]| x.iter().fold(0.0f64, |m, v| m.max(v.abs() as f64));
+    let (e1, e2) = (echo(broad, z1, 0.06), echo(broad, z2, 0.06));
+    let alpha = medium.alpha_np_per_m_hz();
+    let model = |z: f64| peak(&broad.sample(fs, alpha, 2.0 * z).unwrap().values) / (z * z);
+    let measured_db = 20.0 * (peak(&e2) / peak(&e1)).log10();
+    let expected_db = 20.0 * (model(z2) / model(z1)).log10();
+    eprintln!("peak: measured {measured_db:.3} dB, expected {expected_db:.3} dB");
+    assert!(
+        (measured_db - expected_db).abs() < 0.5,
+        "peak: measured {measured_db:.2} dB, expected {expected_db:.2} dB"
+    );
+}
+
+/// Each leg's attenuation is computed relative to the scatterer's distance from the aperture
+/// centre; where it varies across the aperture by more than `MAX_APERTURE_LOSS_NP` (347 dB) the
+/// simulator says so, naming the attenuation and its unit, instead of overflowing.
+#[test]
+fn attenuation_across_the_aperture_has_a_limit() {
+    let _serial = serial();
+    let probe = Probe::cmut_9000();
+    let ap = Aperture::full(&probe, Some(0.02)).unwrap();
+    let seq = Sequence::plane_waves(&ap, &[0.0], C).unwrap();
+    let pulse = Pulse::new(30e6, 0.8, 1.0).unwrap();
+    let s = Sampling::for_depth(100e6, 0.01, &seq, &pulse).unwrap();
+    let medium = Medium::new(C, 10.0).unwrap();
+    let e = Simulator::from_parts(&ap, &seq, medium, pulse, s).unwrap_err();
+    assert_eq!(e.parameter(), Some("attenuation_db_cm_mhz"), "{e}");
+    assert!(e.to_string().contains("dB/(cm·MHz)"), "{e}");
+    // The same medium is fine on a small transmit aperture, and refused again with a wide receive one.
+    let small = Aperture::new(&probe, 68..72, 30..34, ChannelMode::Elements).unwrap();
+    let seq = Sequence::plane_waves(&small, &[0.0], C).unwrap();
+    let sim = Simulator::from_parts(&small, &seq, medium, pulse, s).unwrap();
+    let rf = sim.run(&Phantom::points(&[[0.0, 0.0, 0.005]]).unwrap()).unwrap();
+    assert!(all_finite(&rf));
+    let e = sim.with_rx_aperture(&ap).unwrap_err();
+    assert_eq!(e.parameter(), Some("attenuation_db_cm_mhz"), "{e}");
+}
+
+/// Echoes that f32 cannot hold (an apodization weight of 3e38, which sequences accept) are an
+/// error naming the RF, not infinite or NaN samples.
+#[test]
+fn echoes_beyond_f32_are_an_error() {
+    let _serial = serial();
+    let probe = Probe::linear(8, 3e-4, 2.7e-4, 5e-3, 1).unwrap();
+    let ap = Aperture::full(&probe, None).unwrap();
+    let seq = Sequence::from_delays(&ap, &[vec![0.0; 8]], &[vec![3e38; 8]], C).unwrap();
+    let pulse = Pulse::new(5e6, 0.8, 1.0).unwrap();
+    let s = Sampling::for_depth(20e6, 0.02, &seq, &pulse).unwrap();
+    let sim = Simulator::from_parts(&ap, &seq, Medium::soft_tissue(), pulse, s).unwrap();
+    let e = sim.run(&Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap()).unwrap_err();
+    assert_eq!(e.parameter(), Some("rf"), "{e}");
+}

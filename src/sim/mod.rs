@@ -20,7 +20,12 @@
 //!    `exp(−α·fc·r)` at the centre frequency (`α` in Np/(m·Hz), `r` from the channel's reference point);
 //!    the pulse's spectrum is additionally shaped by `exp(−α·(|f| − fc)·L)` for the round-trip path
 //!    `L = 2·|p − aperture centre|`, which lowers the echo's centre frequency with depth. The waveform
-//!    for each `L` comes from a table with 0.25 mm steps, linearly blended.
+//!    for each `L` comes from a table with 0.25 mm steps, linearly blended. Numerically the table
+//!    holds the whole attenuation of the path, `S(f)·exp(−α·|f|·L)` (each waveform normalised to
+//!    its peak, the peak's logarithm kept beside it and blended geometrically), and each leg only
+//!    `exp(−α·fc·(r − L/2))`: a deep, lossy echo comes out as small as it is (0 below `f32`'s
+//!    range), never as an overflowed normalisation times an underflowed sample.
+//!    [`MAX_APERTURE_LOSS_NP`] bounds the legs' factors.
 //! 3. **Receive.** Each receiving element sees the incident waveform delayed by `|p − x_e| / c` and
 //!    weighted by `D_e(p) / |p − x_e|` (reciprocity); a column channel is the sum of its elements after
 //!    their lens advances.
@@ -147,6 +152,13 @@ pub struct AnalogTgc {
     pub max_db: f64,
 }
 
+/// Largest one-way attenuation at the centre frequency across the apertures, nepers (347 dB):
+/// `α·fc·d` for the farthest element at distance `d` from the transmit aperture's centre. Each leg
+/// of an echo is computed relative to the scatterer's distance from that centre, and this bound
+/// keeps those relative factors (at most `exp(40)`) and their products far inside `f32`'s range.
+/// Only extreme combinations reach it: 20 dB/(cm·MHz) at 10 MHz on a 29 mm aperture is 19 Np.
+pub const MAX_APERTURE_LOSS_NP: f64 = 40.0;
+
 /// A configured simulation. See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct Simulator {
@@ -190,7 +202,7 @@ impl Simulator {
             }
         }
         pulse.check_sampling(sampling.fs_hz())?;
-        Ok(Simulator {
+        let sim = Simulator {
             tx: aperture.clone(),
             rx: aperture.clone(),
             sequence: sequence.clone(),
@@ -198,7 +210,9 @@ impl Simulator {
             pulse,
             sampling,
             options: SimOptions::default(),
-        })
+        };
+        sim.check_attenuation_across_apertures()?;
+        Ok(sim)
     }
 
     /// Receive on a different aperture of the same probe (for example every element on its own
@@ -212,7 +226,41 @@ impl Simulator {
             ));
         }
         self.rx = rx.clone();
+        self.check_attenuation_across_apertures()?;
         Ok(self)
+    }
+
+    /// The echo of each element is computed relative to the scatterer's distance from the
+    /// transmit aperture's centre, so its attenuation at fc varies across the apertures by up to
+    /// `exp(±α·fc·d)`, `d` the largest distance of an element from that centre: that must stay
+    /// within [`MAX_APERTURE_LOSS_NP`].
+    fn check_attenuation_across_apertures(&self) -> Result<()> {
+        let c0 = self.tx.center_m();
+        let reach = [&self.tx, &self.rx]
+            .into_iter()
+            .flat_map(|ap| {
+                let els = ap.probe().elements();
+                ap.channels()
+                    .iter()
+                    .flat_map(move |ch| ch.elements.iter().map(move |&e| dist(els[e].position_m, c0)))
+            })
+            .fold(0.0f64, f64::max);
+        let loss = self.medium.alpha_np_per_m_hz() * self.pulse.fc_hz() * reach;
+        if loss > MAX_APERTURE_LOSS_NP {
+            let max_db = self.medium.attenuation_db_cm_mhz() * MAX_APERTURE_LOSS_NP / loss;
+            return Err(Error::invalid(
+                "attenuation_db_cm_mhz",
+                format!(
+                    "at most {max_db:.3} dB/(cm·MHz) with a {} MHz pulse and elements up to {:.1} mm from the \
+                     aperture centre (the one-way attenuation across the aperture must stay within \
+                     {MAX_APERTURE_LOSS_NP} Np, 347 dB, for f32 echoes)",
+                    self.pulse.fc_hz() * 1e-6,
+                    reach * 1e3
+                ),
+                self.medium.attenuation_db_cm_mhz(),
+            ));
+        }
+        Ok(())
     }
 
     /// Sets the options (validated).
@@ -276,6 +324,7 @@ impl Simulator {
             }
         }
         self.post_process(&mut rf);
+        check_finite(&rf)?;
         let meta = Metadata::for_aperture(self.sampling, self.pulse.fc_hz(), self.sequence.clone(), &self.rx)?;
         ChannelData::new(rf, meta)
     }
@@ -319,6 +368,21 @@ impl Simulator {
                 slice.par_iter_mut().for_each(|v| *v = (*v / lsb).round() * lsb);
             }
         }
+    }
+}
+
+/// Refuses RF with a sample that is not finite: echoes beyond `f32`'s range (huge amplitudes or
+/// apodization weights piled up, amplified by the analog TGC or drowned in noise of a negative
+/// SNR) give a clear error instead of infinities.
+fn check_finite(rf: &Array3<f32>) -> Result<()> {
+    match rf.iter().find(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(v) => Err(Error::invalid(
+            "rf",
+            "finite samples: echoes within f32's range (scatterer amplitudes, apodization weights, \
+             analog gain and noise together too large)",
+            v,
+        )),
     }
 }
 

@@ -138,7 +138,8 @@ impl Context {
             / r.max(self.r_min)
     }
 
-    /// Impulses of every channel of `geo` for scatterer `s` (one leg, attenuation at fc included).
+    /// Impulses of every channel of `geo` for scatterer `s` (one leg; its attenuation at fc
+    /// relative to the scatterer's distance from the transmit aperture's centre included).
     pub(super) fn taps(&self, geo: &Geometry, s: &Scatterer) -> Taps {
         #[cfg(target_arch = "x86_64")]
         if self.avx2_fma {
@@ -157,6 +158,7 @@ impl Context {
     #[inline(always)]
     pub(super) fn taps_generic(&self, geo: &Geometry, s: &Scatterer) -> Taps {
         let p = s.position_m;
+        let r0 = dist(p, self.center);
         let n_ch = geo.range.len();
         let mut taps = Vec::with_capacity(if self.exact { geo.pos.len() } else { n_ch });
         let mut offsets = Vec::with_capacity(n_ch + 1);
@@ -165,7 +167,10 @@ impl Context {
         for ch in 0..n_ch {
             let (a, b) = geo.range[ch];
             let r_ref = dist(p, geo.ref_pos[ch]);
-            let att = (-self.alpha * self.fc * r_ref).exp();
+            // The leg's attenuation at fc relative to half the round trip L/2 = r0 (the pulse
+            // table carries exp(−α·|f|·L)): bounded by exp(±α·fc·|x − centre|), see
+            // `MAX_APERTURE_LOSS_NP`.
+            let att = (-self.alpha * self.fc * (r_ref - r0)).exp();
             let (n, u) = (geo.normal[ch], geo.udir[ch]);
             let tau_ref = r_ref / self.c;
             if self.exact || b - a == 1 {

@@ -5,8 +5,7 @@ use super::math::dist;
 use super::taps::{Tap, Taps};
 use crate::error::Result;
 use crate::phantom::Scatterer;
-use crate::pulse::Pulse;
-use rustfft::FftPlanner;
+use crate::pulse::{Pulse, Synth};
 
 /// The incident waveform at one scatterer for one event, on the fine grid in polyphase form:
 /// `poly[r * len + k]` is the waveform at time `t_start_s + (k·M + r) / fs_fine`.
@@ -17,61 +16,101 @@ pub(super) struct Wave {
     pub(super) poly: Vec<f32>,
 }
 
-/// Pulse-echo waveforms on the fine grid for round-trip paths `l0 + i·dl`, each normalised by its
-/// attenuation at fc (the legs carry that factor), all of one length with `t = 0` at `center`.
+/// Pulse-echo waveforms on the fine grid for round-trip paths `l0 + i·dl`, with the whole
+/// attenuation of the path (`S(f)·exp(−α·|f|·L)`, the legs carry only the differences of their
+/// lengths from `L/2`), all of one length with `t = 0` at `center`. Each waveform is stored
+/// normalised to a peak of 1 with the natural log of its peak beside it, so that deep, lossy paths
+/// (echoes below `f32`'s range) keep their shape and give tiny or zero samples, never
+/// `exp(α·fc·L)` overflowing to infinity times an underflowed 0.
 pub(super) struct PulseTable {
     pub(super) l0: f64,
     pub(super) dl: f64,
     pub(super) center: usize,
     pub(super) len: usize,
+    /// `n × len` samples, each waveform divided by its peak.
     pub(super) values: Vec<f32>,
+    /// Natural log of each waveform's peak ([`LN_ZERO`] for a waveform that is 0 in f64).
+    pub(super) ln_peak: Vec<f64>,
 }
 
+/// The log peak of a waveform that underflows f64: `exp` of it (or of any blend with it) is 0.
+const LN_ZERO: f64 = -1e4;
+
 impl PulseTable {
-    pub(super) fn new(pulse: &Pulse, rate: f64, alpha: f64, l_max: f64) -> Result<PulseTable> {
-        let (dl, n) = if alpha > 0.0 {
-            (0.25e-3, (l_max / 0.25e-3).ceil() as usize + 2)
+    /// Number of waveforms and their path step (m): 0.25 mm steps up to `l_max` when the medium
+    /// attenuates, one waveform otherwise.
+    pub(super) fn paths(alpha: f64, l_max: f64) -> (usize, f64) {
+        if alpha > 0.0 {
+            ((l_max / 0.25e-3).ceil() as usize + 2, 0.25e-3)
         } else {
-            (1.0, 1)
-        };
-        let mut planner = FftPlanner::new();
-        let first = pulse.sample_with(&mut planner, rate, alpha, 0.0)?;
-        let (center, len) = (first.center, first.values.len());
+            (1, 1.0)
+        }
+    }
+
+    /// The table of `pulse` at `rate` (Hz) for attenuation `alpha` (Np/(m·Hz)) and paths up to
+    /// `l_max` (m): [`PulseTable::paths`] inverse FFTs of the pulse's sampling shape at `rate`.
+    pub(super) fn new(pulse: &Pulse, rate: f64, alpha: f64, l_max: f64) -> Result<PulseTable> {
+        let (n, dl) = PulseTable::paths(alpha, l_max);
+        let shape = pulse.sample_shape(rate)?;
+        let mut synth = Synth::new(pulse, rate, shape);
+        let len = shape.len;
         let mut values = Vec::with_capacity(n * len);
+        let mut ln_peak = Vec::with_capacity(n);
         for i in 0..n {
-            let l = i as f64 * dl;
-            let s = if i == 0 {
-                first.clone()
+            synth.compute(alpha, i as f64 * dl);
+            let peak = synth.values().fold(0.0f64, |m, v| m.max(v.abs()));
+            if peak > 0.0 {
+                values.extend(synth.values().map(|v| (v / peak) as f32));
+                ln_peak.push(peak.ln());
             } else {
-                pulse.sample_with(&mut planner, rate, alpha, l)?
-            };
-            let norm = (alpha * pulse.fc_hz() * l).exp() as f32;
-            values.extend(s.values.iter().map(|v| v * norm));
+                values.extend(std::iter::repeat_n(0.0, len));
+                ln_peak.push(LN_ZERO);
+            }
         }
         Ok(PulseTable {
             l0: 0.0,
             dl,
-            center,
+            center: shape.half,
             len,
             values,
+            ln_peak,
         })
     }
 
-    /// Blended waveform for path `l` into `out` (length `len`).
+    /// The waveform for path `l` is `blend(l, out)` (its shape, into `out` of length `len`) times
+    /// `scale(l)`: the shapes of the two nearest paths blended linearly, their peaks blended
+    /// geometrically (exact for the `exp(−α·fc·L)` that dominates how the peak falls with `L`).
     pub(super) fn blend(&self, l: f64, out: &mut [f32]) {
-        let n = self.values.len() / self.len;
-        let x = ((l - self.l0) / self.dl).clamp(0.0, (n - 1) as f64);
-        let i = (x as usize).min(n.saturating_sub(2));
-        let b = if n == 1 { 0.0 } else { (x - i as f64) as f32 };
+        let (i, b) = self.position(l);
         let a = &self.values[i * self.len..(i + 1) * self.len];
-        if n == 1 {
+        if b == 0.0 {
             out.copy_from_slice(a);
             return;
         }
-        let c = &self.values[(i + 1) * self.len..(i + 2) * self.len];
+        let (b, c) = (b as f32, &self.values[(i + 1) * self.len..(i + 2) * self.len]);
         for ((o, &u), &v) in out.iter_mut().zip(a).zip(c) {
             *o = u + b * (v - u);
         }
+    }
+
+    /// The peak of the waveform for path `l` (see [`PulseTable::blend`]); 0 where it underflows.
+    pub(super) fn scale(&self, l: f64) -> f64 {
+        let (i, b) = self.position(l);
+        if b == 0.0 {
+            return self.ln_peak[i].exp();
+        }
+        ((1.0 - b) * self.ln_peak[i] + b * self.ln_peak[i + 1]).exp()
+    }
+
+    /// The waveform before path `l` and the weight of the next one (0 for the last or only one).
+    fn position(&self, l: f64) -> (usize, f64) {
+        let n = self.ln_peak.len();
+        if n == 1 {
+            return (0, 0.0);
+        }
+        let x = ((l - self.l0) / self.dl).clamp(0.0, (n - 1) as f64);
+        let i = (x as usize).min(n - 2);
+        (i, x - i as f64)
     }
 }
 
@@ -117,11 +156,13 @@ impl Context {
             hist[i + 1] += a * f;
         }
         let mut g = vec![0.0f32; self.table.len];
-        self.table.blend(2.0 * dist(s.position_m, self.center), &mut g);
-        // u[k] = Σ_j g[j] · hist[k + center − j]; hist is zero within `half` of both ends.
+        let l = 2.0 * dist(s.position_m, self.center);
+        self.table.blend(l, &mut g);
+        // u[k] = Σ_j g[j] · hist[k + center − j]; hist is zero within `half` of both ends. The
+        // shape's peak is 1: the path's attenuation and the amplitude scale the result, in f64,
+        // so that a deep echo is only as small as it is, never lost in an intermediate.
         let mut u = vec![0.0f32; n_fine];
         for (j, &gj) in g.iter().enumerate() {
-            let gj = gj * s.amplitude;
             if gj == 0.0 {
                 continue;
             }
@@ -133,10 +174,11 @@ impl Context {
                 *o += gj * h;
             }
         }
+        let scale = self.table.scale(l) * s.amplitude as f64;
         let mut poly = vec![0.0f32; n_fine];
         for r in 0..m {
             for k in 0..len {
-                poly[r * len + k] = u[k * m + r];
+                poly[r * len + k] = (u[k * m + r] as f64 * scale) as f32;
             }
         }
         Some(Wave {
