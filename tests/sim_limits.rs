@@ -6,11 +6,12 @@
 
 use sonochip::channel_data::{ChannelData, Sampling};
 use sonochip::medium::Medium;
-use sonochip::phantom::Phantom;
+use sonochip::phantom::{Phantom, SpeckleBuilder};
 use sonochip::probe::{Aperture, ArraySpec, ChannelMode, Probe};
 use sonochip::pulse::Pulse;
 use sonochip::sequence::Sequence;
-use sonochip::sim::Simulator;
+use sonochip::sim::{ElevationModel, SimOptions, Simulator};
+use sonochip::workload::Workload;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -302,4 +303,101 @@ fn echoes_beyond_f32_are_an_error() {
     let sim = Simulator::from_parts(&ap, &seq, Medium::soft_tissue(), pulse, s).unwrap();
     let e = sim.run(&Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap()).unwrap_err();
     assert_eq!(e.parameter(), Some("rf"), "{e}");
+}
+
+/// Estimate of `sim.memory_bytes` over the measured peak of `sim.run(phantom)`.
+fn estimate_over_peak(name: &str, sim: &Simulator, phantom: &Phantom) -> f64 {
+    let estimate = sim.memory_bytes(phantom.len());
+    let (rf, peak) = peak_bytes(|| sim.run(phantom).unwrap());
+    assert!(all_finite(&rf));
+    drop(rf);
+    let ratio = estimate as f64 / peak as f64;
+    eprintln!("{name}: estimate {estimate} B, measured peak {peak} B, ratio {ratio:.3}");
+    ratio
+}
+
+/// The memory cap counted only the RF: a valid single-channel run (a 64-cycle 100 kHz pulse
+/// recorded at 1 GHz, 2^17 samples, 20 dB/(cm·MHz)) allocated 4.2 GB of pulse table for 512 KiB
+/// of output. The whole run is estimated now and checked before anything large is allocated.
+#[test]
+fn memory_cap_covers_the_whole_run() {
+    let _serial = serial();
+    let probe = Probe::linear(1, 3e-4, 2.7e-4, 3e-4, 1).unwrap();
+    let ap = Aperture::full(&probe, None).unwrap();
+    let seq = Sequence::synthetic_aperture(&ap, C).unwrap();
+    let pulse = Pulse::new(1e5, 0.05, 64.0).unwrap();
+    let s = Sampling::new(1e9, 0.0, 1 << 17).unwrap();
+    let sim = Simulator::from_parts(&ap, &seq, Medium::new(C, 20.0).unwrap(), pulse, s).unwrap();
+    assert_eq!(sim.output_bytes(), 512 << 10);
+    let estimate = sim.memory_bytes(1);
+    eprintln!("estimate {estimate} B");
+    assert!(estimate > 4_000_000_000, "{estimate}");
+    let phantom = Phantom::points(&[[0.0, 0.0, 0.05]]).unwrap();
+    let (r, peak) = peak_bytes(|| sim.run(&phantom));
+    assert!(matches!(r, Err(sonochip::Error::TooLarge { .. })), "{r:?}");
+    assert!(peak < 64 << 10, "{peak} bytes allocated before refusing");
+}
+
+/// The estimate is within 20 % of the measured peak heap of representative runs: the `sim`
+/// workload's shape (140 columns of 64 elements, 5 diverging waves, 3.5 MHz, 160 mm) with 1,000
+/// scatterers; a long pulse whose table dominates (64 cycles at 1 MHz, 963 paths of 2,563
+/// samples); the same pulse in a lossless medium, where the table's FFT work dominates; and
+/// columns transmitting while every element receives, element by element (tap arenas).
+#[test]
+fn memory_estimate_matches_the_measured_peak() {
+    let _serial = serial();
+    let w = Workload::sim().unwrap();
+    let sim = Simulator::new(&w.acquisition, Medium::soft_tissue()).unwrap();
+    // Warm-up: rayon's pool and thread-locals exist before measuring.
+    sim.run(&Phantom::points(&[[0.0, 0.0, 0.05]]).unwrap()).unwrap();
+    let speckle = SpeckleBuilder::new((-0.08, 0.08), (0.02, 0.16), 1000.0 / (160.0 * 140.0))
+        .unwrap()
+        .thickness(3e-3)
+        .build(1)
+        .unwrap();
+    let mut ratios = vec![estimate_over_peak("sim workload, 1000 scatterers", &sim, &speckle)];
+
+    let one = Probe::linear(1, 3e-4, 2.7e-4, 3e-4, 1).unwrap();
+    let ap = Aperture::full(&one, None).unwrap();
+    let seq = Sequence::synthetic_aperture(&ap, C).unwrap();
+    let long = Pulse::new(1e6, 0.05, 64.0).unwrap();
+    let s = Sampling::for_depth(5e6, 0.05, &seq, &long).unwrap();
+    let points = Phantom::points(&[[0.0, 0.0, 0.02], [0.0, 0.0, 0.04]]).unwrap();
+    for (name, medium) in [
+        ("long pulse, soft tissue", Medium::soft_tissue()),
+        ("long pulse, lossless", Medium::lossless()),
+    ] {
+        let sim = Simulator::from_parts(&ap, &seq, medium, long, s).unwrap();
+        ratios.push(estimate_over_peak(name, &sim, &points));
+    }
+
+    let small = Probe::new(ArraySpec {
+        name: "small".into(),
+        cols: 24,
+        rows: 12,
+        ..ArraySpec::cmut_9000()
+    })
+    .unwrap();
+    let cols = Aperture::full(&small, Some(0.015)).unwrap();
+    let elems = Aperture::columns(&small, 0..24, ChannelMode::Elements).unwrap();
+    let seq = Sequence::diverging_sector(&cols, 0.4, 0.2, 3, C).unwrap();
+    let pulse = Pulse::new(5e6, 1.0, 1.0).unwrap();
+    let s = Sampling::for_depth(20e6, 0.025, &seq, &pulse).unwrap();
+    let sim = Simulator::from_parts(&cols, &seq, Medium::soft_tissue(), pulse, s)
+        .unwrap()
+        .with_options(SimOptions {
+            elevation: ElevationModel::Exact,
+            ..SimOptions::default()
+        })
+        .unwrap()
+        .with_rx_aperture(&elems)
+        .unwrap();
+    let speckle = SpeckleBuilder::new((-0.004, 0.004), (0.004, 0.02), 2.0)
+        .unwrap()
+        .build(3)
+        .unwrap();
+    ratios.push(estimate_over_peak("exact columns, element receive", &sim, &speckle));
+    for r in ratios {
+        assert!((0.8..=1.2).contains(&r), "estimate / peak = {r:.3}");
+    }
 }

@@ -73,31 +73,36 @@
 //! # Ok(()) }
 //! ```
 
-// The model's internals, one concept per file: what a run precomputes (`context`), the impulses of
-// a scatterer on every channel including the column binning (`taps`), the pulse table, incident
-// wave and receive accumulation (`wave`), and small numeric helpers (`math`).
+// The model's internals, one concept per file: the sizes and memory of a run (`plan`), what a run
+// precomputes (`context`), the per-thread scratch (`scratch`), the impulses of a scatterer on
+// every channel including the column binning (`taps`), the pulse table, incident wave and receive
+// accumulation (`wave`), and small numeric helpers (`math`).
 mod context;
 mod math;
+mod plan;
+mod scratch;
 mod taps;
 mod wave;
 
 use crate::acquisition::Acquisition;
-use crate::channel_data::{ChannelData, Metadata, Sampling};
+use crate::channel_data::{ChannelData, MAX_CHANNEL_DISTANCE_M, Metadata, Sampling};
 use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size, in_range};
 use crate::medium::Medium;
 use crate::phantom::{Phantom, Scatterer};
 use crate::probe::Aperture;
 use crate::pulse::Pulse;
 use crate::sequence::Sequence;
-use context::{BLOCK_TAPS, Context};
+use context::Context;
 use math::dist;
 use ndarray::Array3;
+use plan::RunPlan;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
-use taps::Taps;
-use wave::Wave;
+use scratch::Pool;
+use taps::TapArena;
+use wave::WaveArena;
 
 /// How column channels are computed. See the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -126,7 +131,9 @@ pub struct SimOptions {
     pub adc_bits: Option<u32>,
     /// Column model.
     pub elevation: ElevationModel,
-    /// Largest RF array (bytes) a run may allocate.
+    /// Most heap a run may use, bytes: [`Simulator::run`] checks [`Simulator::memory_bytes`]
+    /// (RF, pulse table, per-block buffers, per-thread scratch) against it before allocating
+    /// anything large.
     pub memory_cap_bytes: u64,
 }
 
@@ -211,7 +218,7 @@ impl Simulator {
             sampling,
             options: SimOptions::default(),
         };
-        sim.check_attenuation_across_apertures()?;
+        sim.check_apertures()?;
         Ok(sim)
     }
 
@@ -226,15 +233,32 @@ impl Simulator {
             ));
         }
         self.rx = rx.clone();
-        self.check_attenuation_across_apertures()?;
+        self.check_apertures()?;
         Ok(self)
     }
 
-    /// The echo of each element is computed relative to the scatterer's distance from the
-    /// transmit aperture's centre, so its attenuation at fc varies across the apertures by up to
-    /// `exp(±α·fc·d)`, `d` the largest distance of an element from that centre: that must stay
+    /// Checks the apertures against the medium and the pulse. Every element lies within
+    /// [`MAX_CHANNEL_DISTANCE_M`] of the origin (as a record's channels must; it bounds every delay
+    /// and index). The echo of each element is computed relative to the scatterer's distance from
+    /// the transmit aperture's centre, so its attenuation at fc varies across the apertures by up
+    /// to `exp(±α·fc·d)`, `d` the largest distance of an element from that centre: that must stay
     /// within [`MAX_APERTURE_LOSS_NP`].
-    fn check_attenuation_across_apertures(&self) -> Result<()> {
+    fn check_apertures(&self) -> Result<()> {
+        for ap in [&self.tx, &self.rx] {
+            let els = ap.probe().elements();
+            for ch in ap.channels() {
+                for &e in &ch.elements {
+                    let p = els[e].position_m;
+                    if dist(p, [0.0; 3]) > MAX_CHANNEL_DISTANCE_M {
+                        return Err(Error::invalid(
+                            "aperture",
+                            format!("elements within {MAX_CHANNEL_DISTANCE_M} m of the origin, in metres"),
+                            format!("an element at {p:?}"),
+                        ));
+                    }
+                }
+            }
+        }
         let c0 = self.tx.center_m();
         let reach = [&self.tx, &self.rx]
             .into_iter()
@@ -286,55 +310,119 @@ impl Simulator {
         self.sampling
     }
 
-    /// Bytes of the RF array a run allocates.
+    /// Bytes of the RF array a run returns: transmits × receive channels × samples × 4.
     pub fn output_bytes(&self) -> u128 {
         self.sequence.len() as u128 * self.rx.n_channels() as u128 * self.sampling.n_samples() as u128 * 4
     }
 
-    /// Simulates the channel data of `phantom`.
+    /// The peak heap, in bytes, that [`Simulator::run`] uses on a phantom of `phantom_len`
+    /// scatterers in the rayon pool this is called in; `run` checks it against
+    /// [`SimOptions::memory_cap_bytes`] before allocating anything large.
+    ///
+    /// It is the largest of the run's three phases, each the sum of what it holds:
+    /// * building the pulse table: the apertures' geometry (40 B per element), the table
+    ///   (`paths × len × 4` B: one waveform per 0.25 mm of round trip when the medium attenuates)
+    ///   and its FFT work (about 56 B per FFT point, 8 × the waveform's length);
+    /// * accumulating the echoes: the geometry, the table, the RF ([`Simulator::output_bytes`]),
+    ///   the scatterers' order (4 B each), and the buffers of one block of scatterers — the taps
+    ///   of every element (16 B each per scatterer), the incident waves (4 B per fine sample of
+    ///   the longest possible wave per scatterer) — and one scratch set per thread (two waves, the
+    ///   pulse and the longest column);
+    /// * post-processing and describing the record: the RF and the metadata.
+    ///
+    /// The buffers are allocated at these sizes (bounds no scatterer exceeds), so the estimate is
+    /// what a run allocates (measured within a few per cent of the peak, `tests/sim_limits.rs`)
+    /// rather than a guess about the phantom. Cost: one pass over the apertures' elements and the
+    /// sequence's delays; nothing is allocated.
+    pub fn memory_bytes(&self, phantom_len: usize) -> u128 {
+        RunPlan::new(self).bytes(self, phantom_len)
+    }
+
+    /// Simulates the channel data of `phantom`: RF `[tx, channel, sample]` on the receive
+    /// aperture, described by its [`Metadata`]. The output is the same, bit for bit, for any
+    /// number of rayon threads, and the run needs no more than rayon's default thread stack (it
+    /// works in pools with 64 KiB stacks).
+    ///
+    /// Errors: [`Error::TooLarge`] when [`Simulator::memory_bytes`] exceeds
+    /// [`SimOptions::memory_cap_bytes`] (before anything large is allocated);
+    /// [`Error::InvalidParameter`] on `rf` when echoes exceed `f32`'s range.
+    ///
+    /// Cost: per scatterer, the taps of every transmit and receive element (columns collapse into
+    /// a few taps each), and per scatterer and transmit an incident wave (a convolution of the
+    /// pulse with the transmit impulses on the fine grid) and one echo per receive tap added to
+    /// the traces, in parallel over scatterers and channels.
     pub fn run(&self, phantom: &Phantom) -> Result<ChannelData<f32>> {
-        check_size("rf", self.output_bytes(), self.options.memory_cap_bytes)?;
-        let ctx = Context::new(self)?;
-        let (n_tx, n_ch, n_s) = (self.sequence.len(), self.rx.n_channels(), self.sampling.n_samples());
-        let mut rf = Array3::<f32>::zeros((n_tx, n_ch, n_s));
-        // Sort by distance from the aperture centre: neighbouring scatterers touch neighbouring samples.
-        let c0 = self.tx.center_m();
-        let mut order: Vec<&Scatterer> = phantom.scatterers().iter().filter(|s| s.amplitude != 0.0).collect();
-        order.sort_by(|a, b| dist(a.position_m, c0).total_cmp(&dist(b.position_m, c0)));
-        let block = (BLOCK_TAPS / ctx.rx_taps_per_scatterer().max(ctx.tx_taps_per_scatterer()).max(1)).clamp(16, 64);
-        let rf_slice = rf.as_slice_mut().expect("standard layout");
-        for chunk in order.chunks(block) {
-            let tx_taps: Vec<Taps> = chunk.par_iter().map(|s| ctx.taps(&ctx.tx_geo, s)).collect();
-            let rx_taps: Vec<Taps> = if ctx.same_apertures {
-                tx_taps.clone()
-            } else {
-                chunk.par_iter().map(|s| ctx.taps(&ctx.rx_geo, s)).collect()
-            };
-            for (t, ev) in self.sequence.events().iter().enumerate() {
-                let waves: Vec<Option<Wave>> = chunk
-                    .par_iter()
-                    .zip(&tx_taps)
-                    .map(|(s, taps)| ctx.incident_wave(ev.delays_s(), ev.apod(), s, taps))
-                    .collect();
-                let traces = &mut rf_slice[t * n_ch * n_s..(t + 1) * n_ch * n_s];
-                traces
-                    .par_chunks_mut(n_s)
-                    .enumerate()
-                    .for_each(|(ch, trace)| ctx.receive(trace, ch, &waves, &rx_taps));
-            }
-        }
+        let plan = RunPlan::new(self);
+        check_size(
+            "simulation",
+            plan.bytes(self, phantom.len()),
+            self.options.memory_cap_bytes,
+        )?;
+        let ctx = Context::new(self, &plan)?;
+        let shape = (self.sequence.len(), self.rx.n_channels(), self.sampling.n_samples());
+        let mut rf = vec![0.0f32; shape.0 * shape.1 * shape.2];
+        self.accumulate(&ctx, &plan, phantom, &mut rf);
+        drop(ctx);
         self.post_process(&mut rf);
         check_finite(&rf)?;
         let meta = Metadata::for_aperture(self.sampling, self.pulse.fc_hz(), self.sequence.clone(), &self.rx)?;
+        let rf = Array3::from_shape_vec(shape, rf)
+            .map_err(|e| Error::shape("rf", "[tx, channel, sample]", e.to_string()))?;
         ChannelData::new(rf, meta)
     }
 
-    fn post_process(&self, rf: &mut Array3<f32>) {
+    /// Adds the echoes of every scatterer of `phantom` to `rf`, a block of scatterers at a time:
+    /// their taps, then per transmit their incident waves and the echoes on every channel.
+    fn accumulate(&self, ctx: &Context, plan: &RunPlan, phantom: &Phantom, rf: &mut [f32]) {
+        let scatterers = phantom.scatterers();
+        // Sorted by distance from the aperture centre: neighbouring scatterers touch neighbouring
+        // samples. The index breaks ties, so the order is a stable sort's, without its buffer.
+        let c0 = self.tx.center_m();
+        let mut order: Vec<u32> = Vec::with_capacity(scatterers.len());
+        order.extend((0..scatterers.len() as u32).filter(|&i| scatterers[i as usize].amplitude != 0.0));
+        if order.is_empty() {
+            return;
+        }
+        let key = |i: u32| dist(scatterers[i as usize].position_m, c0);
+        order.sort_unstable_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
+        let block = plan.block_for(order.len());
+        let mut tx_taps = TapArena::new(block, plan.tx.elements, plan.tx.channels);
+        let mut rx_taps = (!plan.same_apertures).then(|| TapArena::new(block, plan.rx.elements, plan.rx.channels));
+        let mut waves = WaveArena::new(block, plan.wave_stride);
+        let pool = Pool::new(plan.scratch_sets(order.len()), plan.scratch_sizes());
+        let mut chunk: Vec<&Scatterer> = Vec::with_capacity(block);
+        let n_trace = self.rx.n_channels() * self.sampling.n_samples();
+        for ids in order.chunks(block) {
+            chunk.clear();
+            chunk.extend(ids.iter().map(|&i| &scatterers[i as usize]));
+            ctx.fill_taps(&ctx.tx_geo, &chunk, tx_taps.slots(), &pool);
+            if let Some(rx) = &mut rx_taps {
+                ctx.fill_taps(&ctx.rx_geo, &chunk, rx.slots(), &pool);
+            }
+            let rx_taps = rx_taps.as_ref().unwrap_or(&tx_taps);
+            for (ev, traces) in self.sequence.events().iter().zip(rf.chunks_mut(n_trace)) {
+                ctx.fill_waves(ev, &chunk, &tx_taps, &mut waves, &pool);
+                traces
+                    .par_chunks_mut(self.sampling.n_samples())
+                    .enumerate()
+                    .for_each(|(ch, trace)| ctx.receive(trace, ch, chunk.len(), &waves, rx_taps));
+            }
+        }
+    }
+
+    /// Noise, analog TGC and ADC quantization on the finished traces `rf` (`[tx, channel,
+    /// sample]`, C order), in that order.
+    fn post_process(&self, slice: &mut [f32]) {
         let o = &self.options;
         let n_s = self.sampling.n_samples();
-        let slice = rf.as_slice_mut().expect("standard layout");
         if let Some(snr) = o.noise_snr_db {
-            let rms = (slice.par_iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / slice.len() as f64).sqrt();
+            // Summed over fixed chunks, then in order: the same sum for any number of threads.
+            let mut sums = Vec::with_capacity(NOISE_CHUNKS);
+            slice
+                .par_chunks(slice.len().div_ceil(NOISE_CHUNKS))
+                .map(|c| c.iter().map(|v| (*v as f64).powi(2)).sum::<f64>())
+                .collect_into_vec(&mut sums);
+            let rms = (sums.iter().sum::<f64>() / slice.len() as f64).sqrt();
             let sigma = if rms > 0.0 {
                 rms * 10f64.powf(-snr / 20.0)
             } else {
@@ -371,10 +459,13 @@ impl Simulator {
     }
 }
 
+/// The noise's RMS is summed over this many chunks of the record.
+const NOISE_CHUNKS: usize = 64;
+
 /// Refuses RF with a sample that is not finite: echoes beyond `f32`'s range (huge amplitudes or
 /// apodization weights piled up, amplified by the analog TGC or drowned in noise of a negative
 /// SNR) give a clear error instead of infinities.
-fn check_finite(rf: &Array3<f32>) -> Result<()> {
+fn check_finite(rf: &[f32]) -> Result<()> {
     match rf.iter().find(|v| !v.is_finite()) {
         None => Ok(()),
         Some(v) => Err(Error::invalid(

@@ -3,14 +3,17 @@
 
 use super::context::Context;
 use super::math::{dist, sinc, sinc_small, small_sin_cos};
+use super::scratch::Pool;
 use crate::phantom::Scatterer;
 use crate::probe::Aperture;
+use rayon::prelude::*;
 use std::f64::consts::PI;
+use std::mem::size_of;
 
 /// Width of the delay bins of a column channel, in periods of fc.
 pub(super) const BIN_PERIODS: f64 = 0.25;
 
-/// Per-scatterer scratch of the column fast path.
+/// Per-scatterer scratch of the column fast path, sized for the longest column of a run.
 #[derive(Default)]
 pub(super) struct ColumnScratch {
     pub(super) delta: Vec<f32>,
@@ -22,6 +25,23 @@ pub(super) struct ColumnScratch {
 }
 
 impl ColumnScratch {
+    /// Scratch for columns of up to `n` elements (resizing within it allocates nothing).
+    pub(super) fn new(n: usize) -> ColumnScratch {
+        ColumnScratch {
+            delta: vec![0.0; n],
+            gain: vec![0.0; n],
+            bin: vec![0.0; n],
+            re: vec![0.0; n],
+            im: vec![0.0; n],
+            sums: Vec::with_capacity(n),
+        }
+    }
+
+    /// Heap of [`ColumnScratch::new`]`(n)`.
+    pub(super) fn bytes(n: usize) -> u128 {
+        (n as u128).saturating_mul(5 * 4 + 8)
+    }
+
     pub(super) fn resize(&mut self, n: usize) {
         for v in [
             &mut self.delta,
@@ -36,34 +56,98 @@ impl ColumnScratch {
 }
 
 /// One impulse: amplitude and delay (seconds).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub(super) struct Tap {
     pub(super) amp: f32,
     pub(super) delay_s: f64,
 }
 
-/// Impulses of every channel for one scatterer; channel `ch` owns `taps[offsets[ch]..offsets[ch + 1]]`.
-#[derive(Debug, Clone)]
-pub(super) struct Taps {
-    pub(super) taps: Vec<Tap>,
-    pub(super) offsets: Vec<u32>,
+/// The taps of a block of scatterers on every channel of one aperture, in slots of a fixed size:
+/// scatterer `i` owns `taps[i·stride..(i+1)·stride]` and `offsets[i·(n_ch+1)..(i+1)·(n_ch+1)]`,
+/// and its channel `ch` the taps `offsets[ch]..offsets[ch + 1]` of its slot. The stride is the
+/// aperture's number of elements, which no scatterer's taps exceed (one per element on the element
+/// path, at most one bin per element on the column path).
+pub(super) struct TapArena {
+    taps: Vec<Tap>,
+    offsets: Vec<u32>,
+    stride: usize,
+    n_ch: usize,
 }
 
-impl Taps {
-    pub(super) fn channel(&self, ch: usize) -> &[Tap] {
+impl TapArena {
+    /// An arena for `block` scatterers of `stride` taps over `n_ch` channels.
+    pub(super) fn new(block: usize, stride: usize, n_ch: usize) -> TapArena {
+        TapArena {
+            taps: vec![Tap::default(); block * stride],
+            offsets: vec![0; block * (n_ch + 1)],
+            stride,
+            n_ch,
+        }
+    }
+
+    /// Heap of [`TapArena::new`].
+    pub(super) fn bytes(block: usize, stride: usize, n_ch: usize) -> u128 {
+        let slot = (stride as u128 * size_of::<Tap>() as u128).saturating_add((n_ch as u128 + 1) * 4);
+        (block as u128).saturating_mul(slot)
+    }
+
+    /// The taps of scatterer `i` of the block.
+    pub(super) fn scatterer(&self, i: usize) -> Taps<'_> {
+        Taps {
+            taps: &self.taps[i * self.stride..(i + 1) * self.stride],
+            offsets: &self.offsets[i * (self.n_ch + 1)..(i + 1) * (self.n_ch + 1)],
+        }
+    }
+
+    /// The slots of the block, one per scatterer, to fill in parallel.
+    pub(super) fn slots(&mut self) -> impl IndexedParallelIterator<Item = TapSlot<'_>> {
+        self.taps
+            .par_chunks_mut(self.stride.max(1))
+            .zip(self.offsets.par_chunks_mut(self.n_ch + 1))
+            .map(|(taps, offsets)| TapSlot { taps, offsets, n: 0 })
+    }
+}
+
+/// The impulses of one scatterer on every channel; channel `ch` owns
+/// `taps[offsets[ch]..offsets[ch + 1]]`.
+#[derive(Clone, Copy)]
+pub(super) struct Taps<'a> {
+    taps: &'a [Tap],
+    offsets: &'a [u32],
+}
+
+impl<'a> Taps<'a> {
+    pub(super) fn channel(&self, ch: usize) -> &'a [Tap] {
         &self.taps[self.offsets[ch] as usize..self.offsets[ch + 1] as usize]
     }
 }
 
-/// Stores an impulse, unless its amplitude is 0 in `f32` (an element facing away, or a gain that
-/// underflows `f32`): every stored tap reaches the scatterer, so the incident wave's time span
-/// and its histogram cover the same taps.
-#[inline(always)]
-fn push_tap(taps: &mut Vec<Tap>, amp: f64, delay_s: f64) {
-    let amp = amp as f32;
-    if amp != 0.0 {
-        debug_assert!(amp.is_finite() && delay_s.is_finite(), "tap {amp} at {delay_s} s");
-        taps.push(Tap { amp, delay_s });
+/// A scatterer's slot of a [`TapArena`] being filled, channel by channel.
+pub(super) struct TapSlot<'a> {
+    taps: &'a mut [Tap],
+    offsets: &'a mut [u32],
+    n: usize,
+}
+
+impl TapSlot<'_> {
+    /// Stores an impulse, unless its amplitude is 0 in `f32` (an element facing away, or a gain
+    /// that underflows `f32`): every stored tap reaches the scatterer, so the incident wave's time
+    /// span and its histogram cover the same taps.
+    #[inline(always)]
+    fn push(&mut self, amp: f64, delay_s: f64) {
+        let amp = amp as f32;
+        if amp != 0.0 {
+            debug_assert!(amp.is_finite() && delay_s.is_finite(), "tap {amp} at {delay_s} s");
+            self.taps[self.n] = Tap { amp, delay_s };
+            self.n += 1;
+        }
+    }
+
+    /// Ends channel `ch`: its taps are those stored since the previous channel ended.
+    #[inline(always)]
+    fn end_channel(&mut self, ch: usize) {
+        // n ≤ stride = the aperture's elements ≤ MAX_ELEMENTS, well inside u32.
+        self.offsets[ch + 1] = self.n as u32;
     }
 }
 
@@ -85,18 +169,23 @@ pub(super) struct Geometry {
     pub(super) height_m: f64,
 }
 
+/// Bytes per channel and per element of a [`Geometry`].
+const GEOMETRY_CHANNEL_BYTES: u128 = 24 + 16 + 16 + 16;
+const GEOMETRY_ELEMENT_BYTES: u128 = 24 + 8 + 4 + 4;
+
 impl Geometry {
     pub(super) fn new(ap: &Aperture) -> Geometry {
         let els = ap.probe().elements();
+        let (n_ch, n_el) = (ap.n_channels(), ap.channels().iter().map(|c| c.elements.len()).sum());
         let mut g = Geometry {
-            ref_pos: vec![],
-            normal: vec![],
-            udir: vec![],
-            range: vec![],
-            pos: vec![],
-            advance_s: vec![],
-            y_rel: vec![],
-            advance_f32: vec![],
+            ref_pos: Vec::with_capacity(n_ch),
+            normal: Vec::with_capacity(n_ch),
+            udir: Vec::with_capacity(n_ch),
+            range: Vec::with_capacity(n_ch),
+            pos: Vec::with_capacity(n_el),
+            advance_s: Vec::with_capacity(n_el),
+            y_rel: Vec::with_capacity(n_el),
+            advance_f32: Vec::with_capacity(n_el),
             width_m: els[0].width_m,
             height_m: els[0].height_m,
         };
@@ -115,6 +204,12 @@ impl Geometry {
             g.udir.push([u[0], u[2]]);
         }
         g
+    }
+
+    /// Heap of [`Geometry::new`]`(ap)`.
+    pub(super) fn bytes(ap: &Aperture) -> u128 {
+        let n_el: usize = ap.channels().iter().map(|c| c.elements.len()).sum();
+        (ap.n_channels() as u128 * GEOMETRY_CHANNEL_BYTES).saturating_add(n_el as u128 * GEOMETRY_ELEMENT_BYTES)
     }
 }
 
@@ -138,33 +233,48 @@ impl Context {
             / r.max(self.r_min)
     }
 
+    /// Fills `slots` with the impulses of every channel of `geo` for each scatterer of `block`,
+    /// in parallel, with scratch from `pool`.
+    pub(super) fn fill_taps<'a>(
+        &self,
+        geo: &Geometry,
+        block: &[&Scatterer],
+        slots: impl IndexedParallelIterator<Item = TapSlot<'a>>,
+        pool: &Pool,
+    ) {
+        slots.zip(block.par_iter()).for_each_init(
+            || pool.lease(),
+            |scratch, (mut slot, s)| {
+                self.taps(geo, s, &mut scratch.column, &mut slot);
+            },
+        );
+    }
+
     /// Impulses of every channel of `geo` for scatterer `s` (one leg; its attenuation at fc
-    /// relative to the scatterer's distance from the transmit aperture's centre included).
-    pub(super) fn taps(&self, geo: &Geometry, s: &Scatterer) -> Taps {
+    /// relative to the scatterer's distance from the transmit aperture's centre included), into
+    /// `slot`, with the widest vector instructions the CPU offers.
+    fn taps(&self, geo: &Geometry, s: &Scatterer, scratch: &mut ColumnScratch, slot: &mut TapSlot) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2_fma {
             // SAFETY: the CPU supports AVX2 and FMA (checked at run time in `Context::new`).
-            return unsafe { self.taps_avx2(geo, s) };
+            return unsafe { self.taps_avx2(geo, s, scratch, slot) };
         }
-        self.taps_generic(geo, s)
+        self.taps_generic(geo, s, scratch, slot)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn taps_avx2(&self, geo: &Geometry, s: &Scatterer) -> Taps {
-        self.taps_generic(geo, s)
+    fn taps_avx2(&self, geo: &Geometry, s: &Scatterer, scratch: &mut ColumnScratch, slot: &mut TapSlot) {
+        self.taps_generic(geo, s, scratch, slot)
     }
 
     #[inline(always)]
-    pub(super) fn taps_generic(&self, geo: &Geometry, s: &Scatterer) -> Taps {
+    fn taps_generic(&self, geo: &Geometry, s: &Scatterer, scratch: &mut ColumnScratch, slot: &mut TapSlot) {
         let p = s.position_m;
         let r0 = dist(p, self.center);
-        let n_ch = geo.range.len();
-        let mut taps = Vec::with_capacity(if self.exact { geo.pos.len() } else { n_ch });
-        let mut offsets = Vec::with_capacity(n_ch + 1);
-        offsets.push(0u32);
-        let mut scratch = ColumnScratch::default();
-        for ch in 0..n_ch {
+        slot.n = 0;
+        slot.offsets[0] = 0;
+        for ch in 0..geo.range.len() {
             let (a, b) = geo.range[ch];
             let r_ref = dist(p, geo.ref_pos[ch]);
             // The leg's attenuation at fc relative to half the round trip L/2 = r0 (the pulse
@@ -179,14 +289,13 @@ impl Context {
                     let d = [p[0] - x[0], p[1] - x[1], p[2] - x[2]];
                     let r = dist(p, x);
                     let g = self.element_gain(n, u, d, r) * att;
-                    push_tap(&mut taps, g, r / self.c - geo.advance_s[e]);
+                    slot.push(g, r / self.c - geo.advance_s[e]);
                 }
             } else {
-                self.column_taps(geo, ch, p, tau_ref, r_ref, att, &mut scratch, &mut taps);
+                self.column_taps(geo, ch, p, tau_ref, r_ref, att, scratch, slot);
             }
-            offsets.push(taps.len() as u32);
+            slot.end_channel(ch);
         }
-        Taps { taps, offsets }
     }
 
     /// Column channel `ch` of `geo` (elements sharing x, z and normal, differing in y) for a
@@ -204,7 +313,7 @@ impl Context {
         r_ref: f64,
         att: f64,
         s: &mut ColumnScratch,
-        taps: &mut Vec<Tap>,
+        taps: &mut TapSlot,
     ) {
         let (a, b) = geo.range[ch];
         let n_el = b - a;
@@ -218,7 +327,7 @@ impl Context {
             let c = bins.center(j as f32);
             let amp = ((re * re + im * im).sqrt() as f64) * az * att;
             if amp > 0.0 {
-                push_tap(taps, amp, tau_ref + c as f64 - (im.atan2(re) / k) as f64);
+                taps.push(amp, tau_ref + c as f64 - (im.atan2(re) / k) as f64);
             }
         }
     }

@@ -2,18 +2,77 @@
 
 use super::context::Context;
 use super::math::dist;
-use super::taps::{Tap, Taps};
+use super::scratch::Pool;
+use super::taps::{Tap, TapArena, Taps};
 use crate::error::Result;
 use crate::phantom::Scatterer;
 use crate::pulse::{Pulse, Synth};
+use crate::sequence::TxEvent;
+use rayon::prelude::*;
+use std::mem::size_of;
 
-/// The incident waveform at one scatterer for one event, on the fine grid in polyphase form:
-/// `poly[r * len + k]` is the waveform at time `t_start_s + (k·M + r) / fs_fine`.
-#[derive(Debug, Clone)]
-pub(super) struct Wave {
+/// Where an incident wave lies on the fine grid: its polyphase samples `poly[r·len + k]` (in the
+/// slot of a [`WaveArena`]) are the waveform at `t_start_s + (k·M + r) / fs_fine`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct WaveHeader {
     pub(super) t_start_s: f64,
     pub(super) len: usize,
-    pub(super) poly: Vec<f32>,
+}
+
+/// The incident waves of a block of scatterers for one event, in slots of `stride` fine samples
+/// (a bound on any wave of the run, see `plan::wave_stride`): scatterer `i`'s wave is
+/// `data[i·stride..]`, described by `headers[i]` (`None` when nothing reaches it).
+pub(super) struct WaveArena {
+    headers: Vec<Option<WaveHeader>>,
+    data: Vec<f32>,
+    stride: usize,
+}
+
+impl WaveArena {
+    /// An arena for `block` waves of up to `stride` fine samples.
+    pub(super) fn new(block: usize, stride: usize) -> WaveArena {
+        WaveArena {
+            headers: vec![None; block],
+            data: vec![0.0; block * stride],
+            stride,
+        }
+    }
+
+    /// Heap of [`WaveArena::new`].
+    pub(super) fn bytes(block: usize, stride: usize) -> u128 {
+        let slot = (stride as u128 * 4).saturating_add(size_of::<Option<WaveHeader>>() as u128);
+        (block as u128).saturating_mul(slot)
+    }
+
+    /// The wave of scatterer `i` of the block: where it lies and its polyphase samples.
+    fn wave(&self, i: usize, m: usize) -> Option<(WaveHeader, &[f32])> {
+        let h = self.headers[i]?;
+        Some((h, &self.data[i * self.stride..i * self.stride + h.len * m]))
+    }
+}
+
+/// One thread's buffers for incident waves: the impulse histogram and the convolution on the fine
+/// grid (a wave slot's length each), and the blended pulse.
+#[derive(Default)]
+pub(super) struct WaveScratch {
+    hist: Vec<f32>,
+    u: Vec<f32>,
+    g: Vec<f32>,
+}
+
+impl WaveScratch {
+    pub(super) fn new(wave: usize, pulse: usize) -> WaveScratch {
+        WaveScratch {
+            hist: vec![0.0; wave],
+            u: vec![0.0; wave],
+            g: vec![0.0; pulse],
+        }
+    }
+
+    /// Heap of [`WaveScratch::new`].
+    pub(super) fn bytes(wave: usize, pulse: usize) -> u128 {
+        (wave as u128).saturating_mul(8).saturating_add(pulse as u128 * 4)
+    }
 }
 
 /// Pulse-echo waveforms on the fine grid for round-trip paths `l0 + i·dl`, with the whole
@@ -47,8 +106,14 @@ impl PulseTable {
         }
     }
 
+    /// Heap of a table of `paths` waveforms of `len` samples.
+    pub(super) fn bytes(paths: usize, len: usize) -> u128 {
+        (paths as u128).saturating_mul(len as u128 * 4 + 8)
+    }
+
     /// The table of `pulse` at `rate` (Hz) for attenuation `alpha` (Np/(m·Hz)) and paths up to
-    /// `l_max` (m): [`PulseTable::paths`] inverse FFTs of the pulse's sampling shape at `rate`.
+    /// `l_max` (m): [`PulseTable::paths`] inverse FFTs of the pulse's sampling shape at `rate`,
+    /// with [`SampleShape::synth_bytes`](crate::pulse::SampleShape::synth_bytes) of work memory.
     pub(super) fn new(pulse: &Pulse, rate: f64, alpha: f64, l_max: f64) -> Result<PulseTable> {
         let (n, dl) = PulseTable::paths(alpha, l_max);
         let shape = pulse.sample_shape(rate)?;
@@ -118,7 +183,7 @@ impl PulseTable {
 /// non-zero weight, its arrival time `delay + tap delay` (seconds) and weighted amplitude. The one
 /// definition of the set that both the incident wave's time span and its histogram use.
 #[inline(always)]
-fn arrivals<'a>(delays: &'a [f64], apod: &'a [f32], taps: &'a Taps) -> impl Iterator<Item = (f64, f32)> + 'a {
+fn arrivals<'a>(delays: &'a [f64], apod: &'a [f32], taps: Taps<'a>) -> impl Iterator<Item = (f64, f32)> + 'a {
     delays
         .iter()
         .zip(apod)
@@ -128,9 +193,44 @@ fn arrivals<'a>(delays: &'a [f64], apod: &'a [f32], taps: &'a Taps) -> impl Iter
 }
 
 impl Context {
+    /// Fills `arena` with the incident waves of event `ev` at each scatterer of `block`, whose
+    /// transmit taps are in `taps`, in parallel, with scratch from `pool`.
+    pub(super) fn fill_waves(
+        &self,
+        ev: &TxEvent,
+        block: &[&Scatterer],
+        taps: &TapArena,
+        arena: &mut WaveArena,
+        pool: &Pool,
+    ) {
+        let stride = arena.stride;
+        arena
+            .data
+            .par_chunks_mut(stride)
+            .zip(arena.headers.par_iter_mut())
+            .zip(block.par_iter())
+            .enumerate()
+            .for_each_init(
+                || pool.lease(),
+                |scratch, (i, ((poly, header), s))| {
+                    *header =
+                        self.incident_wave(ev.delays_s(), ev.apod(), s, taps.scatterer(i), &mut scratch.wave, poly);
+                },
+            );
+    }
+
     /// The incident (two-way pulse-shaped) waveform at scatterer `s` for an event with per-channel
-    /// `delays` and weights `apod`, times the scatterer's amplitude. `None` when nothing arrives.
-    pub(super) fn incident_wave(&self, delays: &[f64], apod: &[f32], s: &Scatterer, taps: &Taps) -> Option<Wave> {
+    /// `delays` and weights `apod`, times the scatterer's amplitude, into `poly` (a wave slot).
+    /// `None` when nothing arrives.
+    fn incident_wave(
+        &self,
+        delays: &[f64],
+        apod: &[f32],
+        s: &Scatterer,
+        taps: Taps,
+        scratch: &mut WaveScratch,
+        poly: &mut [f32],
+    ) -> Option<WaveHeader> {
         let mut t_lo = f64::INFINITY;
         let mut t_hi = f64::NEG_INFINITY;
         for (t, _) in arrivals(delays, apod, taps) {
@@ -145,8 +245,10 @@ impl Context {
         let t_start = t_lo - (half + 1) as f64 / fs;
         let n_hist = ((t_hi - t_start) * fs).ceil() as usize + 2 * half + 3;
         let len = n_hist.div_ceil(m);
+        // n_fine ≤ the slot's length: the plan bounds the arrivals' span (`plan::wave_stride`).
         let n_fine = len * m;
-        let mut hist = vec![0.0f32; n_fine];
+        let hist = &mut scratch.hist[..n_fine];
+        hist.fill(0.0);
         // The same arrivals as the span above: every index lies in [half + 1, n_hist − half − 2].
         for (t, a) in arrivals(delays, apod, taps) {
             let x = (t - t_start) * fs;
@@ -155,13 +257,14 @@ impl Context {
             hist[i] += a * (1.0 - f);
             hist[i + 1] += a * f;
         }
-        let mut g = vec![0.0f32; self.table.len];
         let l = 2.0 * dist(s.position_m, self.center);
-        self.table.blend(l, &mut g);
+        let g = &mut scratch.g[..self.table.len];
+        self.table.blend(l, g);
         // u[k] = Σ_j g[j] · hist[k + center − j]; hist is zero within `half` of both ends. The
         // shape's peak is 1: the path's attenuation and the amplitude scale the result, in f64,
         // so that a deep echo is only as small as it is, never lost in an intermediate.
-        let mut u = vec![0.0f32; n_fine];
+        let u = &mut scratch.u[..n_fine];
+        u.fill(0.0);
         for (j, &gj) in g.iter().enumerate() {
             if gj == 0.0 {
                 continue;
@@ -175,43 +278,43 @@ impl Context {
             }
         }
         let scale = self.table.scale(l) * s.amplitude as f64;
-        let mut poly = vec![0.0f32; n_fine];
+        let poly = &mut poly[..n_fine];
         for r in 0..m {
             for k in 0..len {
                 poly[r * len + k] = (u[k * m + r] as f64 * scale) as f32;
             }
         }
-        Some(Wave {
+        Some(WaveHeader {
             t_start_s: t_start,
             len,
-            poly,
         })
     }
 
-    /// Adds the echoes of a block of scatterers to the trace of receive channel `ch`, with the
-    /// widest vector instructions the CPU offers (the arithmetic is the same on every path).
-    pub(super) fn receive(&self, trace: &mut [f32], ch: usize, waves: &[Option<Wave>], taps: &[Taps]) {
+    /// Adds the echoes of the first `n` scatterers of a block (their waves in `waves`, their
+    /// receive taps in `taps`) to the trace of receive channel `ch`, with the widest vector
+    /// instructions the CPU offers (the arithmetic is the same on every path).
+    pub(super) fn receive(&self, trace: &mut [f32], ch: usize, n: usize, waves: &WaveArena, taps: &TapArena) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2_fma {
             // SAFETY: the CPU supports AVX2 and FMA (checked at run time in `Context::new`).
-            unsafe { self.receive_avx2(trace, ch, waves, taps) };
+            unsafe { self.receive_avx2(trace, ch, n, waves, taps) };
             return;
         }
-        self.receive_generic(trace, ch, waves, taps);
+        self.receive_generic(trace, ch, n, waves, taps);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn receive_avx2(&self, trace: &mut [f32], ch: usize, waves: &[Option<Wave>], taps: &[Taps]) {
-        self.receive_generic(trace, ch, waves, taps);
+    fn receive_avx2(&self, trace: &mut [f32], ch: usize, n: usize, waves: &WaveArena, taps: &TapArena) {
+        self.receive_generic(trace, ch, n, waves, taps);
     }
 
     #[inline(always)]
-    pub(super) fn receive_generic(&self, trace: &mut [f32], ch: usize, waves: &[Option<Wave>], taps: &[Taps]) {
-        for (wave, taps) in waves.iter().zip(taps) {
-            if let Some(w) = wave {
-                for tap in taps.channel(ch) {
-                    self.add_echo(trace, w, tap);
+    fn receive_generic(&self, trace: &mut [f32], ch: usize, n: usize, waves: &WaveArena, taps: &TapArena) {
+        for i in 0..n {
+            if let Some((header, poly)) = waves.wave(i, self.m) {
+                for tap in taps.scatterer(i).channel(ch) {
+                    self.add_echo(trace, header, poly, tap);
                 }
             }
         }
@@ -219,7 +322,7 @@ impl Context {
 
     /// Adds `tap.amp · wave(t − tap.delay)` to the trace at the output sample times.
     #[inline(always)]
-    pub(super) fn add_echo(&self, trace: &mut [f32], w: &Wave, tap: &Tap) {
+    fn add_echo(&self, trace: &mut [f32], w: WaveHeader, poly: &[f32], tap: &Tap) {
         if tap.amp == 0.0 {
             return;
         }
@@ -237,8 +340,8 @@ impl Context {
             return;
         }
         let (w0, w1) = (tap.amp * (1.0 - frac), tap.amp * frac);
-        let p0 = &w.poly[r0 * w.len + (n0 + a0) as usize..r0 * w.len + (n1 + a0) as usize];
-        let p1 = &w.poly[r1 * w.len + (n0 + a1) as usize..r1 * w.len + (n1 + a1) as usize];
+        let p0 = &poly[r0 * w.len + (n0 + a0) as usize..r0 * w.len + (n1 + a0) as usize];
+        let p1 = &poly[r1 * w.len + (n0 + a1) as usize..r1 * w.len + (n1 + a1) as usize];
         for ((o, &u0), &u1) in trace[n0 as usize..n1 as usize].iter_mut().zip(p0).zip(p1) {
             *o += w0 * u0 + w1 * u1;
         }
