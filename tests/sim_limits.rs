@@ -401,3 +401,101 @@ fn memory_estimate_matches_the_measured_peak() {
         assert!((0.8..=1.2).contains(&r), "estimate / peak = {r:.3}");
     }
 }
+
+/// Set in the child process of `runs_in_a_pool_with_64_kib_stacks`.
+const STACK_CHILD: &str = "SONOCHIP_SIM_STACK_CHILD";
+
+/// Apps run rayon pools with 64 KiB thread stacks. A stack overflow aborts the process, so the
+/// test runs its body in a child process (this executable, this test alone, with `STACK_CHILD`
+/// set) and checks that the child exited successfully.
+#[test]
+fn runs_in_a_pool_with_64_kib_stacks() {
+    if std::env::var_os(STACK_CHILD).is_some() {
+        simulate_on_small_stacks();
+        return;
+    }
+    let _serial = serial();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "runs_in_a_pool_with_64_kib_stacks",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(STACK_CHILD, "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the child exited with {:?}:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+}
+
+/// The child's body: the simulator's paths (binned columns with attenuation, noise, TGC and ADC;
+/// exact elements with a different receive aperture; a long pulse whose table needs large FFTs),
+/// each run from inside a pool whose threads have 64 KiB stacks.
+fn simulate_on_small_stacks() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .stack_size(64 << 10)
+        .build()
+        .unwrap();
+    let small = Probe::new(ArraySpec {
+        name: "small".into(),
+        cols: 24,
+        rows: 12,
+        ..ArraySpec::cmut_9000()
+    })
+    .unwrap();
+    let cols = Aperture::full(&small, Some(0.015)).unwrap();
+    let elems = Aperture::columns(&small, 0..24, ChannelMode::Elements).unwrap();
+    let seq = Sequence::diverging_sector(&cols, 0.4, 0.2, 3, C).unwrap();
+    let pulse = Pulse::new(5e6, 1.0, 1.0).unwrap();
+    let s = Sampling::for_depth(20e6, 0.025, &seq, &pulse).unwrap();
+    let speckle = SpeckleBuilder::new((-0.006, 0.006), (0.002, 0.02), 2.0)
+        .unwrap()
+        .build(5)
+        .unwrap();
+    let binned = Simulator::from_parts(&cols, &seq, Medium::soft_tissue(), pulse, s)
+        .unwrap()
+        .with_options(SimOptions {
+            noise_snr_db: Some(30.0),
+            adc_bits: Some(12),
+            analog_tgc: Some(sonochip::sim::AnalogTgc {
+                db_per_cm: 1.0,
+                max_db: 40.0,
+            }),
+            ..SimOptions::default()
+        })
+        .unwrap();
+    let exact = Simulator::from_parts(&cols, &seq, Medium::soft_tissue(), pulse, s)
+        .unwrap()
+        .with_options(SimOptions {
+            elevation: ElevationModel::Exact,
+            ..SimOptions::default()
+        })
+        .unwrap()
+        .with_rx_aperture(&elems)
+        .unwrap();
+    let one = Probe::linear(1, 3e-4, 2.7e-4, 3e-4, 1).unwrap();
+    let ap = Aperture::full(&one, None).unwrap();
+    let sa = Sequence::synthetic_aperture(&ap, C).unwrap();
+    let long = Pulse::new(1e6, 0.05, 64.0).unwrap();
+    let long_sim = Simulator::from_parts(
+        &ap,
+        &sa,
+        Medium::soft_tissue(),
+        long,
+        Sampling::for_depth(5e6, 0.05, &sa, &long).unwrap(),
+    )
+    .unwrap();
+    let points = Phantom::points(&[[0.0, 0.0, 0.02]]).unwrap();
+    pool.install(|| {
+        assert!(all_finite(&binned.run(&speckle).unwrap()));
+        assert!(all_finite(&exact.run(&speckle).unwrap()));
+        assert!(all_finite(&long_sim.run(&points).unwrap()));
+    });
+}
