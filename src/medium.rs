@@ -25,7 +25,8 @@ pub const MAX_ATTENUATION_DB_CM_MHZ: f64 = 20.0;
 
 /// Speed of sound and attenuation of a homogeneous medium.
 ///
-/// Built by [`Medium::new`] or a preset; deserialising one validates it the same way.
+/// Built by [`Medium::new`], [`Medium::soft_tissue`] or [`Medium::lossless`]; deserialising one
+/// validates it as `new` does.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "MediumFields")]
 pub struct Medium {
@@ -97,7 +98,8 @@ impl Medium {
         self.attenuation_db_cm_mhz * (std::f64::consts::LN_10 / 20.0) / (1e-2 * 1e6)
     }
 
-    /// Loss in dB of an amplitude at frequency `f_hz` over `path_m` of propagation.
+    /// Loss in dB of an amplitude at frequency `f_hz` over `path_m` of propagation (no range
+    /// check: a plain product).
     pub fn loss_db(&self, f_hz: f64, path_m: f64) -> f64 {
         self.attenuation_db_cm_mhz * (path_m * 100.0) * (f_hz * 1e-6)
     }

@@ -145,7 +145,7 @@ impl Pulse {
     }
 
     /// Pulse-echo amplitude spectrum `S(f)` (without attenuation), normalised to 1 at its maximum
-    /// over f ≥ 0 (approximately; exactly 1 at `fc` for a long burst).
+    /// over f ≥ 0 (approximately; exactly 1 at `fc` for a long burst). Cost: O(1).
     pub fn spectrum(&self, f_hz: f64) -> f64 {
         let f = f_hz.abs();
         let s = self.sigma_hz();
@@ -163,6 +163,7 @@ impl Pulse {
     }
 
     /// Lower and upper −6 dB edges of the pulse-echo spectrum `S(f)`, Hz (found numerically).
+    /// Cost: 4,001 evaluations of `S(f)` over `[0, 4·fc]` and 32 KB of heap.
     pub fn band_edges_hz(&self) -> (f64, f64) {
         let n = 4000;
         let df = 4.0 * self.fc_hz / n as f64;
@@ -190,6 +191,7 @@ impl Pulse {
     }
 
     /// Pulse-echo −6 dB bandwidth Δf, Hz (axial resolution ≈ 0.44·c/Δf, `docs/physics.md#resolution`).
+    /// Cost: as [`Pulse::band_edges_hz`].
     pub fn pulse_echo_bandwidth_hz(&self) -> f64 {
         let (lo, hi) = self.band_edges_hz();
         hi - lo
@@ -198,6 +200,9 @@ impl Pulse {
     /// Pulse-echo axial resolution: `c/2` times the −6 dB (half-amplitude) duration of the
     /// waveform's envelope, computed from the sampled waveform and its analytic signal. For a Gaussian
     /// spectrum this equals `0.44·c/Δf` (`docs/physics.md#resolution`); a rectangular burst makes it longer.
+    /// Cost: the waveform at 64 samples per period (at most about 8,300 samples, from an FFT of at
+    /// most 131,072 points) and its analytic signal (an FFT of at most 65,536 points): at most
+    /// about 7.5 MB of heap.
     pub fn axial_resolution_m(&self, c_m_s: f64) -> f64 {
         let rate = 64.0 * self.fc_hz;
         let s = Synth::new(self, rate, self.shape(rate)).sampled(0.0, 0.0);
@@ -229,12 +234,15 @@ impl Pulse {
         (cross(1) - cross(-1)) / rate * c_m_s / 2.0
     }
 
-    /// Smallest sampling rate that represents the pulse band: twice the upper −6 dB edge.
+    /// Smallest sampling rate that represents the pulse band: twice the upper −6 dB edge. Cost: as
+    /// [`Pulse::band_edges_hz`].
     pub fn nyquist_rate_hz(&self) -> f64 {
         2.0 * self.band_edges_hz().1
     }
 
-    /// Checks that `fs_hz` is at or above [`Pulse::nyquist_rate_hz`].
+    /// Checks that `fs_hz` is at or above [`Pulse::nyquist_rate_hz`]: [`Error::BelowNyquist`]
+    /// otherwise (`InvalidParameter` for a value that is not finite and positive). Cost: as
+    /// [`Pulse::band_edges_hz`].
     pub fn check_sampling(&self, fs_hz: f64) -> Result<()> {
         positive("fs_hz", fs_hz)?;
         let (_, hi) = self.band_edges_hz();
@@ -248,7 +256,8 @@ impl Pulse {
         Ok(())
     }
 
-    /// Half-length in seconds beyond which the pulse-echo waveform is negligible (< 1e-4 of peak).
+    /// Half-length in seconds beyond which the pulse-echo waveform is negligible (< 1e-4 of peak):
+    /// at most about 64 periods of `fc` (64 cycles at the narrowest bandwidth). Cost: O(1).
     pub fn half_length_s(&self) -> f64 {
         // Gaussian time spread of H convolved with the burst's half length.
         let sigma_t = 1.0 / (2.0 * PI * self.sigma_hz());
@@ -279,7 +288,7 @@ impl Pulse {
 
     /// Peak heap bytes of [`Pulse::sample`] at `rate_hz` (the same range check): about
     /// `56 · next_pow2(8 · len)` bytes for a waveform of `len ≈ 2 · half_length_s · rate_hz`
-    /// samples, at most about 0.9 GB (64 cycles at the narrowest bandwidth and the highest rate).
+    /// samples, at most about 0.95 GB (64 cycles at the narrowest bandwidth and the highest rate).
     pub fn sample_memory_bytes(&self, rate_hz: f64) -> Result<u128> {
         let shape = self.sample_shape(rate_hz)?;
         Ok(shape.synth_bytes() + 4 * shape.len as u128)
@@ -301,8 +310,8 @@ impl Pulse {
         self.sample_with(&mut planner, rate_hz, alpha_np_per_m_hz, path_m)
     }
 
-    /// As [`Pulse::sample`], planning the FFT with `planner` (which caches the plan for the next
-    /// call at the same rate).
+    /// As [`Pulse::sample`] (the same ranges, errors and cost), planning the FFT with `planner`,
+    /// which keeps the plan for the next call at the same rate.
     pub fn sample_with(
         &self,
         planner: &mut FftPlanner<f64>,

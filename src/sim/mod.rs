@@ -55,9 +55,21 @@
 //!
 //! # Parallelism and determinism
 //!
-//! Scatterers are processed in fixed blocks (sorted by distance, independent of the thread count);
-//! per-scatterer work runs in parallel; each trace is accumulated by one task in scatterer order; noise
-//! uses one seeded stream per trace. The output is bit-identical for any number of rayon threads.
+//! Scatterers are sorted by distance from the aperture centre and processed in blocks; per-scatterer
+//! work runs in parallel; each trace is accumulated by one task in scatterer order, whatever the
+//! blocks (whose size may follow the thread count); noise uses one seeded stream per trace and a
+//! record RMS summed in a fixed order. The output is bit-identical for any number of rayon threads.
+//!
+//! # Memory and limits
+//!
+//! Every buffer of a run is sized from the inputs before the run starts: the RF, the pulse table,
+//! the taps and incident waves of one block of scatterers (sized by bounds no scatterer exceeds)
+//! and one scratch set per thread. [`Simulator::memory_bytes`] adds them up and [`Simulator::run`]
+//! refuses a run above [`SimOptions::memory_cap_bytes`] before allocating anything large; nothing
+//! large lives on the stack (runs work in rayon pools with 64 KiB thread stacks). Valid inputs
+//! give finite RF: scatterers anywhere (behind, on or next to the probe face), deep and lossy
+//! media (echoes as small as they are, down to 0), and a clear error where `f32` cannot hold the
+//! echoes or the attenuation across the aperture exceeds [`MAX_APERTURE_LOSS_NP`].
 //!
 //! ```
 //! use sonochip::prelude::*;
@@ -104,27 +116,32 @@ use scratch::Pool;
 use taps::TapArena;
 use wave::WaveArena;
 
-/// How column channels are computed. See the [module docs](self).
+/// How column channels are computed. See the [module docs](self#elevation-column-channels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ElevationModel {
-    /// Element impulses binned by delay (quarter-period bins), each bin collapsed at fc. Fast; the default.
+    /// Element impulses binned by delay (quarter-period bins), each bin collapsed at fc: one to a
+    /// few taps per column and scatterer. Fast; the default.
     #[default]
     Binned,
-    /// Every element its own impulse on transmit and receive. The reference.
+    /// Every element its own impulse on transmit and receive: one tap per element and scatterer
+    /// (64 times more work than `Binned` for 64 rows). The reference.
     Exact,
 }
 
-/// Options of a simulation: acquisition chain and resources.
+/// Options of a simulation: acquisition chain and resources. Plain data; [`Simulator::with_options`]
+/// validates it. The default has no noise, TGC or quantization, the binned column model and a cap
+/// of [`DEFAULT_MEMORY_CAP_BYTES`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SimOptions {
     /// Thermal noise: white Gaussian noise added at the receiver input so that
-    /// `20·log10(rms(signal) / σ_noise) = snr_db` over the whole record (`None`: no noise).
+    /// `20·log10(rms(signal) / σ_noise) = snr_db` over the whole record, −60 to 200 dB (`None`: no
+    /// noise; for an all-zero record σ = `10^(−snr_db/20)`).
     pub noise_snr_db: Option<f64>,
     /// Seed of the noise.
     pub noise_seed: u64,
     /// Analog TGC applied after the noise: gain `min(db_per_cm · depth_cm(t), max_db)` with
-    /// `depth = c·t / 2` (`None`: no TGC).
+    /// `depth = c·t / 2`, `c` the medium's (`None`: no TGC).
     pub analog_tgc: Option<AnalogTgc>,
     /// ADC resolution in bits (2–24), full scale = the record's largest magnitude (`None`: no
     /// quantization).
@@ -150,12 +167,12 @@ impl Default for SimOptions {
     }
 }
 
-/// Analog time-gain compensation in the receive chain.
+/// Analog time-gain compensation in the receive chain (see [`SimOptions::analog_tgc`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AnalogTgc {
-    /// Gain slope, dB per cm of depth.
+    /// Gain slope, dB per cm of depth, 0–20.
     pub db_per_cm: f64,
-    /// Largest gain, dB.
+    /// Largest gain, dB, 0–120.
     pub max_db: f64,
 }
 
@@ -163,10 +180,14 @@ pub struct AnalogTgc {
 /// `α·fc·d` for the farthest element at distance `d` from the transmit aperture's centre. Each leg
 /// of an echo is computed relative to the scatterer's distance from that centre, and this bound
 /// keeps those relative factors (at most `exp(40)`) and their products far inside `f32`'s range.
-/// Only extreme combinations reach it: 20 dB/(cm·MHz) at 10 MHz on a 29 mm aperture is 19 Np.
+/// Only extreme combinations reach it: on the 140 × 64 CMUT (elements up to 16 mm from the centre)
+/// 20 dB/(cm·MHz) at 10 MHz is 37 Np, and soft tissue (0.5 dB/(cm·MHz)) would need 200 MHz.
 pub const MAX_APERTURE_LOSS_NP: f64 = 40.0;
 
-/// A configured simulation. See the [module docs](self).
+/// A configured simulation: transmit and receive apertures, sequence, medium, pulse, sampling and
+/// options, checked to fit together when built. [`Simulator::run`] simulates a phantom; the
+/// simulator can be run any number of times (it is `Sync`, runs do not change it). See the
+/// [module docs](self).
 #[derive(Debug, Clone)]
 pub struct Simulator {
     tx: Aperture,
@@ -179,7 +200,8 @@ pub struct Simulator {
 }
 
 impl Simulator {
-    /// Simulates `acquisition` (its aperture transmits and receives) in `medium`.
+    /// Simulates `acquisition` (its aperture transmits and receives) in `medium`: as
+    /// [`Simulator::from_parts`] with the acquisition's aperture, sequence, pulse and sampling.
     pub fn new(acquisition: &Acquisition, medium: Medium) -> Result<Simulator> {
         Simulator::from_parts(
             acquisition.aperture(),
@@ -192,6 +214,13 @@ impl Simulator {
 
     /// Transmit and receive on `aperture` with `sequence` (one delay per aperture channel), without
     /// an [`Acquisition`] (no image grid needed).
+    ///
+    /// Errors: a sequence whose events do not have one delay per channel (`ShapeMismatch` on
+    /// `sequence`); a sampling rate below the pulse's Nyquist rate (`BelowNyquist`); an element
+    /// farther than [`MAX_CHANNEL_DISTANCE_M`] from the origin (`aperture`); an attenuation whose
+    /// loss across the aperture exceeds [`MAX_APERTURE_LOSS_NP`] (`attenuation_db_cm_mhz`, stating
+    /// the largest it may be). Cost: copies of the aperture and the sequence, one pass over the
+    /// elements.
     pub fn from_parts(
         aperture: &Aperture,
         sequence: &Sequence,
@@ -223,7 +252,8 @@ impl Simulator {
     }
 
     /// Receive on a different aperture of the same probe (for example every element on its own
-    /// while transmitting with column channels).
+    /// while transmitting with column channels). Errors: an aperture of another probe (`rx`), and
+    /// the element and attenuation checks of [`Simulator::from_parts`] on the new aperture.
     pub fn with_rx_aperture(mut self, rx: &Aperture) -> Result<Simulator> {
         if rx.probe() != self.tx.probe() {
             return Err(Error::invalid(
@@ -287,7 +317,9 @@ impl Simulator {
         Ok(())
     }
 
-    /// Sets the options (validated).
+    /// Sets the options, validated: `noise_snr_db` in −60..=200, `adc_bits` in 2..=24,
+    /// `analog_tgc` slope in 0..=20 dB/cm and maximum in 0..=120 dB (`InvalidParameter` naming the
+    /// field otherwise).
     pub fn with_options(mut self, options: SimOptions) -> Result<Simulator> {
         if let Some(s) = options.noise_snr_db {
             in_range("noise_snr_db", s, -60.0, 200.0)?;
@@ -305,7 +337,7 @@ impl Simulator {
         Ok(self)
     }
 
-    /// The sampling.
+    /// The sampling of the RF a run returns.
     pub fn sampling(&self) -> Sampling {
         self.sampling
     }
