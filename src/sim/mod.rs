@@ -1,0 +1,593 @@
+//! RF channel-data simulator.
+//!
+//! [`Simulator`] turns a probe aperture, a transmit [`Sequence`], a [`Medium`], a [`Pulse`] and a
+//! [`Phantom`] into RF channel data `[tx, channel, sample]`.
+//!
+//! # Model
+//!
+//! Linear acoustics with point scatterers (Born approximation, no multiple scattering), in the time
+//! domain. For a scatterer at `p` and a transmit event:
+//!
+//! 1. **Transmit field.** Every transmitting element `e` fires at its delay (channel delay minus its
+//!    lens advance) with the channel's weight; its contribution reaches `p` after `|p − x_e| / c` with
+//!    amplitude `D_e(p) / |p − x_e|`, where `D_e` is the element directivity
+//!    `sinc(w·sinθ_u / λ) · sinc(h·sinθ_y / λ) · cosθ` (baffled rectangular piston, `θ_u`, `θ_y` the
+//!    angles in the element's azimuth and elevation planes, `cosθ` the obliquity factor), evaluated at
+//!    the centre frequency. The incident field at `p` is the superposition of all these impulses
+//!    convolved with the pulse-echo waveform, so focusing, diffraction, edge waves and side lobes
+//!    follow from the geometry rather than from a delay law.
+//! 2. **Attenuation.** Each leg (transmit channel → `p`, `p` → receive channel) is attenuated by
+//!    `exp(−α·fc·r)` at the centre frequency (`α` in Np/(m·Hz), `r` from the channel's reference point);
+//!    the pulse's spectrum is additionally shaped by `exp(−α·(|f| − fc)·L)` for the round-trip path
+//!    `L = 2·|p − aperture centre|`, which lowers the echo's centre frequency with depth. The waveform
+//!    for each `L` comes from a table with 0.25 mm steps, linearly blended. Numerically the table
+//!    holds the whole attenuation of the path, `S(f)·exp(−α·|f|·L)` (each waveform normalised to
+//!    its peak, the peak's logarithm kept beside it and blended geometrically), and each leg only
+//!    `exp(−α·fc·(r − L/2))`: a deep, lossy echo comes out as small as it is (0 below `f32`'s
+//!    range), never as an overflowed normalisation times an underflowed sample.
+//!    [`MAX_APERTURE_LOSS_NP`] bounds the legs' factors.
+//! 3. **Receive.** Each receiving element sees the incident waveform delayed by `|p − x_e| / c` and
+//!    weighted by `D_e(p) / |p − x_e|` (reciprocity); a column channel is the sum of its elements after
+//!    their lens advances.
+//!
+//! # Elevation (column channels)
+//!
+//! A column of elements behind an electronic elevation lens is summed, per scatterer, without
+//! treating each of its 64 elements separately on the fast path ([`ElevationModel::Binned`], the
+//! default): the elements' impulses are sorted into bins of a quarter period of delay, and each
+//! bin is collapsed into one impulse by its phasor sum at the centre frequency
+//! `G = Σ_e D_e/r_e · exp(−j·2π·fc·(τ_e − τ_bin))` (amplitude `|G|`, delay `τ_bin − arg(G)/(2π·fc)`).
+//! Within a bin the delays differ by less than a quarter period, so the collapse is exact at fc
+//! and within a few per cent across the band (RMS ≤ 3 % of the peak against the element-by-element
+//! reference in the tests); a scatterer at the elevation focus needs one bin, an out-of-plane or
+//! defocused one a few, which
+//! reproduces both the elevation beam pattern and the pulse lengthening of elevation defocus.
+//! [`ElevationModel::Exact`] keeps every element as its own impulse on transmit and receive (64 times
+//! more impulses for 64 rows) and is the reference the tests compare against.
+//!
+//! # Numerics
+//!
+//! Impulses are placed on an internal grid `M·fs` (`M` chosen so that `M·fs ≥ 16·fc`) with linear
+//! weights, convolved with the tabulated pulse there, and read back at the output samples by linear
+//! interpolation on that fine grid: amplitude errors ≈ 1–2 % at `fc`, timing errors far below a sample.
+//! Noise, analog TGC and ADC quantization are applied to the finished traces in that order (thermal
+//! noise at the receiver input, then the amplifier, then the converter).
+//!
+//! # Parallelism and determinism
+//!
+//! Scatterers are sorted by distance from the aperture centre and processed in blocks; per-scatterer
+//! work runs in parallel; each trace is accumulated by one task in scatterer order, whatever the
+//! blocks (whose size may follow the thread count); noise uses one seeded stream per trace and a
+//! record RMS summed in a fixed order. The output is bit-identical for any number of rayon threads.
+//!
+//! # Memory and limits
+//!
+//! Every buffer of a run is sized from the inputs before the run starts: the RF, the pulse table,
+//! the taps and incident waves of one block of scatterers (sized by bounds no scatterer exceeds)
+//! and one scratch set per thread. [`Simulator::memory_bytes`] adds them up and [`Simulator::run`]
+//! refuses a run above [`SimOptions::memory_cap_bytes`] before allocating anything large; nothing
+//! large lives on the stack (runs work in rayon pools with 64 KiB thread stacks). Valid inputs
+//! give finite RF: scatterers anywhere (behind, on or next to the probe face), deep and lossy
+//! media (echoes as small as they are, down to 0), and a clear error where `f32` cannot hold the
+//! echoes or the attenuation across the aperture exceeds [`MAX_APERTURE_LOSS_NP`].
+//!
+//! ```
+//! use sonochip::prelude::*;
+//! # fn main() -> sonochip::Result<()> {
+//! let probe = Probe::linear(32, 3e-4, 2.7e-4, 5e-3, 1)?;
+//! let ap = Aperture::full(&probe, None)?;
+//! let seq = Sequence::plane_waves(&ap, &[0.0], 1540.0)?;
+//! let pulse = Pulse::new(5e6, 0.8, 1.0)?;
+//! let sampling = Sampling::for_depth(20e6, 0.03, &seq, &pulse)?;
+//! let sim = Simulator::from_parts(&ap, &seq, Medium::soft_tissue(), pulse, sampling)?;
+//! let rf = sim.run(&Phantom::points(&[[0.0, 0.0, 0.02]])?)?;
+//! assert_eq!(rf.data().dim(), (1, 32, sampling.n_samples()));
+//! # Ok(()) }
+//! ```
+
+// The model's internals, one concept per file: the sizes and memory of a run (`plan`), what a run
+// precomputes (`context`), the per-thread scratch (`scratch`), the impulses of a scatterer on
+// every channel including the column binning (`taps`), the pulse table, incident wave and receive
+// accumulation (`wave`), and small numeric helpers (`math`).
+mod context;
+mod math;
+mod plan;
+mod scratch;
+mod taps;
+mod wave;
+
+use crate::acquisition::Acquisition;
+use crate::channel_data::{ChannelData, MAX_CHANNEL_DISTANCE_M, Metadata, Sampling};
+use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size, in_range};
+use crate::medium::Medium;
+use crate::phantom::{Phantom, Scatterer};
+use crate::probe::Aperture;
+use crate::pulse::Pulse;
+use crate::sequence::Sequence;
+use context::Context;
+use math::dist;
+use ndarray::Array3;
+use plan::RunPlan;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
+use scratch::Pool;
+use taps::TapArena;
+use wave::WaveArena;
+
+/// How column channels are computed. See the [module docs](self#elevation-column-channels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ElevationModel {
+    /// Element impulses binned by delay (quarter-period bins), each bin collapsed at fc: one to a
+    /// few taps per column and scatterer. Fast; the default.
+    #[default]
+    Binned,
+    /// Every element its own impulse on transmit and receive: one tap per element and scatterer
+    /// (64 times more work than `Binned` for 64 rows). The reference.
+    Exact,
+}
+
+/// Options of a simulation: acquisition chain and resources. Plain data; [`Simulator::with_options`]
+/// validates it. The default has no noise, TGC or quantization, the binned column model and a cap
+/// of [`DEFAULT_MEMORY_CAP_BYTES`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimOptions {
+    /// Thermal noise: white Gaussian noise added at the receiver input so that
+    /// `20·log10(rms(signal) / σ_noise) = snr_db` over the whole record, −60 to 200 dB (`None`: no
+    /// noise; for an all-zero record σ = `10^(−snr_db/20)`).
+    pub noise_snr_db: Option<f64>,
+    /// Seed of the noise.
+    pub noise_seed: u64,
+    /// Analog TGC applied after the noise: gain `min(db_per_cm · depth_cm(t), max_db)` with
+    /// `depth = c·t / 2`, `c` the medium's (`None`: no TGC).
+    pub analog_tgc: Option<AnalogTgc>,
+    /// ADC resolution in bits (2–24), full scale = the record's largest magnitude (`None`: no
+    /// quantization).
+    pub adc_bits: Option<u32>,
+    /// Column model.
+    pub elevation: ElevationModel,
+    /// Most heap a run may use, bytes: [`Simulator::run`] checks [`Simulator::memory_bytes`]
+    /// (RF, pulse table, per-block buffers, per-thread scratch) against it before allocating
+    /// anything large.
+    pub memory_cap_bytes: u64,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            noise_snr_db: None,
+            noise_seed: 0,
+            analog_tgc: None,
+            adc_bits: None,
+            elevation: ElevationModel::Binned,
+            memory_cap_bytes: DEFAULT_MEMORY_CAP_BYTES,
+        }
+    }
+}
+
+/// Analog time-gain compensation in the receive chain (see [`SimOptions::analog_tgc`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnalogTgc {
+    /// Gain slope, dB per cm of depth, 0–20.
+    pub db_per_cm: f64,
+    /// Largest gain, dB, 0–120.
+    pub max_db: f64,
+}
+
+/// Largest one-way attenuation at the centre frequency across the apertures, nepers (347 dB):
+/// `α·fc·d` for the farthest element at distance `d` from the transmit aperture's centre. Each leg
+/// of an echo is computed relative to the scatterer's distance from that centre, and this bound
+/// keeps those relative factors (at most `exp(40)`) and their products far inside `f32`'s range.
+/// Only extreme combinations reach it: on the 140 × 64 CMUT (elements up to 16 mm from the centre)
+/// 20 dB/(cm·MHz) at 10 MHz is 37 Np, and soft tissue (0.5 dB/(cm·MHz)) would need 200 MHz.
+pub const MAX_APERTURE_LOSS_NP: f64 = 40.0;
+
+/// A configured simulation: transmit and receive apertures, sequence, medium, pulse, sampling and
+/// options, checked to fit together when built. [`Simulator::run`] simulates a phantom; the
+/// simulator can be run any number of times (it is `Sync`, runs do not change it). See the
+/// [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Simulator {
+    tx: Aperture,
+    rx: Aperture,
+    sequence: Sequence,
+    medium: Medium,
+    pulse: Pulse,
+    sampling: Sampling,
+    options: SimOptions,
+}
+
+impl Simulator {
+    /// Simulates `acquisition` (its aperture transmits and receives) in `medium`: as
+    /// [`Simulator::from_parts`] with the acquisition's aperture, sequence, pulse and sampling.
+    pub fn new(acquisition: &Acquisition, medium: Medium) -> Result<Simulator> {
+        Simulator::from_parts(
+            acquisition.aperture(),
+            acquisition.sequence(),
+            medium,
+            acquisition.pulse(),
+            acquisition.sampling(),
+        )
+    }
+
+    /// Transmit and receive on `aperture` with `sequence` (one delay per aperture channel), without
+    /// an [`Acquisition`] (no image grid needed).
+    ///
+    /// Errors: a sequence whose events do not have one delay per channel (`ShapeMismatch` on
+    /// `sequence`); a sampling rate below the pulse's Nyquist rate (`BelowNyquist`); an element
+    /// farther than [`MAX_CHANNEL_DISTANCE_M`] from the origin (`aperture`); an attenuation whose
+    /// loss across the aperture exceeds [`MAX_APERTURE_LOSS_NP`] (`attenuation_db_cm_mhz`, stating
+    /// the largest it may be). Cost: copies of the aperture and the sequence, one pass over the
+    /// elements.
+    pub fn from_parts(
+        aperture: &Aperture,
+        sequence: &Sequence,
+        medium: Medium,
+        pulse: Pulse,
+        sampling: Sampling,
+    ) -> Result<Simulator> {
+        for ev in sequence.events() {
+            if ev.delays_s().len() != aperture.n_channels() {
+                return Err(Error::shape(
+                    "sequence",
+                    format!("{} delays per event (the aperture's channels)", aperture.n_channels()),
+                    ev.delays_s().len().to_string(),
+                ));
+            }
+        }
+        pulse.check_sampling(sampling.fs_hz())?;
+        let sim = Simulator {
+            tx: aperture.clone(),
+            rx: aperture.clone(),
+            sequence: sequence.clone(),
+            medium,
+            pulse,
+            sampling,
+            options: SimOptions::default(),
+        };
+        sim.check_apertures()?;
+        Ok(sim)
+    }
+
+    /// Receive on a different aperture of the same probe (for example every element on its own
+    /// while transmitting with column channels). Errors: an aperture of another probe (`rx`), and
+    /// the element and attenuation checks of [`Simulator::from_parts`] on the new aperture.
+    pub fn with_rx_aperture(mut self, rx: &Aperture) -> Result<Simulator> {
+        if rx.probe() != self.tx.probe() {
+            return Err(Error::invalid(
+                "rx",
+                "an aperture of the transmit aperture's probe",
+                rx.probe().name(),
+            ));
+        }
+        self.rx = rx.clone();
+        self.check_apertures()?;
+        Ok(self)
+    }
+
+    /// Checks the apertures against the medium and the pulse. Every element lies within
+    /// [`MAX_CHANNEL_DISTANCE_M`] of the origin (as a record's channels must; it bounds every delay
+    /// and index). The echo of each element is computed relative to the scatterer's distance from
+    /// the transmit aperture's centre, so its attenuation at fc varies across the apertures by up
+    /// to `exp(±α·fc·d)`, `d` the largest distance of an element from that centre: that must stay
+    /// within [`MAX_APERTURE_LOSS_NP`].
+    fn check_apertures(&self) -> Result<()> {
+        for ap in [&self.tx, &self.rx] {
+            let els = ap.probe().elements();
+            for ch in ap.channels() {
+                for &e in &ch.elements {
+                    let p = els[e].position_m;
+                    if dist(p, [0.0; 3]) > MAX_CHANNEL_DISTANCE_M {
+                        return Err(Error::invalid(
+                            "aperture",
+                            format!("elements within {MAX_CHANNEL_DISTANCE_M} m of the origin, in metres"),
+                            format!("an element at {p:?}"),
+                        ));
+                    }
+                }
+            }
+        }
+        let c0 = self.tx.center_m();
+        let reach = [&self.tx, &self.rx]
+            .into_iter()
+            .flat_map(|ap| {
+                let els = ap.probe().elements();
+                ap.channels()
+                    .iter()
+                    .flat_map(move |ch| ch.elements.iter().map(move |&e| dist(els[e].position_m, c0)))
+            })
+            .fold(0.0f64, f64::max);
+        let loss = self.medium.alpha_np_per_m_hz() * self.pulse.fc_hz() * reach;
+        if loss > MAX_APERTURE_LOSS_NP {
+            let max_db = self.medium.attenuation_db_cm_mhz() * MAX_APERTURE_LOSS_NP / loss;
+            return Err(Error::invalid(
+                "attenuation_db_cm_mhz",
+                format!(
+                    "at most {max_db:.3} dB/(cm·MHz) with a {} MHz pulse and elements up to {:.1} mm from the \
+                     aperture centre (the one-way attenuation across the aperture must stay within \
+                     {MAX_APERTURE_LOSS_NP} Np, 347 dB, for f32 echoes)",
+                    self.pulse.fc_hz() * 1e-6,
+                    reach * 1e3
+                ),
+                self.medium.attenuation_db_cm_mhz(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sets the options, validated: `noise_snr_db` in −60..=200, `adc_bits` in 2..=24,
+    /// `analog_tgc` slope in 0..=20 dB/cm and maximum in 0..=120 dB (`InvalidParameter` naming the
+    /// field otherwise).
+    pub fn with_options(mut self, options: SimOptions) -> Result<Simulator> {
+        if let Some(s) = options.noise_snr_db {
+            in_range("noise_snr_db", s, -60.0, 200.0)?;
+        }
+        if let Some(b) = options.adc_bits
+            && !(2..=24).contains(&b)
+        {
+            return Err(Error::invalid("adc_bits", "2..=24", b));
+        }
+        if let Some(t) = options.analog_tgc {
+            in_range("analog_tgc.db_per_cm", t.db_per_cm, 0.0, 20.0)?;
+            in_range("analog_tgc.max_db", t.max_db, 0.0, 120.0)?;
+        }
+        self.options = options;
+        Ok(self)
+    }
+
+    /// The sampling of the RF a run returns.
+    pub fn sampling(&self) -> Sampling {
+        self.sampling
+    }
+
+    /// Bytes of the RF array a run returns: transmits × receive channels × samples × 4.
+    pub fn output_bytes(&self) -> u128 {
+        self.sequence.len() as u128 * self.rx.n_channels() as u128 * self.sampling.n_samples() as u128 * 4
+    }
+
+    /// The peak heap, in bytes, that [`Simulator::run`] uses on a phantom of `phantom_len`
+    /// scatterers in the rayon pool this is called in; `run` checks it against
+    /// [`SimOptions::memory_cap_bytes`] before allocating anything large.
+    ///
+    /// It is the largest of the run's three phases, each the sum of what it holds:
+    /// * building the pulse table: the apertures' geometry (40 B per element), the table
+    ///   (`paths × len × 4` B: one waveform per 0.25 mm of round trip when the medium attenuates)
+    ///   and its FFT work (about 56 B per FFT point, 8 × the waveform's length);
+    /// * accumulating the echoes: the geometry, the table, the RF ([`Simulator::output_bytes`]),
+    ///   the scatterers' order (4 B each), and the buffers of one block of scatterers — the taps
+    ///   of every element (16 B each per scatterer), the incident waves (4 B per fine sample of
+    ///   the longest possible wave per scatterer) — and one scratch set per thread (two waves, the
+    ///   pulse and the longest column);
+    /// * post-processing and describing the record: the RF and the metadata.
+    ///
+    /// The buffers are allocated at these sizes (bounds no scatterer exceeds), so the estimate is
+    /// what a run allocates (measured within 0.2 % of the peak, `tests/sim_limits.rs`)
+    /// rather than a guess about the phantom. Cost: one pass over the apertures' elements and the
+    /// sequence's delays; nothing is allocated.
+    pub fn memory_bytes(&self, phantom_len: usize) -> u128 {
+        RunPlan::new(self).bytes(self, phantom_len)
+    }
+
+    /// Simulates the channel data of `phantom`: RF `[tx, channel, sample]` on the receive
+    /// aperture, described by its [`Metadata`]. The output is the same, bit for bit, for any
+    /// number of rayon threads, and the run needs no more than rayon's default thread stack (it
+    /// works in pools with 64 KiB stacks).
+    ///
+    /// Errors: [`Error::TooLarge`] when [`Simulator::memory_bytes`] exceeds
+    /// [`SimOptions::memory_cap_bytes`] (before anything large is allocated);
+    /// [`Error::InvalidParameter`] on `rf` when echoes exceed `f32`'s range, and on `phantom` for
+    /// more than 2³² − 1 scatterers (possible only by merging phantoms).
+    ///
+    /// Cost: per scatterer, the taps of every transmit and receive element (columns collapse into
+    /// a few taps each), and per scatterer and transmit an incident wave (a convolution of the
+    /// pulse with the transmit impulses on the fine grid) and one echo per receive tap added to
+    /// the traces, in parallel over scatterers and channels.
+    pub fn run(&self, phantom: &Phantom) -> Result<ChannelData<f32>> {
+        if u32::try_from(phantom.len()).is_err() {
+            // Phantom::merged adds without a limit; the order of the scatterers is kept in u32.
+            return Err(Error::invalid("phantom", "at most 2^32 − 1 scatterers", phantom.len()));
+        }
+        let plan = RunPlan::new(self);
+        check_size(
+            "simulation",
+            plan.bytes(self, phantom.len()),
+            self.options.memory_cap_bytes,
+        )?;
+        let ctx = Context::new(self, &plan)?;
+        let shape = (self.sequence.len(), self.rx.n_channels(), self.sampling.n_samples());
+        let mut rf = vec![0.0f32; shape.0 * shape.1 * shape.2];
+        self.accumulate(&ctx, &plan, phantom, &mut rf);
+        drop(ctx);
+        self.post_process(&mut rf);
+        check_finite(&rf)?;
+        let meta = Metadata::for_aperture(self.sampling, self.pulse.fc_hz(), self.sequence.clone(), &self.rx)?;
+        let rf = Array3::from_shape_vec(shape, rf)
+            .map_err(|e| Error::shape("rf", "[tx, channel, sample]", e.to_string()))?;
+        ChannelData::new(rf, meta)
+    }
+
+    /// Adds the echoes of every scatterer of `phantom` to `rf`, a block of scatterers at a time:
+    /// their taps, then per transmit their incident waves and the echoes on every channel.
+    fn accumulate(&self, ctx: &Context, plan: &RunPlan, phantom: &Phantom, rf: &mut [f32]) {
+        let scatterers = phantom.scatterers();
+        // Sorted by distance from the aperture centre: neighbouring scatterers touch neighbouring
+        // samples. The index breaks ties, so the order is a stable sort's, without its buffer.
+        let c0 = self.tx.center_m();
+        let mut order: Vec<u32> = Vec::with_capacity(scatterers.len());
+        order.extend((0..scatterers.len() as u32).filter(|&i| scatterers[i as usize].amplitude != 0.0));
+        if order.is_empty() {
+            return;
+        }
+        let key = |i: u32| dist(scatterers[i as usize].position_m, c0);
+        order.sort_unstable_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
+        let block = plan.block_for(order.len());
+        let mut tx_taps = TapArena::new(block, plan.tx.elements, plan.tx.channels);
+        let mut rx_taps = (!plan.same_apertures).then(|| TapArena::new(block, plan.rx.elements, plan.rx.channels));
+        let mut waves = WaveArena::new(block, plan.wave_stride);
+        let pool = Pool::new(plan.scratch_sets(order.len()), plan.scratch_sizes());
+        let mut chunk: Vec<&Scatterer> = Vec::with_capacity(block);
+        let n_trace = self.rx.n_channels() * self.sampling.n_samples();
+        for ids in order.chunks(block) {
+            chunk.clear();
+            chunk.extend(ids.iter().map(|&i| &scatterers[i as usize]));
+            ctx.fill_taps(&ctx.tx_geo, &chunk, tx_taps.slots(), &pool);
+            if let Some(rx) = &mut rx_taps {
+                ctx.fill_taps(&ctx.rx_geo, &chunk, rx.slots(), &pool);
+            }
+            let rx_taps = rx_taps.as_ref().unwrap_or(&tx_taps);
+            for (ev, traces) in self.sequence.events().iter().zip(rf.chunks_mut(n_trace)) {
+                ctx.fill_waves(ev, &chunk, &tx_taps, &mut waves, &pool);
+                traces
+                    .par_chunks_mut(self.sampling.n_samples())
+                    .enumerate()
+                    .for_each(|(ch, trace)| ctx.receive(trace, ch, chunk.len(), &waves, rx_taps));
+            }
+        }
+    }
+
+    /// Noise, analog TGC and ADC quantization on the finished traces `rf` (`[tx, channel,
+    /// sample]`, C order), in that order.
+    fn post_process(&self, slice: &mut [f32]) {
+        let o = &self.options;
+        let n_s = self.sampling.n_samples();
+        if let Some(snr) = o.noise_snr_db {
+            // Summed over fixed chunks, then in order: the same sum for any number of threads.
+            let mut sums = Vec::with_capacity(NOISE_CHUNKS);
+            slice
+                .par_chunks(slice.len().div_ceil(NOISE_CHUNKS))
+                .map(|c| c.iter().map(|v| (*v as f64).powi(2)).sum::<f64>())
+                .collect_into_vec(&mut sums);
+            let rms = (sums.iter().sum::<f64>() / slice.len() as f64).sqrt();
+            let sigma = if rms > 0.0 {
+                rms * 10f64.powf(-snr / 20.0)
+            } else {
+                10f64.powf(-snr / 20.0)
+            };
+            slice.par_chunks_mut(n_s).enumerate().for_each(|(i, trace)| {
+                let mut rng = ChaCha8Rng::seed_from_u64(o.noise_seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                for v in trace.iter_mut() {
+                    let n: f64 = StandardNormal.sample(&mut rng);
+                    *v += (sigma * n) as f32;
+                }
+            });
+        }
+        if let Some(tgc) = o.analog_tgc {
+            let c = self.medium.c_m_s();
+            let gains: Vec<f32> = (0..n_s)
+                .map(|k| {
+                    let depth_cm = (c * self.sampling.time_s(k) / 2.0).max(0.0) * 100.0;
+                    10f64.powf((tgc.db_per_cm * depth_cm).min(tgc.max_db) / 20.0) as f32
+                })
+                .collect();
+            slice
+                .par_chunks_mut(n_s)
+                .for_each(|trace| trace.iter_mut().zip(&gains).for_each(|(v, g)| *v *= g));
+        }
+        if let Some(bits) = o.adc_bits {
+            let full = slice.par_iter().map(|v| v.abs()).reduce(|| 0.0, f32::max);
+            if full > 0.0 {
+                let levels = ((1u64 << (bits - 1)) - 1) as f32;
+                let lsb = full / levels;
+                slice.par_iter_mut().for_each(|v| *v = (*v / lsb).round() * lsb);
+            }
+        }
+    }
+}
+
+/// The noise's RMS is summed over this many chunks of the record.
+const NOISE_CHUNKS: usize = 64;
+
+/// Refuses RF with a sample that is not finite: echoes beyond `f32`'s range (huge amplitudes or
+/// apodization weights piled up, amplified by the analog TGC or drowned in noise of a negative
+/// SNR) give a clear error instead of infinities.
+fn check_finite(rf: &[f32]) -> Result<()> {
+    match rf.iter().find(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(v) => Err(Error::invalid(
+            "rf",
+            "finite samples: echoes within f32's range (scatterer amplitudes, apodization weights, \
+             analog gain and noise together too large)",
+            v,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{ChannelMode, Probe};
+
+    fn small() -> (Aperture, Sequence, Pulse, Sampling) {
+        let probe = Probe::linear(16, 3e-4, 2.7e-4, 5e-3, 1).unwrap();
+        let ap = Aperture::full(&probe, None).unwrap();
+        let seq = Sequence::plane_waves(&ap, &[0.0], 1540.0).unwrap();
+        let pulse = Pulse::new(5e6, 0.8, 1.0).unwrap();
+        let s = Sampling::for_depth(20e6, 0.02, &seq, &pulse).unwrap();
+        (ap, seq, pulse, s)
+    }
+
+    #[test]
+    fn empty_phantom_gives_zeros_and_errors_are_typed() {
+        let (ap, seq, pulse, s) = small();
+        let sim = Simulator::from_parts(&ap, &seq, Medium::lossless(), pulse, s).unwrap();
+        let rf = sim.run(&Phantom::default()).unwrap();
+        assert!(rf.data().iter().all(|v| *v == 0.0));
+        assert!(matches!(
+            Simulator::from_parts(
+                &ap,
+                &seq,
+                Medium::lossless(),
+                pulse,
+                Sampling::new(6e6, 0.0, 100).unwrap()
+            ),
+            Err(Error::BelowNyquist { .. })
+        ));
+        assert!(matches!(
+            Sampling::for_depth(20e6, 0.5, &seq, &pulse),
+            Err(Error::DepthOutOfRange { .. })
+        ));
+        let big = SimOptions {
+            memory_cap_bytes: 1000,
+            ..SimOptions::default()
+        };
+        assert!(matches!(
+            sim.clone().with_options(big).unwrap().run(&Phantom::default()),
+            Err(Error::TooLarge { .. })
+        ));
+        let bad = SimOptions {
+            adc_bits: Some(40),
+            ..SimOptions::default()
+        };
+        assert!(sim.clone().with_options(bad).is_err());
+        let other = Aperture::full(&Probe::linear(8, 3e-4, 2.7e-4, 5e-3, 1).unwrap(), None).unwrap();
+        assert!(Simulator::from_parts(&other, &seq, Medium::lossless(), pulse, s).is_err());
+        let probe2 = Probe::cmut_9000();
+        let ap2 = Aperture::columns(&probe2, 0..4, ChannelMode::Elements).unwrap();
+        assert!(sim.with_rx_aperture(&ap2).is_err());
+    }
+
+    #[test]
+    fn adc_quantizes_and_noise_is_seeded() {
+        let (ap, seq, pulse, s) = small();
+        let ph = Phantom::points(&[[0.0, 0.0, 0.01]]).unwrap();
+        let o = SimOptions {
+            adc_bits: Some(4),
+            noise_snr_db: Some(20.0),
+            noise_seed: 5,
+            ..SimOptions::default()
+        };
+        let sim = Simulator::from_parts(&ap, &seq, Medium::lossless(), pulse, s)
+            .unwrap()
+            .with_options(o)
+            .unwrap();
+        let a = sim.run(&ph).unwrap();
+        let b = sim.run(&ph).unwrap();
+        assert_eq!(a, b);
+        let mut levels: Vec<i64> = a.data().iter().map(|v| (v * 1e6) as i64).collect();
+        levels.sort();
+        levels.dedup();
+        assert!(levels.len() <= 15, "{} levels", levels.len());
+    }
+}

@@ -1,0 +1,454 @@
+//! The impulses ("taps") of one scatterer on every channel of an aperture: element directivity,
+//! spreading and attenuation at fc, and the delay-binned collapse of column channels.
+
+use super::context::Context;
+use super::math::{dist, sinc, sinc_small, small_sin_cos};
+use super::scratch::Pool;
+use crate::phantom::Scatterer;
+use crate::probe::Aperture;
+use rayon::prelude::*;
+use std::f64::consts::PI;
+use std::mem::size_of;
+
+/// Width of the delay bins of a column channel, in periods of fc.
+pub(super) const BIN_PERIODS: f64 = 0.25;
+
+/// Per-scatterer scratch of the column fast path, sized for the longest column of a run.
+#[derive(Default)]
+pub(super) struct ColumnScratch {
+    pub(super) delta: Vec<f32>,
+    pub(super) gain: Vec<f32>,
+    pub(super) bin: Vec<f32>,
+    pub(super) re: Vec<f32>,
+    pub(super) im: Vec<f32>,
+    pub(super) sums: Vec<(f32, f32)>,
+}
+
+impl ColumnScratch {
+    /// Scratch for columns of up to `n` elements (resizing within it allocates nothing).
+    pub(super) fn new(n: usize) -> ColumnScratch {
+        ColumnScratch {
+            delta: vec![0.0; n],
+            gain: vec![0.0; n],
+            bin: vec![0.0; n],
+            re: vec![0.0; n],
+            im: vec![0.0; n],
+            sums: Vec::with_capacity(n),
+        }
+    }
+
+    /// Heap of [`ColumnScratch::new`]`(n)`.
+    pub(super) fn bytes(n: usize) -> u128 {
+        (n as u128).saturating_mul(5 * 4 + 8)
+    }
+
+    pub(super) fn resize(&mut self, n: usize) {
+        for v in [
+            &mut self.delta,
+            &mut self.gain,
+            &mut self.bin,
+            &mut self.re,
+            &mut self.im,
+        ] {
+            v.resize(n, 0.0);
+        }
+    }
+}
+
+/// One impulse: amplitude and delay (seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(super) struct Tap {
+    pub(super) amp: f32,
+    pub(super) delay_s: f64,
+}
+
+/// The taps of a block of scatterers on every channel of one aperture, in slots of a fixed size:
+/// scatterer `i` owns `taps[i·stride..(i+1)·stride]` and `offsets[i·(n_ch+1)..(i+1)·(n_ch+1)]`,
+/// and its channel `ch` the taps `offsets[ch]..offsets[ch + 1]` of its slot. The stride is the
+/// aperture's number of elements, which no scatterer's taps exceed (one per element on the element
+/// path, at most one bin per element on the column path).
+pub(super) struct TapArena {
+    taps: Vec<Tap>,
+    offsets: Vec<u32>,
+    stride: usize,
+    n_ch: usize,
+}
+
+impl TapArena {
+    /// An arena for `block` scatterers of `stride` taps over `n_ch` channels.
+    pub(super) fn new(block: usize, stride: usize, n_ch: usize) -> TapArena {
+        TapArena {
+            taps: vec![Tap::default(); block * stride],
+            offsets: vec![0; block * (n_ch + 1)],
+            stride,
+            n_ch,
+        }
+    }
+
+    /// Heap of [`TapArena::new`].
+    pub(super) fn bytes(block: usize, stride: usize, n_ch: usize) -> u128 {
+        let slot = (stride as u128 * size_of::<Tap>() as u128).saturating_add((n_ch as u128 + 1) * 4);
+        (block as u128).saturating_mul(slot)
+    }
+
+    /// The taps of scatterer `i` of the block.
+    pub(super) fn scatterer(&self, i: usize) -> Taps<'_> {
+        Taps {
+            taps: &self.taps[i * self.stride..(i + 1) * self.stride],
+            offsets: &self.offsets[i * (self.n_ch + 1)..(i + 1) * (self.n_ch + 1)],
+        }
+    }
+
+    /// The slots of the block, one per scatterer, to fill in parallel.
+    pub(super) fn slots(&mut self) -> impl IndexedParallelIterator<Item = TapSlot<'_>> {
+        self.taps
+            .par_chunks_mut(self.stride.max(1))
+            .zip(self.offsets.par_chunks_mut(self.n_ch + 1))
+            .map(|(taps, offsets)| TapSlot { taps, offsets, n: 0 })
+    }
+}
+
+/// The impulses of one scatterer on every channel; channel `ch` owns
+/// `taps[offsets[ch]..offsets[ch + 1]]`.
+#[derive(Clone, Copy)]
+pub(super) struct Taps<'a> {
+    taps: &'a [Tap],
+    offsets: &'a [u32],
+}
+
+impl<'a> Taps<'a> {
+    pub(super) fn channel(&self, ch: usize) -> &'a [Tap] {
+        &self.taps[self.offsets[ch] as usize..self.offsets[ch + 1] as usize]
+    }
+}
+
+/// A scatterer's slot of a [`TapArena`] being filled, channel by channel.
+pub(super) struct TapSlot<'a> {
+    taps: &'a mut [Tap],
+    offsets: &'a mut [u32],
+    n: usize,
+}
+
+impl TapSlot<'_> {
+    /// Stores an impulse, unless its amplitude is 0 in `f32` (an element facing away, or a gain
+    /// that underflows `f32`): every stored tap reaches the scatterer, so the incident wave's time
+    /// span and its histogram cover the same taps.
+    #[inline(always)]
+    fn push(&mut self, amp: f64, delay_s: f64) {
+        let amp = amp as f32;
+        if amp != 0.0 {
+            debug_assert!(amp.is_finite() && delay_s.is_finite(), "tap {amp} at {delay_s} s");
+            self.taps[self.n] = Tap { amp, delay_s };
+            self.n += 1;
+        }
+    }
+
+    /// Ends channel `ch`: its taps are those stored since the previous channel ended.
+    #[inline(always)]
+    fn end_channel(&mut self, ch: usize) {
+        // n ≤ stride = the aperture's elements ≤ MAX_ELEMENTS, well inside u32.
+        self.offsets[ch + 1] = self.n as u32;
+    }
+}
+
+/// Plain-array geometry of an aperture.
+#[derive(Debug, Clone)]
+pub(super) struct Geometry {
+    /// Per channel: reference point, normal (x, z), azimuth direction (x, z), element range.
+    pub(super) ref_pos: Vec<[f64; 3]>,
+    pub(super) normal: Vec<[f64; 2]>,
+    pub(super) udir: Vec<[f64; 2]>,
+    pub(super) range: Vec<(usize, usize)>,
+    /// Per element (channel-major): position, lens advance.
+    pub(super) pos: Vec<[f64; 3]>,
+    pub(super) advance_s: Vec<f64>,
+    /// Per element, f32 for the column fast path: y relative to the channel's reference, advance.
+    pub(super) y_rel: Vec<f32>,
+    pub(super) advance_f32: Vec<f32>,
+    pub(super) width_m: f64,
+    pub(super) height_m: f64,
+}
+
+/// Bytes per channel and per element of a [`Geometry`].
+const GEOMETRY_CHANNEL_BYTES: u128 = 24 + 16 + 16 + 16;
+const GEOMETRY_ELEMENT_BYTES: u128 = 24 + 8 + 4 + 4;
+
+impl Geometry {
+    pub(super) fn new(ap: &Aperture) -> Geometry {
+        let els = ap.probe().elements();
+        let (n_ch, n_el) = (ap.n_channels(), ap.channels().iter().map(|c| c.elements.len()).sum());
+        let mut g = Geometry {
+            ref_pos: Vec::with_capacity(n_ch),
+            normal: Vec::with_capacity(n_ch),
+            udir: Vec::with_capacity(n_ch),
+            range: Vec::with_capacity(n_ch),
+            pos: Vec::with_capacity(n_el),
+            advance_s: Vec::with_capacity(n_el),
+            y_rel: Vec::with_capacity(n_el),
+            advance_f32: Vec::with_capacity(n_el),
+            width_m: els[0].width_m,
+            height_m: els[0].height_m,
+        };
+        for ch in ap.channels() {
+            let start = g.pos.len();
+            for (&e, &a) in ch.elements.iter().zip(&ch.advances_s) {
+                g.pos.push(els[e].position_m);
+                g.advance_s.push(a);
+                g.y_rel.push((els[e].position_m[1] - ch.position_m[1]) as f32);
+                g.advance_f32.push(a as f32);
+            }
+            g.range.push((start, g.pos.len()));
+            g.ref_pos.push(ch.position_m);
+            g.normal.push([ch.normal[0], ch.normal[2]]);
+            let u = els[ch.elements[0]].azimuth_dir();
+            g.udir.push([u[0], u[2]]);
+        }
+        g
+    }
+
+    /// Heap of [`Geometry::new`]`(ap)`.
+    pub(super) fn bytes(ap: &Aperture) -> u128 {
+        let n_el: usize = ap.channels().iter().map(|c| c.elements.len()).sum();
+        (ap.n_channels() as u128 * GEOMETRY_CHANNEL_BYTES).saturating_add(n_el as u128 * GEOMETRY_ELEMENT_BYTES)
+    }
+}
+
+impl Context {
+    /// Directivity times spreading `D_e / r` of an element with normal `n` and azimuth direction
+    /// `u` (both in the x–z plane) for the vector `d = p − x_e` of length `r`: 0 for a scatterer
+    /// behind or on the element's plane (including `r = 0`). The spreading `1/r` is held at its
+    /// value at `r_min = λ/(2π)` closer in, where the far-field point-source model has no meaning
+    /// (it keeps a scatterer next to an element finite).
+    pub(super) fn element_gain(&self, n: [f64; 2], u: [f64; 2], d: [f64; 3], r: f64) -> f64 {
+        let dn = d[0] * n[0] + d[2] * n[1];
+        if dn <= 0.0 {
+            return 0.0;
+        }
+        // r ≥ dn > 0, but a distance of 1e-300 m squares to 0 in `dist`.
+        let r = if r > 0.0 { r } else { dn };
+        let cos_t = dn / r;
+        let su = (d[0] * u[0] + d[2] * u[1]) / r;
+        let sy = d[1] / r;
+        sinc(self.tx_geo.width_m * su / self.lambda) * sinc(self.tx_geo.height_m * sy / self.lambda) * cos_t
+            / r.max(self.r_min)
+    }
+
+    /// Fills `slots` with the impulses of every channel of `geo` for each scatterer of `block`,
+    /// in parallel, with scratch from `pool`.
+    pub(super) fn fill_taps<'a>(
+        &self,
+        geo: &Geometry,
+        block: &[&Scatterer],
+        slots: impl IndexedParallelIterator<Item = TapSlot<'a>>,
+        pool: &Pool,
+    ) {
+        slots.zip(block.par_iter()).for_each_init(
+            || pool.lease(),
+            |scratch, (mut slot, s)| {
+                self.taps(geo, s, &mut scratch.column, &mut slot);
+            },
+        );
+    }
+
+    /// Impulses of every channel of `geo` for scatterer `s` (one leg; its attenuation at fc
+    /// relative to the scatterer's distance from the transmit aperture's centre included), into
+    /// `slot`, with the widest vector instructions the CPU offers.
+    fn taps(&self, geo: &Geometry, s: &Scatterer, scratch: &mut ColumnScratch, slot: &mut TapSlot) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2_fma {
+            // SAFETY: the CPU supports AVX2 and FMA (checked at run time in `Context::new`).
+            return unsafe { self.taps_avx2(geo, s, scratch, slot) };
+        }
+        self.taps_generic(geo, s, scratch, slot)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn taps_avx2(&self, geo: &Geometry, s: &Scatterer, scratch: &mut ColumnScratch, slot: &mut TapSlot) {
+        self.taps_generic(geo, s, scratch, slot)
+    }
+
+    #[inline(always)]
+    fn taps_generic(&self, geo: &Geometry, s: &Scatterer, scratch: &mut ColumnScratch, slot: &mut TapSlot) {
+        let p = s.position_m;
+        let r0 = dist(p, self.center);
+        slot.n = 0;
+        slot.offsets[0] = 0;
+        for ch in 0..geo.range.len() {
+            let (a, b) = geo.range[ch];
+            let r_ref = dist(p, geo.ref_pos[ch]);
+            // The leg's attenuation at fc relative to half the round trip L/2 = r0 (the pulse
+            // table carries exp(−α·|f|·L)): bounded by exp(±α·fc·|x − centre|), see
+            // `MAX_APERTURE_LOSS_NP`.
+            let att = (-self.alpha * self.fc * (r_ref - r0)).exp();
+            let (n, u) = (geo.normal[ch], geo.udir[ch]);
+            let tau_ref = r_ref / self.c;
+            if self.exact || b - a == 1 {
+                for e in a..b {
+                    let x = geo.pos[e];
+                    let d = [p[0] - x[0], p[1] - x[1], p[2] - x[2]];
+                    let r = dist(p, x);
+                    let g = self.element_gain(n, u, d, r) * att;
+                    slot.push(g, r / self.c - geo.advance_s[e]);
+                }
+            } else {
+                self.column_taps(geo, ch, p, tau_ref, r_ref, att, scratch, slot);
+            }
+            slot.end_channel(ch);
+        }
+    }
+
+    /// Column channel `ch` of `geo` (elements sharing x, z and normal, differing in y) for a
+    /// scatterer at `p`: the elements' impulses are grouped into bins of [`BIN_PERIODS`] periods
+    /// of delay and each bin collapsed into one impulse by its phasor sum at fc (exact phase within
+    /// a bin, whose spread is at most a quarter period).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) fn column_taps(
+        &self,
+        geo: &Geometry,
+        ch: usize,
+        p: [f64; 3],
+        tau_ref: f64,
+        r_ref: f64,
+        att: f64,
+        s: &mut ColumnScratch,
+        taps: &mut TapSlot,
+    ) {
+        let (a, b) = geo.range[ch];
+        let n_el = b - a;
+        let Some((az, lo, hi)) = self.column_elements(geo, ch, p, r_ref, s) else {
+            return;
+        };
+        let k = (2.0 * PI * self.fc) as f32;
+        let bins = DelayBins::new(lo, hi, self.fc, n_el);
+        s.bin_sums(n_el, &bins, k);
+        for (j, &(re, im)) in s.sums.iter().enumerate() {
+            let c = bins.center(j as f32);
+            let amp = ((re * re + im * im).sqrt() as f64) * az * att;
+            if amp > 0.0 {
+                taps.push(amp, tau_ref + c as f64 - (im.atan2(re) / k) as f64);
+            }
+        }
+    }
+
+    /// Pass 1 of a column (vectorisable): each element's delay relative to `r_ref / c` (into
+    /// `s.delta`) and its gain `D_e / r_e` without the azimuth factor (into `s.gain`), spreading
+    /// held at `r_min` closer in as in [`Context::element_gain`]. Returns the
+    /// azimuth directivity and the range of the delays, or `None` when the scatterer is not in
+    /// front of the column.
+    #[inline(always)]
+    fn column_elements(
+        &self,
+        geo: &Geometry,
+        ch: usize,
+        p: [f64; 3],
+        r_ref: f64,
+        s: &mut ColumnScratch,
+    ) -> Option<(f64, f32, f32)> {
+        let (a, b) = geo.range[ch];
+        let n_el = b - a;
+        let x0 = geo.pos[a];
+        let (n, u) = (geo.normal[ch], geo.udir[ch]);
+        let (dx, dz) = (p[0] - x0[0], p[2] - x0[2]);
+        let dn = dx * n[0] + dz * n[1];
+        if dn <= 0.0 {
+            return None;
+        }
+        let du = dx * u[0] + dz * u[1];
+        let az = sinc(geo.width_m * du / (r_ref.max(self.r_min) * self.lambda));
+        let dy_ref = (p[1] - geo.ref_pos[ch][1]) as f32;
+        let rho2 = (dx * dx + dz * dz) as f32;
+        // r_ref ≥ dn > 0, but its f32 form may underflow to 0 right at the face.
+        let r_ref32 = (r_ref as f32).max(f32::MIN_POSITIVE);
+        let (inv_c, dn) = ((1.0 / self.c) as f32, dn as f32);
+        let (r_min, r_min2) = (self.r_min as f32, (self.r_min * self.r_min) as f32);
+        let el = (geo.height_m / self.lambda) as f32;
+        s.resize(n_el);
+        let (ys, advs) = (&geo.y_rel[a..b], &geo.advance_f32[a..b]);
+        let (delta, gain) = (&mut s.delta[..n_el], &mut s.gain[..n_el]);
+        for (((d, g), &y), &adv) in delta.iter_mut().zip(gain.iter_mut()).zip(ys).zip(advs) {
+            let dy = dy_ref - y;
+            let r2 = rho2 + dy * dy;
+            let r = r2.sqrt();
+            let dr = (dy * dy - dy_ref * dy_ref) / (r + r_ref32);
+            *d = dr * inv_c - adv;
+            // Spreading held at r_min closer in (as in `element_gain`).
+            *g = sinc_small(el * dy / r.max(r_min)) * dn / r2.max(r_min2);
+        }
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for &d in &s.delta[..n_el] {
+            lo = lo.min(d);
+            hi = hi.max(d);
+        }
+        Some((az, lo, hi))
+    }
+}
+
+/// The delay bins of one column channel for one scatterer: `n` bins of equal `width` over
+/// `[lo, hi]`, or a single bin (of width 0) centred on the range when it is narrower than
+/// [`BIN_PERIODS`] periods.
+struct DelayBins {
+    lo: f32,
+    hi: f32,
+    n: usize,
+    width: f32,
+    inv_w: f32,
+}
+
+impl DelayBins {
+    #[inline(always)]
+    fn new(lo: f32, hi: f32, fc: f64, n_el: usize) -> DelayBins {
+        let bin = (BIN_PERIODS / fc) as f32;
+        let n = (((hi - lo) / bin).floor() as usize + 1).min(n_el);
+        let width = if n == 1 { 0.0 } else { (hi - lo) / n as f32 };
+        let inv_w = if width > 0.0 { 1.0 / width } else { 0.0 };
+        DelayBins {
+            lo,
+            hi,
+            n,
+            width,
+            inv_w,
+        }
+    }
+
+    /// Centre of bin `j` (an integer stored as `f32`), relative delay in seconds.
+    #[inline(always)]
+    fn center(&self, j: f32) -> f32 {
+        if self.n == 1 {
+            0.5 * (self.lo + self.hi)
+        } else {
+            self.lo + (j + 0.5) * self.width
+        }
+    }
+}
+
+impl ColumnScratch {
+    /// Passes 2 and 3 of a column: the bin of each element and its phasor about the bin centre at
+    /// the angular frequency `k` (vectorisable), then the phasor sum of each bin into `sums`, in
+    /// element order (deterministic).
+    #[inline(always)]
+    fn bin_sums(&mut self, n_el: usize, bins: &DelayBins, k: f32) {
+        let last = (bins.n - 1) as f32;
+        let it = self.delta[..n_el]
+            .iter()
+            .zip(&self.gain[..n_el])
+            .zip(self.bin[..n_el].iter_mut())
+            .zip(self.re[..n_el].iter_mut().zip(self.im[..n_el].iter_mut()));
+        for (((&d, &g), bin), (re, im)) in it {
+            let j = ((d - bins.lo) * bins.inv_w).floor().min(last);
+            let c = bins.center(j);
+            let (sn, cs) = small_sin_cos(k * (d - c));
+            *bin = j;
+            *re = g * cs;
+            *im = -g * sn;
+        }
+        self.sums.clear();
+        self.sums.resize(bins.n, (0.0, 0.0));
+        for i in 0..n_el {
+            let j = self.bin[i] as usize;
+            self.sums[j].0 += self.re[i];
+            self.sums[j].1 += self.im[i];
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! The pulse table, the incident wave at a scatterer, and the receive accumulation of its echoes.
+
+use super::context::Context;
+use super::math::dist;
+use super::scratch::Pool;
+use super::taps::{Tap, TapArena, Taps};
+use crate::error::Result;
+use crate::phantom::Scatterer;
+use crate::pulse::{Pulse, Synth};
+use crate::sequence::TxEvent;
+use rayon::prelude::*;
+use std::mem::size_of;
+
+/// Where an incident wave lies on the fine grid: its polyphase samples `poly[r·len + k]` (in the
+/// slot of a [`WaveArena`]) are the waveform at `t_start_s + (k·M + r) / fs_fine`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct WaveHeader {
+    pub(super) t_start_s: f64,
+    pub(super) len: usize,
+}
+
+/// The incident waves of a block of scatterers for one event, in slots of `stride` fine samples
+/// (a bound on any wave of the run, see `plan::wave_stride`): scatterer `i`'s wave is
+/// `data[i·stride..]`, described by `headers[i]` (`None` when nothing reaches it).
+pub(super) struct WaveArena {
+    headers: Vec<Option<WaveHeader>>,
+    data: Vec<f32>,
+    stride: usize,
+}
+
+impl WaveArena {
+    /// An arena for `block` waves of up to `stride` fine samples.
+    pub(super) fn new(block: usize, stride: usize) -> WaveArena {
+        WaveArena {
+            headers: vec![None; block],
+            data: vec![0.0; block * stride],
+            stride,
+        }
+    }
+
+    /// Heap of [`WaveArena::new`].
+    pub(super) fn bytes(block: usize, stride: usize) -> u128 {
+        let slot = (stride as u128 * 4).saturating_add(size_of::<Option<WaveHeader>>() as u128);
+        (block as u128).saturating_mul(slot)
+    }
+
+    /// The wave of scatterer `i` of the block: where it lies and its polyphase samples.
+    fn wave(&self, i: usize, m: usize) -> Option<(WaveHeader, &[f32])> {
+        let h = self.headers[i]?;
+        Some((h, &self.data[i * self.stride..i * self.stride + h.len * m]))
+    }
+}
+
+/// One thread's buffers for incident waves: the impulse histogram and the convolution on the fine
+/// grid (a wave slot's length each), and the blended pulse.
+#[derive(Default)]
+pub(super) struct WaveScratch {
+    hist: Vec<f32>,
+    u: Vec<f32>,
+    g: Vec<f32>,
+}
+
+impl WaveScratch {
+    pub(super) fn new(wave: usize, pulse: usize) -> WaveScratch {
+        WaveScratch {
+            hist: vec![0.0; wave],
+            u: vec![0.0; wave],
+            g: vec![0.0; pulse],
+        }
+    }
+
+    /// Heap of [`WaveScratch::new`].
+    pub(super) fn bytes(wave: usize, pulse: usize) -> u128 {
+        (wave as u128).saturating_mul(8).saturating_add(pulse as u128 * 4)
+    }
+}
+
+/// Pulse-echo waveforms on the fine grid for round-trip paths `l0 + i·dl`, with the whole
+/// attenuation of the path (`S(f)·exp(−α·|f|·L)`, the legs carry only the differences of their
+/// lengths from `L/2`), all of one length with `t = 0` at `center`. Each waveform is stored
+/// normalised to a peak of 1 with the natural log of its peak beside it, so that deep, lossy paths
+/// (echoes below `f32`'s range) keep their shape and give tiny or zero samples, never
+/// `exp(α·fc·L)` overflowing to infinity times an underflowed 0.
+pub(super) struct PulseTable {
+    pub(super) l0: f64,
+    pub(super) dl: f64,
+    pub(super) center: usize,
+    pub(super) len: usize,
+    /// `n × len` samples, each waveform divided by its peak.
+    pub(super) values: Vec<f32>,
+    /// Natural log of each waveform's peak ([`LN_ZERO`] for a waveform that is 0 in f64).
+    pub(super) ln_peak: Vec<f64>,
+}
+
+/// The log peak of a waveform that underflows f64: `exp` of it (or of any blend with it) is 0.
+const LN_ZERO: f64 = -1e4;
+
+impl PulseTable {
+    /// Number of waveforms and their path step (m): 0.25 mm steps up to `l_max` when the medium
+    /// attenuates, one waveform otherwise.
+    pub(super) fn paths(alpha: f64, l_max: f64) -> (usize, f64) {
+        if alpha > 0.0 {
+            ((l_max / 0.25e-3).ceil() as usize + 2, 0.25e-3)
+        } else {
+            (1, 1.0)
+        }
+    }
+
+    /// Heap of a table of `paths` waveforms of `len` samples.
+    pub(super) fn bytes(paths: usize, len: usize) -> u128 {
+        (paths as u128).saturating_mul(len as u128 * 4 + 8)
+    }
+
+    /// The table of `pulse` at `rate` (Hz) for attenuation `alpha` (Np/(m·Hz)) and paths up to
+    /// `l_max` (m): [`PulseTable::paths`] inverse FFTs of the pulse's sampling shape at `rate`,
+    /// with [`SampleShape::synth_bytes`](crate::pulse::SampleShape::synth_bytes) of work memory.
+    pub(super) fn new(pulse: &Pulse, rate: f64, alpha: f64, l_max: f64) -> Result<PulseTable> {
+        let (n, dl) = PulseTable::paths(alpha, l_max);
+        let shape = pulse.sample_shape(rate)?;
+        let mut synth = Synth::new(pulse, rate, shape);
+        let len = shape.len;
+        let mut values = Vec::with_capacity(n * len);
+        let mut ln_peak = Vec::with_capacity(n);
+        for i in 0..n {
+            synth.compute(alpha, i as f64 * dl);
+            let peak = synth.values().fold(0.0f64, |m, v| m.max(v.abs()));
+            if peak > 0.0 {
+                values.extend(synth.values().map(|v| (v / peak) as f32));
+                ln_peak.push(peak.ln());
+            } else {
+                values.extend(std::iter::repeat_n(0.0, len));
+                ln_peak.push(LN_ZERO);
+            }
+        }
+        Ok(PulseTable {
+            l0: 0.0,
+            dl,
+            center: shape.half,
+            len,
+            values,
+            ln_peak,
+        })
+    }
+
+    /// The waveform for path `l` is `blend(l, out)` (its shape, into `out` of length `len`) times
+    /// `scale(l)`: the shapes of the two nearest paths blended linearly, their peaks blended
+    /// geometrically (exact for the `exp(−α·fc·L)` that dominates how the peak falls with `L`).
+    pub(super) fn blend(&self, l: f64, out: &mut [f32]) {
+        let (i, b) = self.position(l);
+        let a = &self.values[i * self.len..(i + 1) * self.len];
+        if b == 0.0 {
+            out.copy_from_slice(a);
+            return;
+        }
+        let (b, c) = (b as f32, &self.values[(i + 1) * self.len..(i + 2) * self.len]);
+        for ((o, &u), &v) in out.iter_mut().zip(a).zip(c) {
+            *o = u + b * (v - u);
+        }
+    }
+
+    /// The peak of the waveform for path `l` (see [`PulseTable::blend`]); 0 where it underflows.
+    pub(super) fn scale(&self, l: f64) -> f64 {
+        let (i, b) = self.position(l);
+        if b == 0.0 {
+            return self.ln_peak[i].exp();
+        }
+        ((1.0 - b) * self.ln_peak[i] + b * self.ln_peak[i + 1]).exp()
+    }
+
+    /// The waveform before path `l` and the weight of the next one (0 for the last or only one).
+    fn position(&self, l: f64) -> (usize, f64) {
+        let n = self.ln_peak.len();
+        if n == 1 {
+            return (0, 0.0);
+        }
+        let x = ((l - self.l0) / self.dl).clamp(0.0, (n - 1) as f64);
+        let i = (x as usize).min(n - 2);
+        (i, x - i as f64)
+    }
+}
+
+/// The impulses of an event that reach a scatterer: for every tap of every channel with a
+/// non-zero weight, its arrival time `delay + tap delay` (seconds) and weighted amplitude. The one
+/// definition of the set that both the incident wave's time span and its histogram use.
+#[inline(always)]
+fn arrivals<'a>(delays: &'a [f64], apod: &'a [f32], taps: Taps<'a>) -> impl Iterator<Item = (f64, f32)> + 'a {
+    delays
+        .iter()
+        .zip(apod)
+        .enumerate()
+        .filter(|(_, (_, w))| **w != 0.0)
+        .flat_map(move |(ch, (&d, &w))| taps.channel(ch).iter().map(move |tap| (d + tap.delay_s, tap.amp * w)))
+}
+
+impl Context {
+    /// Fills `arena` with the incident waves of event `ev` at each scatterer of `block`, whose
+    /// transmit taps are in `taps`, in parallel, with scratch from `pool`.
+    pub(super) fn fill_waves(
+        &self,
+        ev: &TxEvent,
+        block: &[&Scatterer],
+        taps: &TapArena,
+        arena: &mut WaveArena,
+        pool: &Pool,
+    ) {
+        let stride = arena.stride;
+        arena
+            .data
+            .par_chunks_mut(stride)
+            .zip(arena.headers.par_iter_mut())
+            .zip(block.par_iter())
+            .enumerate()
+            .for_each_init(
+                || pool.lease(),
+                |scratch, (i, ((poly, header), s))| {
+                    *header =
+                        self.incident_wave(ev.delays_s(), ev.apod(), s, taps.scatterer(i), &mut scratch.wave, poly);
+                },
+            );
+    }
+
+    /// The incident (two-way pulse-shaped) waveform at scatterer `s` for an event with per-channel
+    /// `delays` and weights `apod`, times the scatterer's amplitude, into `poly` (a wave slot).
+    /// `None` when nothing arrives.
+    fn incident_wave(
+        &self,
+        delays: &[f64],
+        apod: &[f32],
+        s: &Scatterer,
+        taps: Taps,
+        scratch: &mut WaveScratch,
+        poly: &mut [f32],
+    ) -> Option<WaveHeader> {
+        let mut t_lo = f64::INFINITY;
+        let mut t_hi = f64::NEG_INFINITY;
+        for (t, _) in arrivals(delays, apod, taps) {
+            t_lo = t_lo.min(t);
+            t_hi = t_hi.max(t);
+        }
+        if !t_lo.is_finite() {
+            return None;
+        }
+        let (m, fs) = (self.m, self.fs_fine);
+        let half = self.table.center;
+        let t_start = t_lo - (half + 1) as f64 / fs;
+        let n_hist = ((t_hi - t_start) * fs).ceil() as usize + 2 * half + 3;
+        let len = n_hist.div_ceil(m);
+        // n_fine ≤ the slot's length: the plan bounds the arrivals' span (`plan::wave_stride`).
+        let n_fine = len * m;
+        let hist = &mut scratch.hist[..n_fine];
+        hist.fill(0.0);
+        // The same arrivals as the span above: every index lies in [half + 1, n_hist − half − 2].
+        for (t, a) in arrivals(delays, apod, taps) {
+            let x = (t - t_start) * fs;
+            let i = x as usize;
+            let f = (x - i as f64) as f32;
+            hist[i] += a * (1.0 - f);
+            hist[i + 1] += a * f;
+        }
+        let l = 2.0 * dist(s.position_m, self.center);
+        let g = &mut scratch.g[..self.table.len];
+        self.table.blend(l, g);
+        // u[k] = Σ_j g[j] · hist[k + center − j]; hist is zero within `half` of both ends. The
+        // shape's peak is 1: the path's attenuation and the amplitude scale the result, in f64,
+        // so that a deep echo is only as small as it is, never lost in an intermediate.
+        let u = &mut scratch.u[..n_fine];
+        u.fill(0.0);
+        for (j, &gj) in g.iter().enumerate() {
+            if gj == 0.0 {
+                continue;
+            }
+            // k + half − j in [0, n_fine)  =>  k in [j − half, n_fine + j − half)
+            let k0 = j.saturating_sub(half);
+            let k1 = (n_fine + j).saturating_sub(half).min(n_fine);
+            let src0 = k0 + half - j;
+            for (o, &h) in u[k0..k1].iter_mut().zip(&hist[src0..src0 + (k1 - k0)]) {
+                *o += gj * h;
+            }
+        }
+        let scale = self.table.scale(l) * s.amplitude as f64;
+        let poly = &mut poly[..n_fine];
+        for r in 0..m {
+            for k in 0..len {
+                poly[r * len + k] = (u[k * m + r] as f64 * scale) as f32;
+            }
+        }
+        Some(WaveHeader {
+            t_start_s: t_start,
+            len,
+        })
+    }
+
+    /// Adds the echoes of the first `n` scatterers of a block (their waves in `waves`, their
+    /// receive taps in `taps`) to the trace of receive channel `ch`, with the widest vector
+    /// instructions the CPU offers (the arithmetic is the same on every path).
+    pub(super) fn receive(&self, trace: &mut [f32], ch: usize, n: usize, waves: &WaveArena, taps: &TapArena) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2_fma {
+            // SAFETY: the CPU supports AVX2 and FMA (checked at run time in `Context::new`).
+            unsafe { self.receive_avx2(trace, ch, n, waves, taps) };
+            return;
+        }
+        self.receive_generic(trace, ch, n, waves, taps);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn receive_avx2(&self, trace: &mut [f32], ch: usize, n: usize, waves: &WaveArena, taps: &TapArena) {
+        self.receive_generic(trace, ch, n, waves, taps);
+    }
+
+    #[inline(always)]
+    fn receive_generic(&self, trace: &mut [f32], ch: usize, n: usize, waves: &WaveArena, taps: &TapArena) {
+        for i in 0..n {
+            if let Some((header, poly)) = waves.wave(i, self.m) {
+                for tap in taps.scatterer(i).channel(ch) {
+                    self.add_echo(trace, header, poly, tap);
+                }
+            }
+        }
+    }
+
+    /// Adds `tap.amp · wave(t − tap.delay)` to the trace at the output sample times.
+    #[inline(always)]
+    fn add_echo(&self, trace: &mut [f32], w: WaveHeader, poly: &[f32], tap: &Tap) {
+        if tap.amp == 0.0 {
+            return;
+        }
+        let m = self.m as i64;
+        let q0 = (self.sampling.t0_s() - tap.delay_s - w.t_start_s) * self.fs_fine;
+        let i0 = q0.floor();
+        let frac = (q0 - i0) as f32;
+        let i0 = i0 as i64;
+        let (a0, r0) = (i0.div_euclid(m), i0.rem_euclid(m) as usize);
+        let (a1, r1) = ((i0 + 1).div_euclid(m), (i0 + 1).rem_euclid(m) as usize);
+        let len = w.len as i64;
+        let n0 = 0i64.max(-a0).max(-a1);
+        let n1 = (trace.len() as i64).min(len - a0).min(len - a1);
+        if n1 <= n0 {
+            return;
+        }
+        let (w0, w1) = (tap.amp * (1.0 - frac), tap.amp * frac);
+        let p0 = &poly[r0 * w.len + (n0 + a0) as usize..r0 * w.len + (n1 + a0) as usize];
+        let p1 = &poly[r1 * w.len + (n0 + a1) as usize..r1 * w.len + (n1 + a1) as usize];
+        for ((o, &u0), &u1) in trace[n0 as usize..n1 as usize].iter_mut().zip(p0).zip(p1) {
+            *o += w0 * u0 + w1 * u1;
+        }
+    }
+}
