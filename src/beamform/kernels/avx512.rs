@@ -295,79 +295,125 @@ unsafe fn position<const INTERP: u8>(k: &Consts, r: __m512, tx: __m512) -> (__m5
     }
 }
 
-/// The 16 lanes of `i` as an array (for lane-wise loads).
+/// The 16 lanes of `i`, stored for [`half_lanes`].
 #[inline(always)]
-unsafe fn lanes(i: __m512i) -> [isize; W] {
+unsafe fn store_lanes(i: __m512i) -> [i32; W] {
     let mut a = [0i32; W];
-    // One store and 16 loads (volatile, so that LLVM does not turn them into lane extracts, two
-    // micro-ops each and on the critical path).
-    // SAFETY: an unaligned store into, and reads from, a local array of 16 i32.
+    // SAFETY: an unaligned store into a local array of 16 i32; compiled with AVX-512 F.
+    unsafe { _mm512_storeu_si512(a.as_mut_ptr().cast(), i) };
+    a
+}
+
+/// Lanes `8h .. 8h + 8` of a stored index vector, read as four 64-bit loads (volatile, so that
+/// LLVM neither merges them into lane extracts nor reads all 16 at once and spills them; half a
+/// vector at a time keeps the indices in registers).
+#[inline(always)]
+unsafe fn half_lanes(a: &[i32; W], h: usize) -> [isize; LANES] {
+    // SAFETY: reads of `a[8h .. 8h + 8]` (`h < 2`) as four unaligned 64-bit values.
     unsafe {
-        _mm512_storeu_si512(a.as_mut_ptr().cast(), i);
-        let p = a.as_ptr();
-        std::array::from_fn(|j| std::ptr::read_volatile(p.add(j)) as isize)
+        let p = a.as_ptr().add(LANES * h).cast::<i64>();
+        let q: [i64; 4] = std::array::from_fn(|j| std::ptr::read_volatile(p.add(j)));
+        std::array::from_fn(|j| (q[j / 2] >> (32 * (j % 2))) as i32 as isize)
     }
+}
+
+/// Joins two 8-lane halves.
+#[inline(always)]
+unsafe fn join(lo: __m256, hi: __m256) -> __m512 {
+    // SAFETY: compiled with AVX-512 F + DQ.
+    unsafe { _mm512_insertf32x8::<1>(_mm512_castps256_ps512(lo), hi) }
 }
 
 /// `base[i]` of each lane.
 #[inline(always)]
 unsafe fn load1(base: *const f32, i: __m512i) -> __m512 {
-    // SAFETY: the caller guarantees `base + i` in bounds for every lane; compiled with AVX-512 DQ.
+    // SAFETY: the caller guarantees `base + i` in bounds for every lane; compiled with AVX-512.
     unsafe {
-        let a = lanes(i);
-        let g = |j: usize| *base.offset(a[j]);
-        let lo = _mm256_setr_ps(g(0), g(1), g(2), g(3), g(4), g(5), g(6), g(7));
-        let hi = _mm256_setr_ps(g(8), g(9), g(10), g(11), g(12), g(13), g(14), g(15));
-        _mm512_insertf32x8::<1>(_mm512_castps256_ps512(lo), hi)
+        let a = store_lanes(i);
+        let h = |h: usize| half_lanes(&a, h).map(|o| *base.offset(o));
+        let (lo, hi) = (h(0), h(1));
+        join(_mm256_loadu_ps(lo.as_ptr()), _mm256_loadu_ps(hi.as_ptr()))
     }
 }
 
-/// `(base[i], base[i + 1])` of each lane: one 64-bit load per lane and a de-interleave.
+/// `(p[0], p[1], 0, 0)`: one 64-bit load.
 #[inline(always)]
-unsafe fn load2(base: *const f32, i: __m512i) -> (__m512, __m512) {
-    // SAFETY: the caller guarantees `base + i`, `base + i + 1` in bounds for every lane; the loads
-    // are unaligned reads; compiled with AVX-512 F.
+unsafe fn load_pair(p: *const f32) -> __m128 {
+    // SAFETY: the caller guarantees `p[0..2]` readable (unaligned); SSE2 is baseline on x86-64.
+    unsafe { _mm_castpd_ps(_mm_load_sd(p.cast())) }
+}
+
+/// `(base[i], base[i + 1])` of lanes `8h .. 8h + 8` of `a`: one 64-bit load per lane (straight
+/// into vector registers) and a de-interleave.
+#[inline(always)]
+unsafe fn load2_half(base: *const f32, a: &[i32; W], h: usize) -> (__m256, __m256) {
+    // SAFETY: the caller guarantees `base + i`, `base + i + 1` in bounds for every lane; compiled
+    // with AVX2.
     unsafe {
-        let a = lanes(i);
-        let g = |j: usize| (base.offset(a[j]) as *const i64).read_unaligned();
-        let g: [i64; W] = std::array::from_fn(g);
-        // 128-bit lane `m` of `x` holds the pairs of lanes 4m, 4m + 1; of `y`, 4m + 2, 4m + 3.
-        let x = _mm512_castsi512_ps(_mm512_set_epi64(g[13], g[12], g[9], g[8], g[5], g[4], g[1], g[0]));
-        let y = _mm512_castsi512_ps(_mm512_set_epi64(g[15], g[14], g[11], g[10], g[7], g[6], g[3], g[2]));
+        let a = half_lanes(a, h);
+        let q = |j: usize| base.offset(a[j]);
+        // Pairs of lanes [0, 1 | 4, 5] and [2, 3 | 6, 7].
+        let x = _mm256_set_m128(
+            _mm_movelh_ps(load_pair(q(4)), load_pair(q(5))),
+            _mm_movelh_ps(load_pair(q(0)), load_pair(q(1))),
+        );
+        let y = _mm256_set_m128(
+            _mm_movelh_ps(load_pair(q(6)), load_pair(q(7))),
+            _mm_movelh_ps(load_pair(q(2)), load_pair(q(3))),
+        );
         (
-            _mm512_shuffle_ps::<0b10_00_10_00>(x, y),
-            _mm512_shuffle_ps::<0b11_01_11_01>(x, y),
+            _mm256_shuffle_ps::<0b10_00_10_00>(x, y),
+            _mm256_shuffle_ps::<0b11_01_11_01>(x, y),
         )
     }
 }
 
-/// `base[i + j]` for `j = 0..4` of each lane: one 128-bit load per lane and a 4 × 4 transpose
-/// within each 128-bit lane.
+/// `(base[i], base[i + 1])` of each lane.
+#[inline(always)]
+unsafe fn load2(base: *const f32, i: __m512i) -> (__m512, __m512) {
+    // SAFETY: forwarded; compiled with AVX-512 F + DQ.
+    unsafe {
+        let a = store_lanes(i);
+        let (s0, s1) = load2_half(base, &a, 0);
+        let (t0, t1) = load2_half(base, &a, 1);
+        (join(s0, t0), join(s1, t1))
+    }
+}
+
+/// `base[i + j]` for `j = 0..4` of lanes `8h .. 8h + 8` of `a`: one 128-bit load per lane and a
+/// 4 × 4 transpose.
+#[inline(always)]
+unsafe fn load4_half(base: *const f32, a: &[i32; W], h: usize) -> [__m256; 4] {
+    // SAFETY: the caller guarantees `base + i ..= base + i + 3` in bounds for every lane; compiled
+    // with AVX2.
+    unsafe {
+        let a = half_lanes(a, h);
+        let a0 = _mm256_loadu2_m128(base.offset(a[4]), base.offset(a[0]));
+        let a1 = _mm256_loadu2_m128(base.offset(a[5]), base.offset(a[1]));
+        let a2 = _mm256_loadu2_m128(base.offset(a[6]), base.offset(a[2]));
+        let a3 = _mm256_loadu2_m128(base.offset(a[7]), base.offset(a[3]));
+        let t0 = _mm256_unpacklo_ps(a0, a1);
+        let t1 = _mm256_unpackhi_ps(a0, a1);
+        let t2 = _mm256_unpacklo_ps(a2, a3);
+        let t3 = _mm256_unpackhi_ps(a2, a3);
+        [
+            _mm256_shuffle_ps::<0x44>(t0, t2),
+            _mm256_shuffle_ps::<0xEE>(t0, t2),
+            _mm256_shuffle_ps::<0x44>(t1, t3),
+            _mm256_shuffle_ps::<0xEE>(t1, t3),
+        ]
+    }
+}
+
+/// `base[i + j]` for `j = 0..4` of each lane.
 #[inline(always)]
 unsafe fn load4(base: *const f32, i: __m512i) -> [__m512; 4] {
-    // SAFETY: the caller guarantees `base + i ..= base + i + 3` in bounds for every lane; compiled
-    // with AVX-512 F.
+    // SAFETY: forwarded; compiled with AVX-512 F + DQ.
     unsafe {
-        let a = lanes(i);
-        let q = |j: usize| _mm_loadu_ps(base.offset(a[j]));
-        // `row(j)` holds lanes j, j + 4, j + 8, j + 12 in its four 128-bit lanes.
-        let row = |j: usize| {
-            let v = _mm512_castps128_ps512(q(j));
-            let v = _mm512_insertf32x4::<1>(v, q(j + 4));
-            let v = _mm512_insertf32x4::<2>(v, q(j + 8));
-            _mm512_insertf32x4::<3>(v, q(j + 12))
-        };
-        let (a0, a1, a2, a3) = (row(0), row(1), row(2), row(3));
-        let t0 = _mm512_unpacklo_ps(a0, a1);
-        let t1 = _mm512_unpackhi_ps(a0, a1);
-        let t2 = _mm512_unpacklo_ps(a2, a3);
-        let t3 = _mm512_unpackhi_ps(a2, a3);
-        [
-            _mm512_shuffle_ps::<0x44>(t0, t2),
-            _mm512_shuffle_ps::<0xEE>(t0, t2),
-            _mm512_shuffle_ps::<0x44>(t1, t3),
-            _mm512_shuffle_ps::<0xEE>(t1, t3),
-        ]
+        let a = store_lanes(i);
+        let [l0, l1, l2, l3] = load4_half(base, &a, 0);
+        let [h0, h1, h2, h3] = load4_half(base, &a, 1);
+        [join(l0, h0), join(l1, h1), join(l2, h2), join(l3, h3)]
     }
 }
 
