@@ -848,7 +848,7 @@ struct ChannelState {
     n_slow: usize,
 }
 
-/// The AVX-512 kernel's working state of a tile (about 25 KiB): the per-channel vector state, the
+/// The AVX-512 kernel's working state of a tile (about 29 KiB): the per-channel vector state, the
 /// per-vector transmit accumulators and the window proof's per-tile delay spreads. It lives in the
 /// plan's pooled tile buffer rather than on the stack, so the kernel runs on threads with small
 /// stacks. Nothing carries over between tiles or channels: `prepare` writes every entry it later
