@@ -1,11 +1,13 @@
 //! Beamformer throughput on the named workloads (`docs/workloads.md`), in points/s (pixels × receive
 //! channels × transmits): linear interpolation, receive F-number 1.5 with a rectangular window.
 //!
-//! Cases per workload: the scalar kernel on 1 thread, the best SIMD kernel on 1 thread, the best SIMD
-//! kernel on all threads (a rayon pool installed per case), and on all threads the IQ path (data
-//! demodulated and decimated by 2, as the live imager uses it) and RF with the coherence factor. The channel data is uniform noise of the
-//! workload's shape (the work does not depend on the content). The scalar case runs on a grid with
-//! every 8th line (same depths) to keep the bench short; throughput counts the points it computes.
+//! Cases per workload: the scalar kernel on 1 thread, and for each SIMD kernel the CPU runs (AVX2,
+//! AVX-512, NEON) 1 thread, all threads (a rayon pool installed per case), and on all threads the
+//! IQ path (data demodulated and decimated by 2, as the live imager uses it) and RF with the
+//! coherence factor; ids name the kernel (`beamform/picmus11/Avx2/threads=2`,
+//! `beamform/picmus11/Avx512/threads=2`, …). The channel data is uniform noise of the workload's
+//! shape (the work does not depend on the content). The scalar case runs on a grid with every 8th
+//! line (same depths) to keep the bench short; throughput counts the points it computes.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::{Array2, Array3};
@@ -48,15 +50,14 @@ fn bench_workload(c: &mut Criterion, w: &Workload, label: &str) {
     let meta = acq.metadata().unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let data = Array3::from_shape_fn(meta.data_shape(), |_| rng.random_range(-1.0f32..1.0));
-    let best = KernelChoice::best();
+    let simd = simd_kernels();
     let all = std::thread::available_parallelism().map_or(1, |n| n.get());
     let grid = acq.grid();
     let thin_grid = thin(grid, 8);
-    let cases = [
-        (KernelChoice::Scalar, 1, &thin_grid),
-        (best, 1, grid),
-        (best, all, grid),
-    ];
+    let mut cases = vec![(KernelChoice::Scalar, 1, &thin_grid)];
+    for &k in &simd {
+        cases.extend([(k, 1, grid), (k, all, grid)]);
+    }
     let mut g = c.benchmark_group(format!("beamform/{label}"));
     g.sample_size(10);
     g.warm_up_time(Duration::from_millis(500));
@@ -76,33 +77,47 @@ fn bench_workload(c: &mut Criterion, w: &Workload, label: &str) {
             b.iter(|| pool.install(|| bf.beamform_raw_into(data.view(), img.view_mut()).unwrap()))
         });
     }
-    // The IQ path and the coherence factor, best kernel, all threads.
-    let cfg = BeamformConfig {
-        f_number: Some(1.5),
-        ..BeamformConfig::default()
-    };
+    // The IQ path and the coherence factor, each SIMD kernel, all threads.
     let demod = Demodulator::new(acq.sampling(), iq_demod_config(acq.pulse().fc_hz())).unwrap();
     let iq_meta = demod.output_metadata(&meta).unwrap();
-    let bf = Beamformer::new(&iq_meta, grid, cfg.clone()).unwrap();
-    let iq = Array3::from_shape_fn(bf.data_shape(), |_| {
+    let iq_shape = iq_meta.data_shape();
+    let iq = Array3::from_shape_fn(iq_shape, |_| {
         num_complex::Complex32::new(rng.random_range(-1.0f32..1.0), rng.random_range(-1.0f32..1.0))
     });
-    let mut iq_img = Array2::zeros(grid.shape());
-    g.throughput(Throughput::Elements(bf.points_per_frame() as u64));
-    g.bench_function(format!("{best:?}/iq/threads={all}"), |b| {
-        b.iter(|| all_pool.install(|| bf.beamform_iq_raw_into(iq.view(), iq_img.view_mut()).unwrap()))
-    });
-    let cf = BeamformConfig {
-        coherence_factor: true,
-        ..cfg
-    };
-    if let Ok(bf) = Beamformer::new(&meta, grid, cf) {
-        let mut img = Array2::<f32>::zeros(grid.shape());
-        g.bench_function(format!("{best:?}/coherence_factor/threads={all}"), |b| {
-            b.iter(|| all_pool.install(|| bf.beamform_raw_into(data.view(), img.view_mut()).unwrap()))
+    for &kernel in &simd {
+        let cfg = BeamformConfig {
+            kernel,
+            f_number: Some(1.5),
+            ..BeamformConfig::default()
+        };
+        let bf = Beamformer::new(&iq_meta, grid, cfg.clone()).unwrap();
+        let mut iq_img = Array2::zeros(grid.shape());
+        g.throughput(Throughput::Elements(bf.points_per_frame() as u64));
+        g.bench_function(format!("{kernel:?}/iq/threads={all}"), |b| {
+            b.iter(|| all_pool.install(|| bf.beamform_iq_raw_into(iq.view(), iq_img.view_mut()).unwrap()))
         });
+        let cf = BeamformConfig {
+            coherence_factor: true,
+            ..cfg
+        };
+        if let Ok(bf) = Beamformer::new(&meta, grid, cf) {
+            let mut img = Array2::<f32>::zeros(grid.shape());
+            g.throughput(Throughput::Elements(bf.points_per_frame() as u64));
+            g.bench_function(format!("{kernel:?}/coherence_factor/threads={all}"), |b| {
+                b.iter(|| all_pool.install(|| bf.beamform_raw_into(data.view(), img.view_mut()).unwrap()))
+            });
+        }
     }
     g.finish();
+}
+
+/// The SIMD kernels this CPU runs (the scalar one alone where there is none).
+fn simd_kernels() -> Vec<KernelChoice> {
+    let v: Vec<KernelChoice> = KernelChoice::supported()
+        .into_iter()
+        .filter(|&k| k != KernelChoice::Scalar)
+        .collect();
+    if v.is_empty() { vec![KernelChoice::Scalar] } else { v }
 }
 
 /// A workload constructor.
@@ -110,8 +125,9 @@ type MakeWorkload = fn() -> sonochip::Result<Workload>;
 
 fn workloads(c: &mut Criterion) {
     println!(
-        "beamform bench: kernels this CPU runs {:?}; SIMD cases use {:?}",
+        "beamform bench: kernels this CPU runs {:?}; SIMD cases run with each of {:?}; Auto picks {:?}",
         KernelChoice::supported(),
+        simd_kernels(),
         KernelChoice::best()
     );
     let filter = std::env::var("SONOCHIP_BENCH_WORKLOADS").unwrap_or_default();

@@ -1,12 +1,17 @@
 //! End-to-end frame rate (RF channel data in memory → u8 raster) for the `vascular`, `cardiac` and
-//! `abdomen` workloads through the live `Imager`, and the display stages alone (envelope + log
-//! compression + scan conversion). Throughput is in frames/s ("elem/s" = frames).
+//! `abdomen` workloads through the live `Imager` (which runs the kernel `Auto` picks, printed), and
+//! the display stages alone (envelope + log compression + scan conversion). Throughput is in
+//! frames/s ("elem/s" = frames). For comparing kernels, the imager's IQ beamforming alone (its
+//! plan's configuration and data) runs once with each SIMD kernel the CPU has
+//! (`frame/cardiac/beamform_iq/Avx2/threads=2`, …).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::Array3;
 use rand::{Rng, SeedableRng};
+use sonochip::beamform::{BeamformConfig, Beamformer, KernelChoice};
 use sonochip::channel_data::ChannelData;
-use sonochip::imager::Imager;
+use sonochip::demod::Demodulator;
+use sonochip::imager::{Imager, iq_demod_config};
 use sonochip::preset::PresetKind;
 
 fn noise_frame(imager: &Imager) -> ChannelData<f32> {
@@ -23,6 +28,15 @@ fn frames(c: &mut Criterion) {
         .measurement_time(std::time::Duration::from_secs(3))
         .warm_up_time(std::time::Duration::from_secs(1));
     g.throughput(Throughput::Elements(1));
+    let simd: Vec<KernelChoice> = KernelChoice::supported()
+        .into_iter()
+        .filter(|&k| k != KernelChoice::Scalar)
+        .collect();
+    println!(
+        "frame bench: kernels this CPU runs {:?}; Auto picks {:?}",
+        KernelChoice::supported(),
+        KernelChoice::best()
+    );
     for (name, kind) in [
         ("vascular", PresetKind::Vascular),
         ("cardiac", PresetKind::Cardiac),
@@ -47,6 +61,22 @@ fn frames(c: &mut Criterion) {
         g.bench_function(format!("{name}/envelope_rf_fft/threads={threads}"), |b| {
             b.iter(|| det.detect_rf_into(env.view(), out.view_mut()).unwrap())
         });
+        // The imager's IQ beamforming with each SIMD kernel.
+        let iq = Demodulator::for_data(&rf, iq_demod_config(rf.meta().fc_hz()))
+            .unwrap()
+            .demodulate(&rf)
+            .unwrap();
+        let mut img = ndarray::Array2::zeros(imager.beamformer().image_shape());
+        for &kernel in &simd {
+            let cfg = BeamformConfig {
+                kernel,
+                ..imager.preset().beamform_config()
+            };
+            let bf = Beamformer::new(imager.beamformer().metadata(), imager.acquisition().grid(), cfg).unwrap();
+            g.bench_function(format!("{name}/beamform_iq/{kernel:?}/threads={threads}"), |b| {
+                b.iter(|| bf.beamform_iq_into(&iq, img.view_mut()).unwrap())
+            });
+        }
     }
     g.finish();
 }

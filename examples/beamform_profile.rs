@@ -1,5 +1,6 @@
 //! Runs a few frames of a named workload through the beamformer (for `perf`):
-//! `cargo run --release --example beamform_profile -- picmus11 Avx2 3`. Environment: `IQ=1` beamforms
+//! `cargo run --release --example beamform_profile -- picmus11 Avx2 3` (kernels: `Scalar`, `Avx2`,
+//! `Avx512`, anything else `Auto`). Environment: `IQ=1` beamforms
 //! IQ data (decimated by 2), `FNUM`/`ACC` set the F-number (0: none) and acceptance angle (degrees),
 //! `LIVE=1` takes the live imager's configuration instead, `CF=1` adds the coherence factor.
 
@@ -25,6 +26,7 @@ fn main() {
     let kernel = match args.get(2).map_or("Auto", |s| s.as_str()) {
         "Scalar" => KernelChoice::Scalar,
         "Avx2" => KernelChoice::Avx2,
+        "Avx512" => KernelChoice::Avx512,
         _ => KernelChoice::Auto,
     };
     let frames: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(3);

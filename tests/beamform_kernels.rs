@@ -1,5 +1,6 @@
 //! Every SIMD kernel the host supports equals the scalar reference kernel (within 1e-4 of the image
 //! peak) on random geometries, configurations and data; results do not depend on the thread count.
+//! On a host without AVX-512 the AVX-512 kernel cannot run: the tests say so on stderr.
 
 use ndarray::{Array2, Array3};
 use num_complex::Complex32;
@@ -155,11 +156,53 @@ fn plan(s: &Setup, k: KernelChoice) -> Option<Beamformer> {
     Beamformer::new(&s.meta, &s.grid, cfg).ok()
 }
 
+/// True when this CPU has what the AVX-512 kernel needs (checked independently of
+/// `KernelChoice::supported`, so that a detection fault cannot skip the kernel silently).
+fn host_has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// The SIMD kernels this host runs (every one is compared with the scalar kernel); notes once per
+/// test binary when the AVX-512 kernel is not among them.
 fn simd_kernels() -> Vec<KernelChoice> {
-    KernelChoice::supported()
+    static NOTE: std::sync::Once = std::sync::Once::new();
+    let kernels: Vec<KernelChoice> = KernelChoice::supported()
         .into_iter()
         .filter(|k| *k != KernelChoice::Scalar)
-        .collect()
+        .collect();
+    if !kernels.contains(&KernelChoice::Avx512) {
+        NOTE.call_once(|| {
+            eprintln!(
+                "note: this CPU lacks AVX-512 (F, DQ, VL) + FMA; the AVX-512 kernel was not tested \
+                 against the scalar kernel (tested: {kernels:?})"
+            )
+        });
+    }
+    kernels
+}
+
+/// The AVX-512 kernel is offered exactly when the CPU has its features (and then every test here
+/// compares it with the scalar kernel); without them, choosing it is an error.
+#[test]
+fn avx512_kernel_is_offered_where_the_cpu_has_it() {
+    let offered = simd_kernels().contains(&KernelChoice::Avx512);
+    assert_eq!(offered, host_has_avx512());
+    if offered {
+        eprintln!("AVX-512 kernel: compared with the scalar kernel on this host");
+    }
+    let s = setup(&windowed_case(50e-6, 1, 201), false).unwrap();
+    assert_eq!(plan(&s, KernelChoice::Avx512).is_some(), offered);
+    if offered {
+        assert_eq!(plan(&s, KernelChoice::Avx512).unwrap().kernel(), KernelChoice::Avx512);
+    }
 }
 
 proptest! {
@@ -289,38 +332,55 @@ fn points_grid_and_non_standard_data() {
     }
 }
 
+/// The case of the windowed tests: plane waves, F# 1.5, `n_depths` depths from 1 mm to
+/// `4 mm + 200 · dz_m` (running past the end of the record).
+fn windowed_case(dz_m: f64, n_tx: usize, n_depths: usize) -> Case {
+    Case {
+        n_ch: 48,
+        pitch_m: 3e-4,
+        planar: true,
+        kind: 0,
+        param: 0.05,
+        n_samples: 300,
+        t0_s: 0.0,
+        interp: 1,
+        window: 0,
+        f_number: Some(1.5),
+        accept: None,
+        grid: 0,
+        z_max_m: 0.004 + 200.0 * dz_m,
+        n_lines: 24,
+        n_depths,
+        seed: 7,
+        n_tx,
+        cf: false,
+    }
+}
+
 /// Plans whose 8 consecutive depths span less than 15 samples read their taps from contiguous
 /// windows (with the range proven once per channel and vector where it can be): SIMD equals scalar
-/// for depth steps that put the span near its limit, with several plane waves, an F-number and a
-/// grid running past the end of the record.
+/// with several plane waves, an F-number and a grid running past the end of the record. `dz_m` =
+/// 63 µm puts the depth step at 78 µm (2.03 samples two-way): 8 depths span 14.2 samples, just
+/// inside the AVX2 window, and 16 depths 30.4, just inside the AVX-512 one (31). Also with the
+/// coherence factor, and with tiles whose last 16-lane vector has only 8 depths (211 depths).
 #[test]
 fn windowed_plans_equal_scalar() {
     // 7 plane waves (the window-proof path) and 1 (the single-transmit path).
-    for (dz_m, window, n_tx) in [
-        (50e-6, Window::Rectangular, 7),
-        (78e-6, Window::Hann, 7),
-        (50e-6, Window::Rectangular, 1),
-        (78e-6, Window::Hann, 1),
+    for (dz_m, window, n_tx, n_depths, cf) in [
+        (50e-6, Window::Rectangular, 7, 201, false),
+        (78e-6, Window::Hann, 7, 201, false),
+        (50e-6, Window::Rectangular, 1, 201, false),
+        (78e-6, Window::Hann, 1, 201, false),
+        (63e-6, Window::Rectangular, 7, 201, false),
+        (63e-6, Window::Hann, 1, 201, false),
+        (63e-6, Window::Hann, 7, 211, true),
+        (63e-6, Window::Rectangular, 3, 211, false),
+        (63e-6, Window::Rectangular, 1, 211, true),
+        (50e-6, Window::Hamming, 4, 211, false),
     ] {
         let c = Case {
-            n_ch: 48,
-            pitch_m: 3e-4,
-            planar: true,
-            kind: 0,
-            param: 0.05,
-            n_samples: 300,
-            t0_s: 0.0,
-            interp: 1,
-            window: 0,
-            f_number: Some(1.5),
-            accept: None,
-            grid: 0,
-            z_max_m: 0.004 + 200.0 * dz_m,
-            n_lines: 24,
-            n_depths: 201,
-            seed: 7,
-            n_tx,
-            cf: false,
+            cf,
+            ..windowed_case(dz_m, n_tx, n_depths)
         };
         let mut s = setup(&c, false).unwrap();
         s.cfg.window = window;
@@ -340,7 +400,7 @@ fn windowed_plans_equal_scalar() {
                 .fold(0.0f32, |a, (x, y)| a.max((x - y).abs()));
             assert!(
                 err <= 1e-4 * peak,
-                "{k:?}, dz {dz_m}, {n_tx} tx: max error {err}, peak {peak}"
+                "{k:?}, dz {dz_m}, {n_tx} tx, {n_depths} depths, CF {cf}: max error {err}, peak {peak}"
             );
         }
     }

@@ -51,14 +51,14 @@
 //!
 //! The plan translates everything into plain `f32` arrays in sample units. Images are processed
 //! in tiles of up to 32 lines × 32 depths; for each tile the transmit delays are tabulated once,
-//! and a kernel (scalar, AVX2 + FMA, NEON, chosen by [`KernelChoice`]) takes the channels one after the other, computing each vector's receive
+//! and a kernel (scalar, AVX2 + FMA, AVX-512, NEON, chosen by [`KernelChoice`]) takes the channels one after the other, computing each vector's receive
 //! geometry once per channel and summing that channel's samples over the transmits. Rayon splits
 //! the image into tiles (depth first); every tile is computed by one task in a fixed order, so the
 //! output does not depend on the thread count.
 //!
 //! Cost per frame: one interpolation, weight and accumulation per point (pixel × channel ×
 //! transmit) plus one receive geometry per (pixel, channel); the run methods allocate nothing.
-//! The plan holds about 32 bytes per pixel and one 260 KiB tile buffer per thread
+//! The plan holds about 32 bytes per pixel and one 285 KiB tile buffer per thread
 //! ([`Beamformer::memory_bytes`]). Measured throughput is in the README and `docs/performance.md`.
 //!
 //! Non-finite samples propagate to the pixels that read them (and, in the SIMD kernels, possibly

@@ -8,7 +8,7 @@
 //! transmit delays of every (pixel, transmit) — and for IQ the transmit phasors — are tabulated
 //! once, by this shared code, so every kernel sees identical delays. Frames with many transmits
 //! are processed in equal chunks whose tables fit `TABLE` entries. A tile's working buffers
-//! ([`TileBuf`], about 260 KiB) come from a pool the plan owns, not from the stack, so the
+//! ([`TileBuf`], about 285 KiB) come from a pool the plan owns, not from the stack, so the
 //! beamformer runs on threads with small stacks.
 
 use super::Beamformer;

@@ -13,6 +13,8 @@ use num_complex::Complex32;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
 #[cfg(target_arch = "aarch64")]
 pub(crate) mod neon;
 pub(crate) mod scalar;
@@ -25,6 +27,8 @@ pub(crate) use super::tile::LANES;
 pub(crate) struct KernelScratch {
     #[cfg(target_arch = "x86_64")]
     pub avx2: avx2::Scratch,
+    #[cfg(target_arch = "x86_64")]
+    pub avx512: avx512::Scratch,
     /// Keeps the struct non-empty where no SIMD kernel needs memory.
     pub _none: u8,
 }
@@ -136,6 +140,12 @@ pub(crate) fn rf(
         (Kernel::Avx2, false) => unsafe { avx2::rf_tile::<false>(p, t, data, s, &mut sc.avx2) },
         #[cfg(target_arch = "x86_64")]
         (Kernel::Avx2, true) => unsafe { avx2::rf_tile::<true>(p, t, data, s, &mut sc.avx2) },
+        // SAFETY: `Kernel::Avx512` is only chosen after detecting AVX-512 F, DQ, VL and FMA; as
+        // above for the slices.
+        #[cfg(target_arch = "x86_64")]
+        (Kernel::Avx512, false) => unsafe { avx512::rf_tile::<false>(p, t, data, s, &mut sc.avx512) },
+        #[cfg(target_arch = "x86_64")]
+        (Kernel::Avx512, true) => unsafe { avx512::rf_tile::<true>(p, t, data, s, &mut sc.avx512) },
         #[cfg(target_arch = "aarch64")]
         (Kernel::Neon, cf) => neon::rf_tile(p, t, data, s, cf),
     }
@@ -161,6 +171,11 @@ pub(crate) fn iq(
         (Kernel::Avx2, false) => unsafe { avx2::iq_tile::<false>(p, t, data, s, &mut sc.avx2) },
         #[cfg(target_arch = "x86_64")]
         (Kernel::Avx2, true) => unsafe { avx2::iq_tile::<true>(p, t, data, s, &mut sc.avx2) },
+        // SAFETY: as in `rf`.
+        #[cfg(target_arch = "x86_64")]
+        (Kernel::Avx512, false) => unsafe { avx512::iq_tile::<false>(p, t, data, s, &mut sc.avx512) },
+        #[cfg(target_arch = "x86_64")]
+        (Kernel::Avx512, true) => unsafe { avx512::iq_tile::<true>(p, t, data, s, &mut sc.avx512) },
         #[cfg(target_arch = "aarch64")]
         (Kernel::Neon, cf) => neon::iq_tile(p, t, data, s, cf),
     }
