@@ -116,5 +116,17 @@ fn plan_memory_estimate_is_within_20_percent_of_the_peak() {
                 "{name}: {peak} bytes allocated before refusing"
             );
         }
+        // A grid of 2^26 lines of one depth each pads every pixel to a whole vector: refused by
+        // the size bound before the pixel arrays (1.5 GiB) are allocated.
+        let probe = Probe::linear(16, 3e-4, 2.7e-4, 5e-3, 1).unwrap();
+        let ap = Aperture::full(&probe, None).unwrap();
+        let seq = Sequence::plane_waves(&ap, &[0.0], 1540.0).unwrap();
+        let meta = Metadata::for_aperture(Sampling::new(20e6, 0.0, 800).unwrap(), 5e6, seq, &ap).unwrap();
+        let n = 1usize << 26;
+        let x: Vec<f64> = (0..n).map(|i| -0.01 + 0.02 * i as f64 / n as f64).collect();
+        let grid = Grid::cartesian_from_axes(x, vec![0.01], 0.0).unwrap();
+        let (peak, r) = peak_of(|| Beamformer::new(&meta, &grid, BeamformConfig::default()));
+        assert!(matches!(r, Err(Error::InvalidParameter { name: "grid", .. })), "{r:?}");
+        assert!(peak < 1 << 20, "{peak} bytes allocated before refusing a 2^26 x 1 grid");
     });
 }
