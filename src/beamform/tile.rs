@@ -86,29 +86,31 @@ pub(crate) struct Tile<'a> {
     pub tsin: &'a [f32],
     /// Transmit weights of the chunk.
     pub tw: &'a [f32],
-    /// Smallest and largest transmit delay of each pixel over the chunk (the SIMD kernels' range
-    /// check).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    /// What the SIMD kernels read to skip work (the scalar oracle needs none of it).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // NEON runs the scalar code for now
+    pub hints: SimdHints<'a>,
+}
+
+/// Range bounds the tile pass computes for the SIMD kernels, which use them to prove taps inside
+/// the record or inside one window and skip per-vector checks. The scalar kernel checks every tap
+/// instead and reads none of this.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SimdHints<'a> {
+    /// Smallest and largest transmit delay of each pixel over the chunk.
     pub lo: &'a [f32],
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub hi: &'a [f32],
     /// Windowed RF plans with at least [`WINDOW_PROOF_MIN_TRANSMITS`] transmits in the chunk only
-    /// (empty otherwise): the smallest and largest difference, over the
-    /// chunk's transmits, between each pixel's transmit delay and that of lane 0 of its vector (so
-    /// that a kernel can prove once per channel that a vector's taps stay in one window).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    /// (empty otherwise): the smallest and largest difference, over the chunk's transmits, between
+    /// each pixel's transmit delay and that of lane 0 of its vector (so that a kernel can prove once
+    /// per channel that a vector's taps stay in one window).
     pub dlo: &'a [f32],
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub dhi: &'a [f32],
     /// True when every channel and pixel lies in `y = 0` with channel normals `+z` (the SIMD
     /// kernels then skip the elevation and normal terms).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub planar: bool,
     /// Bounding box of the tile's pixels: `[x_lo, x_hi, y_lo, y_hi, z_lo, z_hi]`.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub bbox: [f32; 6],
     /// Smallest and largest transmit delay over the tile's pixels and the chunk's transmits.
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub tx_range: (f32, f32),
 }
 
@@ -123,7 +125,7 @@ impl Tile<'_> {
     /// fail it).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub fn taps_inside(&self, c: usize, shift: f32, in_lo: f32, in_hi: f32) -> bool {
-        let b = self.bbox.map(f64::from);
+        let b = self.hints.bbox.map(f64::from);
         let e = [self.ch.x[c], self.ch.y[c], self.ch.z[c]].map(f64::from);
         let (mut near, mut far) = (0.0f64, 0.0f64);
         for (a, &p) in e.iter().enumerate() {
@@ -134,7 +136,7 @@ impl Tile<'_> {
             far += d_far * d_far;
         }
         let (near, far) = (near.sqrt(), far.sqrt());
-        let (tx_lo, tx_hi) = (f64::from(self.tx_range.0), f64::from(self.tx_range.1));
+        let (tx_lo, tx_hi) = (f64::from(self.hints.tx_range.0), f64::from(self.hints.tx_range.1));
         let margin = 1e-5 * (far + tx_lo.abs().max(tx_hi.abs()) + f64::from(in_hi.abs())) + 1e-3;
         let shift = f64::from(shift);
         near + tx_lo + shift - margin >= f64::from(in_lo) && far + tx_hi + shift + margin < f64::from(in_hi)
@@ -390,13 +392,15 @@ impl Beamformer {
                     tcos: if iq { init(&b.tcos[..table]) } else { &[] },
                     tsin: if iq { init(&b.tsin[..table]) } else { &[] },
                     tw: &self.tx_weights[tx0..tx0 + nk],
-                    lo: &b.lo[..np],
-                    hi: &b.hi[..np],
-                    dlo: if deltas { &b.dlo[..np] } else { &[] },
-                    dhi: if deltas { &b.dhi[..np] } else { &[] },
-                    planar: self.planar,
-                    bbox,
-                    tx_range: (min_max(&b.lo[..np]).0, min_max(&b.hi[..np]).1),
+                    hints: SimdHints {
+                        lo: &b.lo[..np],
+                        hi: &b.hi[..np],
+                        dlo: if deltas { &b.dlo[..np] } else { &[] },
+                        dhi: if deltas { &b.dhi[..np] } else { &[] },
+                        planar: self.planar,
+                        bbox,
+                        tx_range: (min_max(&b.lo[..np]).0, min_max(&b.hi[..np]).1),
+                    },
                 };
                 let mut sums = Sums {
                     re: &mut b.re[..np],
@@ -653,13 +657,15 @@ mod tests {
                 tcos: &[],
                 tsin: &[],
                 tw: &[1.0],
-                lo: &tx,
-                hi: &tx,
-                dlo: &[],
-                dhi: &[],
-                planar: false,
-                bbox: [x0, x1, y0, y1, z0, z1],
-                tx_range: (t0, t1),
+                hints: SimdHints {
+                    lo: &tx,
+                    hi: &tx,
+                    dlo: &[],
+                    dhi: &[],
+                    planar: false,
+                    bbox: [x0, x1, y0, y1, z0, z1],
+                    tx_range: (t0, t1),
+                },
             };
             for c in 0..n_ch {
                 let ys: Vec<f32> = (0..np)

@@ -164,10 +164,10 @@ unsafe fn receive<const PLANAR: bool>(
 /// `None` when some tap of some transmit may lie outside the record.
 #[inline(always)]
 unsafe fn fast_r(k: &Consts, t: &Tile<'_>, v: usize, r: __m256, active: __m256) -> Option<__m256> {
-    // SAFETY: AVX2 arithmetic; `(v + 1) · LANES ≤ t.lo.len() = t.hi.len()`.
+    // SAFETY: AVX2 arithmetic; `(v + 1) · LANES ≤ t.hints.lo.len() = t.hints.hi.len()`.
     unsafe {
-        let lo = _mm256_loadu_ps(t.lo.as_ptr().add(v * LANES));
-        let hi = _mm256_loadu_ps(t.hi.as_ptr().add(v * LANES));
+        let lo = _mm256_loadu_ps(t.hints.lo.as_ptr().add(v * LANES));
+        let hi = _mm256_loadu_ps(t.hints.hi.as_ptr().add(v * LANES));
         // Lanes whose own distance keeps every tap inside keep it (their loads then share cache
         // lines with their neighbours'); the others, if they do not take part, move to a safe
         // distance; a taking-part lane outside sends the vector to the slow path.
@@ -326,18 +326,18 @@ unsafe fn window_step(k: &Consts, t: &Tile<'_>, tr: *const f32, ns: usize, r: __
 /// transmit-delay differences, and `r_0 + max tx_0 < end`.
 #[inline(always)]
 unsafe fn window_proof(t: &Tile<'_>, v: usize, r: __m256, end: f32) -> bool {
-    // SAFETY: AVX2 arithmetic; `(v + 1) · LANES ≤ t.dlo.len() = t.dhi.len() = t.hi.len()`.
+    // SAFETY: AVX2 arithmetic; `(v + 1) · LANES ≤ t.hints.dlo.len() = t.hints.dhi.len() = t.hints.hi.len()`.
     unsafe {
         let o = v * LANES;
         let dr = _mm256_sub_ps(r, _mm256_permutevar8x32_ps(r, _mm256_setzero_si256()));
-        let lo = _mm256_add_ps(dr, _mm256_loadu_ps(t.dlo.as_ptr().add(o)));
-        let hi = _mm256_add_ps(dr, _mm256_loadu_ps(t.dhi.as_ptr().add(o)));
+        let lo = _mm256_add_ps(dr, _mm256_loadu_ps(t.hints.dlo.as_ptr().add(o)));
+        let hi = _mm256_add_ps(dr, _mm256_loadu_ps(t.hints.dhi.as_ptr().add(o)));
         let floor = _mm256_setr_ps(-1.0, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01);
         let ok = _mm256_and_ps(
             _mm256_cmp_ps::<_CMP_GE_OQ>(lo, floor),
             _mm256_cmp_ps::<_CMP_LE_OQ>(hi, _mm256_set1_ps(14.9)),
         );
-        _mm256_movemask_ps(ok) == 0xFF && _mm256_cvtss_f32(r) + *t.hi.get_unchecked(o) < end
+        _mm256_movemask_ps(ok) == 0xFF && _mm256_cvtss_f32(r) + *t.hints.hi.get_unchecked(o) < end
     }
 }
 
@@ -473,7 +473,7 @@ pub(crate) unsafe fn rf_tile<const CF: bool>(
 ) {
     // SAFETY: forwarded from the caller.
     unsafe {
-        match (t.planar, p.interp) {
+        match (t.hints.planar, p.interp) {
             (true, INTERP_NEAREST) => rf_impl::<CF, true, INTERP_NEAREST>(p, t, data, s, sc),
             (true, INTERP_LINEAR) if p.windowed => rf_impl::<CF, true, LINEAR_WINDOWED>(p, t, data, s, sc),
             (true, INTERP_LINEAR) => rf_impl::<CF, true, INTERP_LINEAR>(p, t, data, s, sc),
@@ -620,7 +620,7 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
         }
         let Scratch { st, acc, .. } = sc;
         for c in 0..t.ch.len() {
-            if !st.prepare::<PLANAR>(p, &k, t, c, INTERP == LINEAR_WINDOWED && !t.dlo.is_empty()) {
+            if !st.prepare::<PLANAR>(p, &k, t, c, INTERP == LINEAR_WINDOWED && !t.hints.dlo.is_empty()) {
                 continue;
             }
             let base = data.as_ptr().add(c * ns);
@@ -838,7 +838,7 @@ pub(crate) unsafe fn iq_tile<const CF: bool>(
 ) {
     // SAFETY: forwarded from the caller.
     unsafe {
-        match (t.planar, p.interp) {
+        match (t.hints.planar, p.interp) {
             (true, INTERP_NEAREST) => iq_impl::<CF, true, INTERP_NEAREST>(p, t, data, s, sc),
             (true, INTERP_LINEAR) => iq_impl::<CF, true, INTERP_LINEAR>(p, t, data, s, sc),
             (true, _) => iq_impl::<CF, true, INTERP_CUBIC>(p, t, data, s, sc),

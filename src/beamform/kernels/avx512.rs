@@ -258,10 +258,10 @@ unsafe fn taps_inside(k: &Consts, r: __m512, lo: __m512, hi: __m512) -> __mmask1
 /// `None` when some tap of some transmit may lie outside the record.
 #[inline(always)]
 unsafe fn fast_r(k: &Consts, t: &Tile<'_>, g: Pair, r: __m512, active: __mmask16) -> Option<__m512> {
-    // SAFETY: AVX-512 arithmetic; `g.hi < t.nv` and `t.lo`, `t.hi` hold `nv · LANES` entries.
+    // SAFETY: AVX-512 arithmetic; `g.hi < t.nv` and `t.hints.lo`, `t.hints.hi` hold `nv · LANES` entries.
     unsafe {
-        let lo = ld(t.lo, g);
-        let hi = ld(t.hi, g);
+        let lo = ld(t.hints.lo, g);
+        let hi = ld(t.hints.hi, g);
         // As in the AVX2 kernel: lanes whose own distance keeps every tap inside keep it; the
         // others, if they do not take part, move to a safe distance; a taking-part lane outside
         // sends the vector to the slow path.
@@ -474,7 +474,7 @@ unsafe fn window_step(k: &Consts, tr: *const f32, ns: usize, r: __m512, tx: __m5
 /// and `r_0 + max tx_0 < end`.
 #[inline(always)]
 unsafe fn window_proof(t: &Tile<'_>, g: Pair, r: __m512, dlo: __m512, dhi: __m512, end: f32) -> bool {
-    // SAFETY: AVX-512 arithmetic; `g.lo < t.nv` and `t.hi` holds `nv · LANES` entries.
+    // SAFETY: AVX-512 arithmetic; `g.lo < t.nv` and `t.hints.hi` holds `nv · LANES` entries.
     unsafe {
         let r0 = _mm512_cvtss_f32(r);
         let dr = _mm512_sub_ps(r, _mm512_set1_ps(r0));
@@ -484,7 +484,7 @@ unsafe fn window_proof(t: &Tile<'_>, g: Pair, r: __m512, dlo: __m512, dhi: __m51
         floor[0] = -1.0;
         let ge = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(lo, _mm512_loadu_ps(floor.as_ptr()));
         let ok = _mm512_mask_cmp_ps_mask::<_CMP_LE_OQ>(ge, hi, _mm512_set1_ps(30.9));
-        ok == 0xFFFF && r0 + *t.hi.get_unchecked(g.o()) < end
+        ok == 0xFFFF && r0 + *t.hints.hi.get_unchecked(g.o()) < end
     }
 }
 
@@ -634,7 +634,7 @@ pub(crate) unsafe fn rf_tile<const CF: bool>(
 ) {
     // SAFETY: forwarded from the caller.
     unsafe {
-        match (t.planar, p.interp) {
+        match (t.hints.planar, p.interp) {
             (true, INTERP_NEAREST) => rf_impl::<CF, true, INTERP_NEAREST>(p, t, data, s, sc),
             (true, INTERP_LINEAR) if p.windowed => rf_impl::<CF, true, LINEAR_WINDOWED>(p, t, data, s, sc),
             (true, INTERP_LINEAR) => rf_impl::<CF, true, INTERP_LINEAR>(p, t, data, s, sc),
@@ -739,7 +739,7 @@ unsafe fn rf_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
             return rf_single::<CF, PLANAR, INTERP>(p, &k, t, data, s);
         }
         let Scratch { st, acc, dlo, dhi, .. } = sc;
-        let windowed = INTERP == LINEAR_WINDOWED && !t.dlo.is_empty();
+        let windowed = INTERP == LINEAR_WINDOWED && !t.hints.dlo.is_empty();
         if windowed {
             delay_spreads(t, dlo, dhi);
         }
@@ -957,7 +957,7 @@ pub(crate) unsafe fn iq_tile<const CF: bool>(
 ) {
     // SAFETY: forwarded from the caller.
     unsafe {
-        match (t.planar, p.interp) {
+        match (t.hints.planar, p.interp) {
             (true, INTERP_NEAREST) => iq_impl::<CF, true, INTERP_NEAREST>(p, t, data, s, sc),
             (true, INTERP_LINEAR) => iq_impl::<CF, true, INTERP_LINEAR>(p, t, data, s, sc),
             (true, _) => iq_impl::<CF, true, INTERP_CUBIC>(p, t, data, s, sc),
@@ -1065,6 +1065,7 @@ unsafe fn iq_impl<const CF: bool, const PLANAR: bool, const INTERP: u8>(
 mod tests {
     use super::*;
     use crate::beamform::tile::ChannelArrays;
+    use crate::beamform::tile::SimdHints;
     use rand::{Rng, SeedableRng};
 
     /// True when the host runs this kernel; otherwise prints a note (the tests then check nothing).
@@ -1187,13 +1188,15 @@ mod tests {
                 tcos: &[],
                 tsin: &[],
                 tw: &[1.0],
-                lo: &px,
-                hi: &px,
-                dlo: &[],
-                dhi: &[],
-                planar: true,
-                bbox: [0.0; 6],
-                tx_range: (0.0, 0.0),
+                hints: SimdHints {
+                    lo: &px,
+                    hi: &px,
+                    dlo: &[],
+                    dhi: &[],
+                    planar: true,
+                    bbox: [0.0; 6],
+                    tx_range: (0.0, 0.0),
+                },
             };
             let g = Pair::of(&t, 1);
             assert_eq!((g.lo, g.hi, g.valid, g.full()), (2, 2, 0x00FF, false));
@@ -1289,13 +1292,15 @@ mod tests {
                     tcos: &[],
                     tsin: &[],
                     tw: &[],
-                    lo: &lo,
-                    hi: &hi,
-                    dlo: &[],
-                    dhi: &[],
-                    planar: true,
-                    bbox: [0.0; 6],
-                    tx_range: (0.0, 0.0),
+                    hints: SimdHints {
+                        lo: &lo,
+                        hi: &hi,
+                        dlo: &[],
+                        dhi: &[],
+                        planar: true,
+                        bbox: [0.0; 6],
+                        tx_range: (0.0, 0.0),
+                    },
                 };
                 let mut dlo = [_mm512_setzero_ps(); MAX_NU];
                 let mut dhi = [_mm512_setzero_ps(); MAX_NU];
