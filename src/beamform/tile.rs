@@ -87,7 +87,6 @@ pub(crate) struct Tile<'a> {
     /// Transmit weights of the chunk.
     pub tw: &'a [f32],
     /// What the SIMD kernels read to skip work (the scalar oracle needs none of it).
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // NEON runs the scalar code for now
     pub hints: SimdHints<'a>,
 }
 
@@ -95,6 +94,7 @@ pub(crate) struct Tile<'a> {
 /// the record or inside one window and skip per-vector checks. The scalar kernel checks every tap
 /// instead and reads none of this.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // NEON runs the scalar code for now
 pub(crate) struct SimdHints<'a> {
     /// Smallest and largest transmit delay of each pixel over the chunk.
     pub lo: &'a [f32],

@@ -5,8 +5,10 @@
 //! into [`Sums`]. The scalar kernel ([`scalar`]) is the reference every SIMD kernel is tested
 //! against; a new instruction set adds a file here and one arm to [`rf`] and [`iq`].
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) use super::apodization::COS_HALF_PI_POLY;
+pub(crate) use super::apodization::WindowCode;
 use super::apodization::window_weight;
-pub(crate) use super::apodization::{COS_HALF_PI_POLY, WindowCode};
 use super::config::Kernel;
 use super::tile::{Sums, Tile};
 use num_complex::Complex32;
