@@ -1,10 +1,10 @@
 //! The acquisition: everything set up once before scanning, shared by the simulator, the
-//! beamformer and the live [`Imager`](crate::imager::Imager).
+//! beamformer and the live `Imager`.
 //!
 //! An [`Acquisition`] is the active [`Aperture`] (which elements form which channels), the transmit
 //! [`Sequence`], the [`Pulse`], the receive [`Sampling`], the image [`Grid`] and the speed of sound
-//! the beamformer assumes. Clinical presets build one ([`crate::preset::Preset::acquisition`]);
-//! [`crate::sim::Simulator::new`] simulates its channel data, [`Acquisition::metadata`] describes
+//! the beamformer assumes. Clinical presets build one (`Preset::acquisition`);
+//! `Simulator::new` simulates its channel data, [`Acquisition::metadata`] describes
 //! that data, and beamformers are planned from that description. A slow-time ensemble (Doppler) is
 //! an acquisition repeated at a pulse repetition frequency.
 //!

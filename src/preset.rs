@@ -11,7 +11,7 @@
 //!
 //! A [`Preset`] is a plain value: [`Preset::get`] gives a built-in one, and its public fields are the
 //! way to customise it (more transmits, another window or F-number, a fixed dB reference, other
-//! depth bounds). [`Preset::validate`] checks every field (the [`Imager`](crate::imager::Imager)
+//! depth bounds). [`Preset::validate`] checks every field (the `Imager`
 //! and [`Preset::acquisition`] call it); [`Preset::acquisition`] builds the [`Acquisition`] for a
 //! depth. Where the real device's value is not public the value is a clinically usual one.
 //!
