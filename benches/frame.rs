@@ -1,6 +1,7 @@
-//! End-to-end frame rate (RF channel data in memory → u8 raster) for the `vascular`, `cardiac` and
-//! `abdomen` workloads through the live `Imager` (which runs the kernel `Auto` picks, printed), and
-//! the display stages alone (envelope + log compression + scan conversion). Throughput is in
+//! End-to-end frame rate (RF channel data in memory → u8 raster): every preset's live `Imager` on
+//! its derived grid with each SIMD kernel (`frame/live/{preset}/{kernel}/threads=N`, run alone
+//! with `cargo bench --bench frame -- live`); the `vascular`, `cardiac` and `abdomen` imagers with
+//! the kernel `Auto` picks, and their display stage alone (B-mode mapping on the raster). Throughput is in
 //! frames/s ("elem/s" = frames). For comparing kernels, the imager's IQ beamforming alone (its
 //! plan's configuration and data) runs once with each SIMD kernel the CPU has
 //! (`frame/cardiac/beamform_iq/Avx2/threads=2`, …).
@@ -19,6 +20,43 @@ fn noise_frame(imager: &Imager) -> ChannelData<f32> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let data = Array3::from_shape_fn(meta.data_shape(), |_| rng.random::<f32>() - 0.5);
     ChannelData::new(data, meta).unwrap()
+}
+
+/// `frame/live/{preset}/{kernel}/threads=N`: every preset's live `Imager` (its derived grid),
+/// RF in memory → u8 raster, once with each SIMD kernel the CPU has.
+fn live(c: &mut Criterion) {
+    let threads = rayon::current_num_threads();
+    let mut g = c.benchmark_group("frame/live");
+    g.sample_size(10)
+        .measurement_time(std::time::Duration::from_secs(2))
+        .warm_up_time(std::time::Duration::from_millis(500));
+    g.throughput(Throughput::Elements(1));
+    for kind in PresetKind::ALL {
+        let mut imager = Imager::new(kind).unwrap();
+        let rf = noise_frame(&imager);
+        let name = imager.preset().name.clone();
+        let (lines, depths) = imager.acquisition().grid().shape();
+        for kernel in KernelChoice::supported() {
+            if kernel == KernelChoice::Scalar {
+                continue;
+            }
+            imager.set_kernel(kernel).unwrap();
+            imager.process(&rf).unwrap();
+            let t = imager.timings();
+            println!(
+                "frame bench: live {name} on {lines} x {depths}, {kernel:?}: demod {:.2} ms, beamform {:.2} ms, \
+                 detect {:.2} ms, map {:.2} ms",
+                t.demod.as_secs_f64() * 1e3,
+                t.beamform.as_secs_f64() * 1e3,
+                t.detect.as_secs_f64() * 1e3,
+                t.map.as_secs_f64() * 1e3
+            );
+            g.bench_function(format!("{name}/{kernel:?}/threads={threads}"), |b| {
+                b.iter(|| imager.process(&rf).unwrap().width())
+            });
+        }
+    }
+    g.finish();
 }
 
 fn frames(c: &mut Criterion) {
@@ -52,14 +90,8 @@ fn frames(c: &mut Criterion) {
         g.bench_function(format!("{name}/end_to_end/threads={threads}"), |b| {
             b.iter(|| imager.process(&rf).unwrap().width())
         });
-        g.bench_function(format!("{name}/bmode_and_scan_convert/threads={threads}"), |b| {
+        g.bench_function(format!("{name}/bmode_map/threads={threads}"), |b| {
             b.iter(|| imager.remap().unwrap().width())
-        });
-        let env = imager.envelope().clone();
-        let det = sonochip::envelope::EnvelopeDetector::new(env.dim().1).unwrap();
-        let mut out = env.clone();
-        g.bench_function(format!("{name}/envelope_rf_fft/threads={threads}"), |b| {
-            b.iter(|| det.detect_rf_into(env.view(), out.view_mut()).unwrap())
         });
         // The imager's IQ beamforming with each SIMD kernel.
         let iq = Demodulator::for_data(&rf, iq_demod_config(rf.meta().fc_hz()))
@@ -81,5 +113,5 @@ fn frames(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, frames);
+criterion_group!(benches, live, frames);
 criterion_main!(benches);

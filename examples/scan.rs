@@ -13,8 +13,8 @@ fn main() -> sonochip::Result<()> {
     let out = std::path::Path::new("out/scan");
     let start = Instant::now();
     println!(
-        "{:<9} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8}",
-        "preset", "scatterers", "sim s", "demod ms", "beamf ms", "env ms", "bmode ms", "scan ms", "fps"
+        "{:<9} {:>10} {:>8} {:>10} {:>9} {:>9} {:>9} {:>9} {:>8}",
+        "preset", "scatterers", "sim s", "grid", "demod ms", "beamf ms", "detect ms", "map ms", "fps"
     );
     for (i, kind) in PresetKind::ALL.iter().enumerate() {
         let mut imager = Imager::new(*kind)?;
@@ -29,16 +29,17 @@ fn main() -> sonochip::Result<()> {
         let frame = imager.process(&rf)?.clone();
         let tm = imager.timings();
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        let (lines, depths) = imager.acquisition().grid().shape();
         println!(
-            "{:<9} {:>10} {:>8.2} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>8.1}",
+            "{:<9} {:>10} {:>8.2} {:>10} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>8.1}",
             preset.name,
             phantom.len(),
             sim_s,
+            format!("{lines}x{depths}"),
             ms(tm.demod),
             ms(tm.beamform),
-            ms(tm.envelope),
-            ms(tm.bmode),
-            ms(tm.scan_convert),
+            ms(tm.detect),
+            ms(tm.map),
             1.0 / tm.total().as_secs_f64()
         );
         frame.save_png_with_depth_scale(out.join(format!("{}.png", preset.name)))?;

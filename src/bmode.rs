@@ -300,18 +300,66 @@ impl BModeMapper {
             ));
         }
         let table = self.tgc_table(depths_m)?;
-        let dr = self.dynamic_range_db as f32;
-        let scale = 255.0 / dr;
-        let ref_db = 20.0 * f64::from(self.reference_amplitude(env)).log10();
-        let k = LineConsts {
-            a: scale * DB_PER_OCTAVE,
-            c: (255.0 / self.dynamic_range_db * (self.dynamic_range_db + self.gain_db - ref_db)) as f32,
-            s: scale,
-        };
+        let k = self.consts(env);
         let tgc = table.gain_db.as_slice();
         par_row_blocks(out, 4, &|first, mut block: ArrayViewMut2<'_, u8>| {
             for (i, row) in block.outer_iter_mut().enumerate() {
                 map_line(env.row(first + i), tgc, &k, row);
+            }
+        });
+        Ok(())
+    }
+
+    /// The TGC gain in dB of every pixel of an image whose pixel `(i, j)` lies at depth
+    /// `depths_m[(i, j)]` (metres along its line; NaN marks a pixel outside the field of view and
+    /// stays NaN): the per-pixel gains [`map_with_gains_into`](BModeMapper::map_with_gains_into)
+    /// takes, computed once per TGC curve and raster, for a raster where depth along the line is
+    /// not a function of the row (a sector). The curve is sampled on 4,096 uniform steps between
+    /// its first and last points and interpolated linearly (exact for a two-point curve; elsewhere
+    /// within the curve's change of slope × step/4). Cost: one `f32` image.
+    pub fn tgc_gains_db(&self, depths_m: ArrayView2<'_, f32>) -> Array2<f32> {
+        let table = UniformTgc::new(&self.tgc);
+        depths_m.mapv(|d| if d.is_nan() { f32::NAN } else { table.at(d) })
+    }
+
+    /// Maps the envelope image `env` (any 2-D image, such as the `[row, col]` raster of
+    /// `ScanConverter::detect_iq_into` (scan conversion)) to grey
+    /// levels in `out` with a TGC gain per pixel, `gains_db` (as from
+    /// [`tgc_gains_db`](BModeMapper::tgc_gains_db); the mapper's own TGC curve is not used here).
+    /// Pixels whose gain is NaN are outside the field of view and get `background`. Allocates
+    /// nothing. Errors name `gains_db` or `out` (shape).
+    pub fn map_with_gains_into(
+        &self,
+        env: ArrayView2<'_, f32>,
+        gains_db: ArrayView2<'_, f32>,
+        background: u8,
+        out: ArrayViewMut2<'_, u8>,
+    ) -> Result<()> {
+        for (name, dim) in [("gains_db", gains_db.dim()), ("out", out.dim())] {
+            if dim != env.dim() {
+                return Err(Error::shape(
+                    name,
+                    format!("{:?} (the shape of env)", env.dim()),
+                    format!("{dim:?}"),
+                ));
+            }
+        }
+        let k = self.consts(env);
+        let pixel = |e: f32, g: f32| if g.is_nan() { background } else { grey(e, g, &k) };
+        par_row_blocks(out, 4, &|first, mut block: ArrayViewMut2<'_, u8>| {
+            for (i, mut row) in block.outer_iter_mut().enumerate() {
+                let (e, g) = (env.row(first + i), gains_db.row(first + i));
+                match (e.as_slice(), g.as_slice(), row.as_slice_mut()) {
+                    (Some(e), Some(g), Some(o)) => {
+                        for ((o, &e), &g) in o.iter_mut().zip(e).zip(g) {
+                            *o = pixel(e, g);
+                        }
+                    }
+                    _ => Zip::from(&mut row)
+                        .and(&e)
+                        .and(&g)
+                        .for_each(|o, &e, &g| *o = pixel(e, g)),
+                }
             }
         });
         Ok(())
@@ -322,6 +370,17 @@ impl BModeMapper {
         let mut out = Array2::zeros(env.dim());
         self.map_into(env, depths_m, out.view_mut())?;
         Ok(out)
+    }
+
+    /// The per-frame constants of the grey-level formula.
+    fn consts(&self, env: ArrayView2<'_, f32>) -> LineConsts {
+        let scale = 255.0 / self.dynamic_range_db as f32;
+        let ref_db = 20.0 * f64::from(self.reference_amplitude(env)).log10();
+        LineConsts {
+            a: scale * DB_PER_OCTAVE,
+            c: (255.0 / self.dynamic_range_db * (self.dynamic_range_db + self.gain_db - ref_db)) as f32,
+            s: scale,
+        }
     }
 
     /// The cached TGC gains for `depths_m`, rebuilt (and validated) when the depths changed.
@@ -337,6 +396,49 @@ impl BModeMapper {
             });
         }
         Ok(Arc::clone(&cached))
+    }
+}
+
+/// A TGC curve sampled on uniform depth steps between its first and last points.
+#[derive(Debug)]
+struct UniformTgc {
+    first_m: f32,
+    steps_per_m: f32,
+    gain_db: Vec<f32>,
+}
+
+/// Uniform steps of [`UniformTgc`].
+const TGC_STEPS: usize = 4096;
+
+impl UniformTgc {
+    fn new(tgc: &Tgc) -> UniformTgc {
+        let (first, last) = match tgc.points() {
+            [] => (0.0, 0.0),
+            p => (p[0].0, p[p.len() - 1].0),
+        };
+        let span = last - first;
+        let (steps, per_m) = if span > 0.0 {
+            (TGC_STEPS, TGC_STEPS as f64 / span)
+        } else {
+            (1, 0.0)
+        };
+        UniformTgc {
+            first_m: first as f32,
+            steps_per_m: per_m as f32,
+            gain_db: (0..=steps)
+                .map(|i| tgc.gain_db_at(first + span * i as f64 / steps as f64) as f32)
+                .collect(),
+        }
+    }
+
+    /// The gain at `depth_m` (finite), linearly interpolated; constant beyond the ends.
+    #[inline(always)]
+    fn at(&self, depth_m: f32) -> f32 {
+        let n = self.gain_db.len() - 1;
+        let u = ((depth_m - self.first_m) * self.steps_per_m).clamp(0.0, n as f32);
+        let i = (u as usize).min(n.saturating_sub(1));
+        let next = self.gain_db[(i + 1).min(n)];
+        self.gain_db[i] + (next - self.gain_db[i]) * (u - i as f32)
     }
 }
 

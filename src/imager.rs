@@ -41,18 +41,17 @@
 //! ```
 
 use crate::acquisition::Acquisition;
-use crate::beamform::{BeamformConfig, Beamformer};
+use crate::beamform::{BeamformConfig, Beamformer, KernelChoice};
 use crate::bmode::{BModeMapper, DbReference, Tgc};
 use crate::channel_data::{ChannelData, Metadata, check_fits};
 use crate::demod::{DemodConfig, Demodulator};
-use crate::envelope::EnvelopeDetector;
 use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size};
 use crate::frame::BModeFrame;
 use crate::grid::{Grid, GridKind};
 use crate::medium::Medium;
 use crate::phantom::Phantom;
 use crate::preset::{Family, Preset};
-use crate::scan_convert::{RasterSpec, ScanConverter};
+use crate::scan_convert::{Baseband, RasterSpec, ScanConverter};
 use crate::sim::{SimOptions, Simulator};
 use ndarray::{Array2, Array3};
 use num_complex::Complex32;
@@ -65,18 +64,17 @@ pub struct StageTimings {
     pub demod: Duration,
     /// Delay-and-sum (all transmits, compounded).
     pub beamform: Duration,
-    /// `|IQ|`.
-    pub envelope: Duration,
-    /// Log compression, gain, TGC, dynamic range.
-    pub bmode: Duration,
-    /// Scan conversion to the raster.
-    pub scan_convert: Duration,
+    /// Scan conversion and detection: the IQ image brought to baseband, interpolated to the
+    /// raster and `|IQ|` taken there.
+    pub detect: Duration,
+    /// Log compression, gain, TGC and dynamic range on the raster.
+    pub map: Duration,
 }
 
 impl StageTimings {
     /// Sum of the stages.
     pub fn total(&self) -> Duration {
-        self.demod + self.beamform + self.envelope + self.bmode + self.scan_convert
+        self.demod + self.beamform + self.detect + self.map
     }
 }
 
@@ -90,14 +88,18 @@ pub struct Imager {
     previous_meta: Option<Metadata>,
     demod: Demodulator,
     beamformer: Beamformer,
-    detector: EnvelopeDetector,
     converter: ScanConverter,
+    raster_grid: Grid,
     mapper: BModeMapper,
-    depths_m: Vec<f64>,
+    /// Removes the image's carrier along its lines before interpolation.
+    baseband: Baseband,
+    /// Depth along its line of every raster pixel (NaN outside the field of view), for the TGC.
+    pixel_depths_m: Array2<f32>,
+    /// The TGC gain of every raster pixel, dB (NaN outside), rebuilt when the TGC changes.
+    gains_db: Array2<f32>,
     iq: Array3<Complex32>,
     image: Array2<Complex32>,
     envelope: Array2<f32>,
-    mapped: Array2<u8>,
     frame: BModeFrame,
     timings: StageTimings,
     beamform_count: u64,
@@ -119,7 +121,11 @@ impl std::fmt::Debug for Imager {
 
 /// The demodulation the IQ path uses: mixing at `fc_hz`, low-pass at 0.9·fc, decimation by 2.
 pub fn iq_demod_config(fc_hz: f64) -> DemodConfig {
-    DemodConfig::new(fc_hz, 0.9 * fc_hz, 2)
+    DemodConfig::new(
+        fc_hz,
+        std::env::var("ZZ_CUT").ok().and_then(|s| s.parse().ok()).unwrap_or(0.9) * fc_hz,
+        2,
+    )
 }
 
 /// One-shot IQ imaging (no live state): demodulates `rf` ([`iq_demod_config`]), beamforms it on
@@ -162,10 +168,10 @@ impl Imager {
         mapper.set_dynamic_range_db(preset.dynamic_range_db)?;
         mapper.set_reference(preset.db_reference)?;
         mapper.set_tgc(default_tgc(&preset, depth_m)?);
-        Imager::plan(preset, depth_m, mapper)
+        Imager::plan(preset, depth_m, mapper, KernelChoice::Auto)
     }
 
-    fn plan(preset: Preset, depth_m: f64, mapper: BModeMapper) -> Result<Imager> {
+    fn plan(preset: Preset, depth_m: f64, mapper: BModeMapper, kernel: KernelChoice) -> Result<Imager> {
         let acquisition = preset.acquisition(depth_m)?;
         let rf_meta = acquisition.metadata()?;
         let fc = acquisition.pulse().fc_hz();
@@ -173,11 +179,13 @@ impl Imager {
         let beamformer = Beamformer::new(
             &demod.output_metadata(&rf_meta)?,
             acquisition.grid(),
-            preset.beamform_config(),
+            BeamformConfig {
+                kernel,
+                ..preset.beamform_config()
+            },
         )?;
         let grid = acquisition.grid();
         let (n_lines, n_depths) = grid.shape();
-        let detector = EnvelopeDetector::new(n_depths)?;
         let h = preset.raster_height_px;
         let spec = match preset.family {
             Family::Linear => RasterSpec::square_pixels_for(grid, h)?,
@@ -186,22 +194,32 @@ impl Imager {
                 .with_square_pixels(grid)?,
         };
         let converter = ScanConverter::new(grid, spec)?;
-        let frame = converter.new_frame()?;
         let depths_m = line_depths_m(grid)?;
+        // The residual carrier is averaged over about 2 mm of depth.
+        let step = (depths_m.last().unwrap_or(&0.0) - depths_m[0]) / depths_m.len().max(2) as f64;
+        let half_window = (1e-3 / step.max(1e-9)).clamp(4.0, 256.0) as usize;
+        let baseband = Baseband::new(&depths_m, demod.config().demod_hz, preset.sound_speed_m_s, half_window)?;
         let (n_tx, n_ch, _) = rf_meta.data_shape();
-        // The imager's own frame buffers (IQ channel data, complex image, envelope, mapped image),
-        // on top of the beamformer's plan, checked before they are allocated.
-        let buffers = (n_tx * n_ch * demod.output_len()) as u128 * 8 + (n_lines * n_depths) as u128 * 13;
+        // The imager's own frame buffers (IQ channel data, complex image, raster envelope, pixel
+        // depths, frame), on top of the beamformer's plan, checked before they are allocated.
+        let raster_px = (converter.height_px() * converter.width_px()) as u128;
+        let buffers =
+            (n_tx * n_ch * demod.output_len()) as u128 * 8 + (n_lines * n_depths) as u128 * 8 + raster_px * 13;
         check_size(
             "imager buffers",
             buffers + beamformer.memory_bytes(),
             DEFAULT_MEMORY_CAP_BYTES,
         )?;
+        let pixel_depths_m = converter.pixel_depths_m(&depths_m)?;
         Ok(Imager {
             iq: Array3::zeros((n_tx, n_ch, demod.output_len())),
             image: Array2::zeros((n_lines, n_depths)),
-            envelope: Array2::zeros((n_lines, n_depths)),
-            mapped: Array2::zeros((n_lines, n_depths)),
+            envelope: Array2::zeros(converter.output_shape()),
+            gains_db: mapper.tgc_gains_db(pixel_depths_m.view()),
+            pixel_depths_m,
+            raster_grid: converter.raster_grid()?,
+            frame: converter.new_frame()?,
+            baseband,
             preset,
             depth_m,
             acquisition,
@@ -209,11 +227,8 @@ impl Imager {
             previous_meta: None,
             demod,
             beamformer,
-            detector,
             converter,
             mapper,
-            depths_m,
-            frame,
             timings: StageTimings::default(),
             beamform_count: 0,
             frames: 0,
@@ -279,9 +294,10 @@ impl Imager {
         self.beamform_count += 1;
         self.timings.beamform = t.elapsed();
         let t = Instant::now();
-        self.detector
+        self.baseband.apply(self.image.view_mut())?;
+        self.converter
             .detect_iq_into(self.image.view(), self.envelope.view_mut())?;
-        self.timings.envelope = t.elapsed();
+        self.timings.detect = t.elapsed();
         self.frames += 1;
         self.render()
     }
@@ -301,12 +317,13 @@ impl Imager {
 
     fn render(&mut self) -> Result<&BModeFrame> {
         let t = Instant::now();
-        self.mapper
-            .map_into(self.envelope.view(), &self.depths_m, self.mapped.view_mut())?;
-        self.timings.bmode = t.elapsed();
-        let t = Instant::now();
-        self.converter.convert_into_frame(self.mapped.view(), &mut self.frame)?;
-        self.timings.scan_convert = t.elapsed();
+        self.mapper.map_with_gains_into(
+            self.envelope.view(),
+            self.gains_db.view(),
+            self.converter.background(),
+            self.frame.pixels_mut(),
+        )?;
+        self.timings.map = t.elapsed();
         Ok(&self.frame)
     }
 
@@ -328,6 +345,7 @@ impl Imager {
     /// TGC curve over depth.
     pub fn set_tgc(&mut self, tgc: Tgc) {
         self.mapper.set_tgc(tgc);
+        self.gains_db = self.mapper.tgc_gains_db(self.pixel_depths_m.view());
     }
 
     /// What 0 dB of the display means (see the [module docs](self)); kept across depth changes.
@@ -361,8 +379,21 @@ impl Imager {
         let mut mapper = self.mapper.clone();
         mapper.set_tgc(default_tgc(&self.preset, depth_m)?);
         let previous = self.rf_meta.clone();
-        *self = Imager::plan(self.preset.clone(), depth_m, mapper)?;
+        *self = Imager::plan(self.preset.clone(), depth_m, mapper, self.beamformer.kernel())?;
         self.previous_meta = Some(previous);
+        Ok(())
+    }
+
+    /// Beamforms with `kernel` from the next frame on (re-plans the beamformer only; the default
+    /// is `Auto`, the fastest kernel the CPU has). Errors: `Unsupported` for a kernel the CPU
+    /// lacks; the imager is unchanged then.
+    pub fn set_kernel(&mut self, kernel: KernelChoice) -> Result<()> {
+        let config = BeamformConfig {
+            kernel,
+            ..self.preset.beamform_config()
+        };
+        let meta = self.beamformer.metadata().clone();
+        self.beamformer = Beamformer::new(&meta, self.acquisition.grid(), config)?;
         Ok(())
     }
 
@@ -402,9 +433,20 @@ impl Imager {
     pub fn frame(&self) -> &BModeFrame {
         &self.frame
     }
-    /// The last envelope image `[line, depth]` on the preset's grid.
+    /// The last envelope on the display raster, `[row, col]` like the frame (0 outside the field
+    /// of view): the IQ image interpolated to the raster and detected there. Metrics take it
+    /// transposed with [`Imager::raster_grid`]: `contrast(env.t(), imager.raster_grid(), ..)`.
     pub fn envelope(&self) -> &Array2<f32> {
         &self.envelope
+    }
+    /// The display raster's pixel centres as a Cartesian grid (see
+    /// [`ScanConverter::raster_grid`]).
+    pub fn raster_grid(&self) -> &Grid {
+        &self.raster_grid
+    }
+    /// The scan-conversion plan (raster geometry and lookup table).
+    pub fn converter(&self) -> &ScanConverter {
+        &self.converter
     }
     /// The display mapper (gain, dynamic range, TGC, dB reference).
     pub fn mapper(&self) -> &BModeMapper {

@@ -148,7 +148,7 @@ pub mod prelude {
     pub use crate::imager::Imager;
     pub use crate::medium::Medium;
     pub use crate::phantom::{Feature, Phantom, SpeckleBuilder};
-    pub use crate::preset::{Preset, PresetKind};
+    pub use crate::preset::{GridDensity, Preset, PresetKind};
     pub use crate::probe::{Aperture, ChannelMode, Probe};
     pub use crate::pulse::Pulse;
     pub use crate::scan_convert::{RasterSpec, ScanConverter};

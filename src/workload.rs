@@ -34,7 +34,8 @@ pub struct Workload {
 
 impl Workload {
     fn from_preset(name: &'static str, kind: PresetKind, depth_m: f64) -> Result<Workload> {
-        let p = Preset::get(kind);
+        let mut p = Preset::get(kind);
+        p.grid = Preset::dense_grid(p.family);
         Ok(Workload {
             name,
             acquisition: p.acquisition(depth_m)?,

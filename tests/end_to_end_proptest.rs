@@ -216,8 +216,12 @@ proptest! {
     ) {
         let mut p = Preset::get(PresetKind::ALL[kind]);
         p.n_tx = n_tx;
-        p.lines = lines;
-        p.depth_samples = depths;
+        // Even line counts: a fixed grid; odd ones: a derived grid with margins 1–1.5.
+        p.grid = if lines % 2 == 0 {
+            GridDensity::Fixed { lines, depth_samples: depths }
+        } else {
+            GridDensity::Derived { axial: 1.0 + depths as f64 / 256.0, lateral: 1.0 + lines as f64 / 128.0 }
+        };
         p.fc_hz *= fc_scale;
         p.fs_hz = 4.0 * p.fc_hz;
         p.f_number = f_number;

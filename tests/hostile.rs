@@ -435,9 +435,24 @@ fn presets_and_the_imager() {
         }
     }
     let mut p = Preset::get(PresetKind::Nerve);
-    p.lines = usize::MAX;
-    refused(Imager::new(p.clone()), "lines");
-    p.lines = 64;
+    p.grid = GridDensity::Fixed {
+        lines: usize::MAX,
+        depth_samples: 64,
+    };
+    refused(Imager::new(p.clone()), "grid.lines");
+    p.grid = GridDensity::Derived {
+        axial: f64::NAN,
+        lateral: 1.5,
+    };
+    refused(Imager::new(p.clone()), "grid.axial");
+    p.grid = GridDensity::Derived {
+        axial: 8.0,
+        lateral: 8.0,
+    };
+    let mut deep = Preset::get(PresetKind::Abdomen);
+    deep.grid = p.grid;
+    refused(Imager::with_depth(deep, 0.3), "grid");
+    p.grid = GridDensity::DERIVED;
     p.columns = 0..usize::MAX;
     refused(Imager::new(p), "columns");
     let mut imager = Imager::new(PresetKind::Nerve).unwrap();

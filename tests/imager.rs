@@ -7,7 +7,7 @@ use sonochip::imager::Imager;
 use sonochip::medium::Medium;
 use sonochip::metrics::{Region, contrast};
 use sonochip::phantom::SpeckleBuilder;
-use sonochip::preset::{Preset, PresetKind};
+use sonochip::preset::{GridDensity, Preset, PresetKind};
 
 fn simulate(imager: &Imager, per_cell: f64, seed: u64) -> sonochip::channel_data::ChannelData {
     let phantom = imager.preset().phantom(per_cell, seed).unwrap();
@@ -87,8 +87,7 @@ fn every_preset_renders_its_phantom_with_the_known_contrast() {
         let px = frame.pixels();
         let mean = px.iter().map(|&v| v as f64).sum::<f64>() / px.len() as f64;
         assert!(mean > 5.0 && mean < 200.0, "{kind:?}: mean grey {mean}");
-        let grid = imager.acquisition().grid();
-        let c = contrast(imager.envelope().view(), grid, &dark, &reference).unwrap();
+        let c = contrast(imager.envelope().t(), imager.raster_grid(), &dark, &reference).unwrap();
         let cr = c.cr_db.unwrap();
         assert!(
             cr < -6.0,
@@ -102,8 +101,10 @@ fn every_preset_renders_its_phantom_with_the_known_contrast() {
 fn custom_presets_are_validated_and_used() {
     let mut p = Preset::get(PresetKind::Nerve);
     p.n_tx = 3;
-    p.lines = 96;
-    p.depth_samples = 200;
+    p.grid = GridDensity::Fixed {
+        lines: 96,
+        depth_samples: 200,
+    };
     let imager = Imager::new(p.clone()).unwrap();
     assert_eq!(imager.acquisition().sequence().len(), 3);
     assert_eq!(imager.acquisition().grid().shape(), (96, 200));

@@ -36,6 +36,9 @@ use crate::grid::{Grid, GridKind};
 use ndarray::{Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 use rayon::prelude::*;
 
+mod iq;
+pub use iq::{Baseband, baseband_phasors, remove_carrier};
+
 /// Memory cap for a converter's lookup table, bytes.
 const LUT_CAP_BYTES: u64 = 1 << 30;
 
@@ -502,6 +505,25 @@ impl ScanConverter {
         self.convert_into(img, frame.pixels_mut())
     }
 
+    /// Checks an input image's and an output raster's shapes against the plan.
+    fn check_shapes(&self, img: (usize, usize), out: (usize, usize)) -> Result<()> {
+        if img != self.input_shape {
+            return Err(Error::shape(
+                "img",
+                format!("{:?} (the grid's shape)", self.input_shape),
+                format!("{img:?}"),
+            ));
+        }
+        if out != self.output_shape() {
+            return Err(Error::shape(
+                "out",
+                format!("{:?} (height_px, width_px)", self.output_shape()),
+                format!("{out:?}"),
+            ));
+        }
+        Ok(())
+    }
+
     fn run<T: Copy + Send + Sync>(
         &self,
         img: ArrayView2<'_, T>,
@@ -510,20 +532,7 @@ impl ScanConverter {
         to_f32: impl Fn(T) -> f32 + Sync,
         from_f32: impl Fn(f32) -> T + Sync,
     ) -> Result<()> {
-        if img.dim() != self.input_shape {
-            return Err(Error::shape(
-                "img",
-                format!("{:?} (the grid's shape)", self.input_shape),
-                format!("{:?}", img.dim()),
-            ));
-        }
-        if out.dim() != self.output_shape() {
-            return Err(Error::shape(
-                "out",
-                format!("{:?} (height_px, width_px)", self.output_shape()),
-                format!("{:?}", out.dim()),
-            ));
-        }
+        self.check_shapes(img.dim(), out.dim())?;
         let img = img.as_standard_layout();
         let Some(src) = img.as_slice() else {
             return Err(Error::shape("img", "a standard-layout array", "another layout"));

@@ -48,6 +48,10 @@ use crate::pulse::Pulse;
 use crate::sequence::Sequence;
 use std::ops::Range;
 
+mod grid_density;
+use grid_density::Field;
+pub use grid_density::GridDensity;
+
 /// Which probe the CMUT array emulates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -141,10 +145,9 @@ pub struct Preset {
     pub default_depth_m: f64,
     /// Smallest and largest depth the user may choose, metres (within 1 mm–30 cm).
     pub depth_bounds_m: (f64, f64),
-    /// Image lines (x positions, rays or beams), 1–4096.
-    pub lines: usize,
-    /// Depth samples per line, 1–4096.
-    pub depth_samples: usize,
+    /// How dense the beamforming grid is: fixed line and depth counts (the built-in presets use
+    /// the dense grids of [`Preset::dense_grid`]) or derived from the physics ([`GridDensity`]).
+    pub grid: GridDensity,
     /// Receive F-number (`None`: every channel within the acceptance angle). Linear presets use
     /// 1.5; sector presets image far off the array's axis, where an F-number aperture measured
     /// laterally from the pixel would hold no channel, so they use none.
@@ -187,11 +190,6 @@ impl Preset {
         let base = |name: &str, family, fc_hz: f64, steer_deg, half_sector_deg, top, default, bounds| {
             let columns = if family == Phased { 22..118 } else { 0..ARRAY_COLUMNS };
             let rows = if family == Linear { 20..44 } else { 0..ARRAY_ROWS };
-            let (lines, depth_samples) = match family {
-                Linear => (256, 512),
-                Curved => (256, 800),
-                Phased => (192, 800),
-            };
             let linear = family == Linear;
             Preset {
                 kind,
@@ -209,8 +207,7 @@ impl Preset {
                 top_depth_m: top,
                 default_depth_m: default,
                 depth_bounds_m: bounds,
-                lines,
-                depth_samples,
+                grid: Preset::dense_grid(family),
                 f_number: if linear { Some(1.5) } else { None },
                 window: if linear { Window::Hann } else { Window::Rectangular },
                 acceptance_angle_deg: if linear { None } else { Some(50.0) },
@@ -274,11 +271,7 @@ impl Preset {
             0.999 * lo,
             "m (above the smallest depth)",
         )?;
-        for (name, n) in [("lines", self.lines), ("depth_samples", self.depth_samples)] {
-            if !(1..=4096).contains(&n) {
-                return Err(Error::invalid(name, "1..=4096", n));
-            }
-        }
+        self.grid.validate()?;
         if let Some(f) = self.f_number {
             in_range("f_number", f, 0.1, 20.0)?;
         }
@@ -352,21 +345,65 @@ impl Preset {
         };
         let pulse = Pulse::new(self.fc_hz, self.fractional_bandwidth, 1.0)?;
         let depth = (self.top_depth_m, depth_m);
+        let (lines, depth_samples) = self.grid_shape(depth_m, &aperture, &sequence)?;
         let grid = match self.family {
             Family::Linear => {
                 let w = 0.5 * aperture.width_m();
-                Grid::cartesian((-w, w), self.lines, depth, self.depth_samples)?
+                Grid::cartesian((-w, w), lines, depth, depth_samples)?
             }
-            Family::Curved => Grid::curved(
-                self.apex_distance_m(),
-                (-half, half),
-                self.lines,
-                depth,
-                self.depth_samples,
-            )?,
-            Family::Phased => Grid::sector((-half, half), self.lines, depth, self.depth_samples)?,
+            Family::Curved => Grid::curved(self.apex_distance_m(), (-half, half), lines, depth, depth_samples)?,
+            Family::Phased => Grid::sector((-half, half), lines, depth, depth_samples)?,
         };
         Acquisition::for_depth(aperture, sequence, pulse, self.fs_hz, grid, depth_m)
+    }
+
+    /// The dense grid of the benchmark workloads for `family`: 256 × 512 (linear), 256 × 800
+    /// (curved), 192 × 800 (phased) lines × depth samples.
+    pub fn dense_grid(family: Family) -> GridDensity {
+        let (lines, depth_samples) = match family {
+            Family::Linear => (256, 512),
+            Family::Curved => (256, 800),
+            Family::Phased => (192, 800),
+        };
+        GridDensity::Fixed { lines, depth_samples }
+    }
+
+    /// `(lines, depth_samples)` of the grid for imaging to `depth_m` with `aperture` and
+    /// `sequence` (this preset's): fixed, or derived from the physics (see [`GridDensity`]).
+    /// Errors: a derived count over 4096 (`grid`).
+    fn grid_shape(&self, depth_m: f64, aperture: &Aperture, sequence: &Sequence) -> Result<(usize, usize)> {
+        let (axial, lateral) = match self.grid {
+            GridDensity::Fixed { lines, depth_samples } => return Ok((lines, depth_samples)),
+            GridDensity::Derived { axial, lateral } => (axial, lateral),
+        };
+        let half = self.half_sector_deg.to_radians();
+        let (apex_z_m, lat) = match self.family {
+            Family::Linear => (None, (-0.5 * aperture.width_m(), 0.5 * aperture.width_m())),
+            Family::Curved => (Some(-self.apex_distance_m()), (-half, half)),
+            Family::Phased => (Some(0.0), (-half, half)),
+        };
+        let field = Field {
+            apex_z_m,
+            lateral: lat,
+            depths_m: (self.top_depth_m, depth_m),
+            f_number: self.f_number,
+            acceptance_rad: self.acceptance_angle_deg.map(f64::to_radians),
+            fc_hz: self.fc_hz,
+            // The demodulator passes 0.9·fc on each side of the carrier.
+            bandwidth_hz: (self.fractional_bandwidth * self.fc_hz).min(1.8 * self.fc_hz),
+            c_m_s: self.sound_speed_m_s,
+        };
+        let (lines, depths) = field.counts(aperture, sequence, axial, lateral)?;
+        for (n, what) in [(lines, "lines"), (depths, "depth samples")] {
+            if n > grid_density::MAX_DERIVED_SAMPLES {
+                return Err(Error::invalid(
+                    "grid",
+                    "a derived grid of at most 4096 lines and depth samples (lower the oversampling or use GridDensity::Fixed)",
+                    format!("{n} {what}"),
+                ));
+            }
+        }
+        Ok((lines, depths))
     }
 
     /// How the preset beamforms: its F-number, window and acceptance angle.
@@ -376,6 +413,11 @@ impl Preset {
             window: self.window,
             acceptance_angle_rad: self.acceptance_angle_deg.map(f64::to_radians),
             sound_speed_m_s: Some(self.sound_speed_m_s),
+            interpolation: if std::env::var("ZZ_CUBIC").is_ok() {
+                crate::beamform::Interpolation::Cubic
+            } else {
+                crate::beamform::Interpolation::Linear
+            },
             ..BeamformConfig::default()
         }
     }
@@ -424,7 +466,12 @@ mod tests {
         for p in Preset::all() {
             p.validate().unwrap();
             let s = p.acquisition(p.default_depth_m).unwrap();
-            assert_eq!(s.grid().shape(), (p.lines, p.depth_samples));
+            let (lines, depths) = s.grid().shape();
+            assert!(
+                (16..=1024).contains(&lines) && (64..=2048).contains(&depths),
+                "{}",
+                p.name
+            );
             assert!(p.depth_bounds_m.0 <= p.default_depth_m && p.default_depth_m <= p.depth_bounds_m.1);
             assert!(matches!(
                 p.acquisition(p.depth_bounds_m.1 * 1.01),
@@ -455,7 +502,24 @@ mod tests {
             ("depth_bounds_m.1", Box::new(|p| p.depth_bounds_m = (0.02, 60.0))),
             ("default_depth_m", Box::new(|p| p.default_depth_m = 40.0)),
             ("top_depth_m", Box::new(|p| p.top_depth_m = 0.03)),
-            ("lines", Box::new(|p| p.lines = 0)),
+            (
+                "grid.lines",
+                Box::new(|p| {
+                    p.grid = GridDensity::Fixed {
+                        lines: 0,
+                        depth_samples: 100,
+                    }
+                }),
+            ),
+            (
+                "grid.lateral",
+                Box::new(|p| {
+                    p.grid = GridDensity::Derived {
+                        axial: 1.0,
+                        lateral: 0.5,
+                    }
+                }),
+            ),
             ("f_number", Box::new(|p| p.f_number = Some(-1.0))),
             ("window.alpha", Box::new(|p| p.window = Window::Tukey { alpha: 3.0 })),
             ("sound_speed_m_s", Box::new(|p| p.sound_speed_m_s = 1.54)),

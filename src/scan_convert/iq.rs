@@ -1,0 +1,309 @@
+//! The IQ path of scan conversion: a beamformed IQ image, brought to baseband along its lines,
+//! is interpolated to the raster as complex values and detected there (`|IQ|` per raster pixel).
+//!
+//! Why: a beamformed IQ image is the analytic RF image. Along a line it carries the two-way
+//! carrier `exp(i·4π·f·d/c)` (one turn per λ/2 of depth), so its samples cannot be interpolated
+//! until that carrier is removed ([`remove_carrier`] with [`baseband_phasors`]). After it, the
+//! image varies only as fast as its bandwidth allows, and a grid sampled at that bandwidth's
+//! Nyquist rate (with a margin for bilinear interpolation) can be interpolated to any raster.
+//! Detecting first and interpolating the envelope instead would change the speckle statistics
+//! with the grid spacing (the envelope is not band-limited); interpolating IQ and detecting on
+//! the raster keeps them (`docs/physics.md`, "Beamforming grids from the physics").
+
+use super::{FRAC_ONE, OUTSIDE, ScanConverter};
+use crate::envelope::par_row_blocks;
+use crate::error::{Error, Result};
+use crate::grid::Grid;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
+use num_complex::{Complex32, Complex64};
+use rayon::prelude::*;
+
+/// `exp(−i·4π·f·d/c)` for each depth `d` of `depths_m`: multiplied into a beamformed IQ image's
+/// lines ([`remove_carrier`]) it removes the two-way carrier of frequency `f_hz` (the
+/// demodulation frequency of the channel data the image was beamformed from) at the sound speed
+/// `c_m_s` the beamformer assumed. A constant depth offset only rotates the whole image, which
+/// detection ignores, so `d` may be measured from the probe face or from a sector's apex.
+///
+/// Errors: `f_hz` outside 0–1 GHz, `c_m_s` outside 100–10,000 m/s, or a non-finite depth
+/// (named). Cost: one `sin_cos` per depth.
+pub fn baseband_phasors(depths_m: &[f64], f_hz: f64, c_m_s: f64) -> Result<Vec<Complex32>> {
+    crate::error::plausible("f_hz", f_hz, 0.0, 1e9, "Hz")?;
+    crate::error::plausible("c_m_s", c_m_s, 100.0, 1e4, "m/s")?;
+    if let Some(&d) = depths_m.iter().find(|d| !(d.is_finite() && d.abs() <= 1e3)) {
+        return Err(Error::invalid("depths_m", "finite depths in metres", d));
+    }
+    let k = -4.0 * std::f64::consts::PI * f_hz / c_m_s;
+    Ok(depths_m
+        .iter()
+        .map(|&d| {
+            // The phase modulo one turn in f64 first, so that f32 keeps its precision.
+            let (s, c) = (k * d).rem_euclid(std::f64::consts::TAU).sin_cos();
+            Complex32::new(c as f32, s as f32)
+        })
+        .collect())
+}
+
+/// Multiplies every line of `img` (`[n_lines, n_depths]`) by `phasors` (one per depth, as from
+/// [`baseband_phasors`]), in place and in parallel over lines. Allocates nothing.
+///
+/// Errors: `phasors` of another length than `n_depths`, or a non-finite phasor (named).
+pub fn remove_carrier(mut img: ArrayViewMut2<'_, Complex32>, phasors: &[Complex32]) -> Result<()> {
+    if phasors.len() != img.ncols() {
+        return Err(Error::shape(
+            "phasors",
+            format!("{} phasors (one per depth of the image)", img.ncols()),
+            format!("{}", phasors.len()),
+        ));
+    }
+    if phasors.iter().any(|p| !(p.re.is_finite() && p.im.is_finite())) {
+        return Err(Error::invalid("phasors", "finite values", "a non-finite phasor"));
+    }
+    img.axis_iter_mut(Axis(0)).into_par_iter().for_each(|mut line| {
+        for (v, p) in line.iter_mut().zip(phasors) {
+            *v *= *p;
+        }
+    });
+    Ok(())
+}
+
+/// Brings a beamformed IQ image to baseband along its lines: first the nominal two-way carrier
+/// ([`baseband_phasors`]), then the carrier that remains, measured on the image itself.
+///
+/// The echoes' centre frequency is not the transmit frequency: frequency-dependent attenuation
+/// lowers it with depth (by 25 % at 24 mm in the vascular preset), and the pulse-echo spectrum
+/// need not be centred on `fc`. The remaining carrier is measured as the phase of the lag-one
+/// autocorrelation along depth, summed over all lines and a sliding window of depths (the
+/// Loupas estimator of the mean frequency), and integrated along depth into one phasor per
+/// depth, which is then removed. Deterministic and independent of the thread count; allocates
+/// nothing after [`Baseband::new`]. Cost: three passes over the image.
+#[derive(Debug, Clone)]
+pub struct Baseband {
+    nominal: Vec<Complex32>,
+    lag_one: Vec<Complex64>,
+    phasors: Vec<Complex32>,
+    half_window: usize,
+}
+
+impl Baseband {
+    /// A plan for images whose line samples lie at `depths_m`, beamformed from data demodulated
+    /// at `f_hz` with sound speed `c_m_s`; the residual carrier is averaged over `2·half_window + 1`
+    /// depth samples. Errors as [`baseband_phasors`].
+    pub fn new(depths_m: &[f64], f_hz: f64, c_m_s: f64, half_window: usize) -> Result<Baseband> {
+        let n = depths_m.len();
+        Ok(Baseband {
+            nominal: baseband_phasors(depths_m, f_hz, c_m_s)?,
+            lag_one: vec![Complex64::new(0.0, 0.0); n],
+            phasors: vec![Complex32::new(1.0, 0.0); n],
+            half_window,
+        })
+    }
+
+    /// Removes the nominal and the measured carrier from `img` (`[n_lines, n_depths]`), in place.
+    /// Errors: another depth count than the plan's (`img`).
+    pub fn apply(&mut self, mut img: ArrayViewMut2<'_, Complex32>) -> Result<()> {
+        let n = self.nominal.len();
+        if img.ncols() != n {
+            return Err(Error::shape(
+                "img",
+                format!("{n} depth samples per line"),
+                img.ncols().to_string(),
+            ));
+        }
+        remove_carrier(img.view_mut(), &self.nominal)?;
+        if n < 2 {
+            return Ok(());
+        }
+        // Lag-one autocorrelation along depth, per depth, summed over lines (in line order).
+        let view = img.view();
+        self.lag_one[..n - 1]
+            .par_chunks_mut(64)
+            .enumerate()
+            .for_each(|(c, acc)| {
+                let k0 = c * 64;
+                acc.fill(Complex64::new(0.0, 0.0));
+                for line in view.outer_iter() {
+                    for (j, a) in acc.iter_mut().enumerate() {
+                        let v = line[k0 + j + 1] * line[k0 + j].conj();
+                        *a += Complex64::new(f64::from(v.re), f64::from(v.im));
+                    }
+                }
+            });
+        // Sliding sum over the window, and the phase integrated along depth.
+        let (w, m) = (self.half_window, n - 1);
+        let mut sum: Complex64 = self.lag_one[..(w + 1).min(m)].iter().sum();
+        let mut phase = 0.0f64;
+        self.phasors[0] = Complex32::new(1.0, 0.0);
+        for k in 0..m {
+            let step = if sum.norm_sqr() > 0.0 { sum.arg() } else { 0.0 };
+            phase = (phase - step).rem_euclid(std::f64::consts::TAU);
+            let (s, c) = phase.sin_cos();
+            self.phasors[k + 1] = Complex32::new(c as f32, s as f32);
+            if k + w + 1 < m {
+                sum += self.lag_one[k + w + 1];
+            }
+            if k >= w {
+                sum -= self.lag_one[k - w];
+            }
+        }
+        remove_carrier(img, &self.phasors)
+    }
+}
+
+impl ScanConverter {
+    /// Interpolates the complex image `img` (`input_shape`, at baseband along its lines: see
+    /// [`Baseband`]) bilinearly to every raster pixel and writes its magnitude to `out`
+    /// (`output_shape`, `[row, col]`); pixels outside the field of view get 0. Allocates nothing
+    /// when `img` is in standard (C) layout; otherwise it is copied once. Cost: 4 complex loads
+    /// and one square root per raster pixel, in parallel over rows.
+    pub fn detect_iq_into(&self, img: ArrayView2<'_, Complex32>, out: ArrayViewMut2<'_, f32>) -> Result<()> {
+        self.check_shapes(img.dim(), out.dim())?;
+        let img = img.as_standard_layout();
+        let Some(src) = img.as_slice() else {
+            return Err(Error::shape("img", "a standard-layout array", "another layout"));
+        };
+        let (ls, ds, w) = (self.line_step, self.depth_step, self.width_px);
+        let scale = 1.0 / FRAC_ONE as f32;
+        par_row_blocks(out, 4, &|first, mut block: ArrayViewMut2<'_, f32>| {
+            for (i, mut row) in block.outer_iter_mut().enumerate() {
+                let start = (first + i) * w;
+                for (o, t) in row.iter_mut().zip(&self.lut[start..start + w]) {
+                    if t.src == OUTSIDE {
+                        *o = 0.0;
+                        continue;
+                    }
+                    let i = t.src as usize;
+                    let (wl, wd) = (f32::from(t.line_frac) * scale, f32::from(t.depth_frac) * scale);
+                    let near = src[i] + (src[i + ds] - src[i]) * wd;
+                    let far = src[i + ls] + (src[i + ls + ds] - src[i + ls]) * wd;
+                    *o = (near + (far - near) * wl).norm();
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Allocating form of [`detect_iq_into`](ScanConverter::detect_iq_into): one `f32` raster.
+    pub fn detect_iq(&self, img: ArrayView2<'_, Complex32>) -> Result<Array2<f32>> {
+        let mut out = Array2::zeros(self.output_shape());
+        self.detect_iq_into(img, out.view_mut())?;
+        Ok(out)
+    }
+
+    /// The depth of every raster pixel `[row, col]` along the grid's lines, interpolated from
+    /// `depths_m` (one per grid depth sample; NaN outside the field of view): what a TGC curve of
+    /// the pixel needs, since on a sector the depth along the ray is not the raster's z. Errors:
+    /// `depths_m` of another length than the grid's depth count. Cost: one `f32` raster.
+    pub fn pixel_depths_m(&self, depths_m: &[f64]) -> Result<Array2<f32>> {
+        let n_depths = self.input_shape.1;
+        if depths_m.len() != n_depths {
+            return Err(Error::shape(
+                "depths_m",
+                format!("{n_depths} depths (one per grid depth sample)"),
+                format!("{}", depths_m.len()),
+            ));
+        }
+        let lut = &self.lut;
+        let out = Array2::from_shape_fn(self.output_shape(), |(row, col)| {
+            let t = lut[row * self.width_px + col];
+            if t.src == OUTSIDE {
+                return f32::NAN;
+            }
+            let k = t.src as usize % n_depths;
+            let f = f64::from(t.depth_frac) / FRAC_ONE;
+            let next = depths_m[(k + self.depth_step).min(n_depths - 1)];
+            (depths_m[k] + (next - depths_m[k]) * f) as f32
+        });
+        Ok(out)
+    }
+
+    /// The raster's pixel centres as a Cartesian grid (x = columns, z = rows, y = 0), so that the
+    /// contrast and resolution metrics apply to raster images: a raster `[row, col]` is that grid's
+    /// image transposed (`raster.t()`). Cost: two axes of `width_px` and `height_px` values.
+    pub fn raster_grid(&self) -> Result<Grid> {
+        let xs = (0..self.width_px).map(|c| self.pixel_centre_m(0, c)[0]).collect();
+        let zs = (0..self.height_px).map(|r| self.pixel_centre_m(r, 0)[1]).collect();
+        Grid::cartesian_from_axes(xs, zs, 0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::RasterSpec;
+    use super::*;
+
+    /// A carrier along depth is removed exactly, and a baseband image interpolates to the raster
+    /// with its magnitude, where an interpolated carrier would cancel between samples.
+    #[test]
+    fn carrier_removal_makes_the_image_interpolable() {
+        let (f, c) = (5e6, 1540.0);
+        let lambda = c / f;
+        let n = 400;
+        let depths: Vec<f64> = (0..n).map(|k| 0.01 + k as f64 * lambda / 2.5).collect();
+        let grid = Grid::cartesian_from_axes(vec![-0.01, 0.0, 0.01], depths.clone(), 0.0).unwrap();
+        // The analytic image of a uniform medium: unit magnitude, two-way carrier.
+        let mut img = Array2::from_shape_fn((3, n), |(_, k)| {
+            let ph = 4.0 * std::f64::consts::PI * f * depths[k] / c;
+            Complex32::new(ph.cos() as f32, ph.sin() as f32)
+        });
+        let sc = ScanConverter::new(&grid, RasterSpec::new(20, 300)).unwrap();
+        let raw = sc.detect_iq(img.view()).unwrap();
+        let p = baseband_phasors(&depths, f, c).unwrap();
+        remove_carrier(img.view_mut(), &p).unwrap();
+        assert!(img.iter().all(|v| (v.re - 1.0).abs() < 1e-4 && v.im.abs() < 1e-4));
+        let bb = sc.detect_iq(img.view()).unwrap();
+        assert!(bb.iter().all(|&v| (v - 1.0).abs() < 1e-4), "baseband interpolates to 1");
+        let worst = raw.iter().fold(1.0f32, |m, &v| m.min(v));
+        assert!(
+            worst < 0.9,
+            "the carrier interpolated directly loses magnitude ({worst})"
+        );
+    }
+
+    #[test]
+    fn pixel_depths_follow_the_rays_and_errors_are_named() {
+        let grid = Grid::sector((-0.5, 0.5), 32, (0.005, 0.05), 100).unwrap();
+        let sc = ScanConverter::new(&grid, RasterSpec::new(120, 100)).unwrap();
+        let GridKind::Sector { depths_m, .. } = grid.kind() else {
+            unreachable!()
+        };
+        let d = sc.pixel_depths_m(depths_m).unwrap();
+        for ((row, col), &v) in d.indexed_iter() {
+            let [x, z] = sc.pixel_centre_m(row, col);
+            if sc.is_inside(row, col) {
+                assert!((f64::from(v) - x.hypot(z)).abs() < 1e-6, "{row} {col}");
+            } else {
+                assert!(v.is_nan());
+            }
+        }
+        assert_eq!(sc.pixel_depths_m(&[0.0; 3]).unwrap_err().parameter(), Some("depths_m"));
+        let mut img = Array2::<Complex32>::zeros((32, 100));
+        assert_eq!(
+            remove_carrier(img.view_mut(), &[Complex32::new(1.0, 0.0); 5])
+                .unwrap_err()
+                .parameter(),
+            Some("phasors")
+        );
+        let nan = vec![Complex32::new(f32::NAN, 0.0); 100];
+        assert_eq!(
+            remove_carrier(img.view_mut(), &nan).unwrap_err().parameter(),
+            Some("phasors")
+        );
+        assert_eq!(
+            baseband_phasors(&[0.0], f64::NAN, 1540.0).unwrap_err().parameter(),
+            Some("f_hz")
+        );
+        assert_eq!(
+            baseband_phasors(&[0.0], 1e6, 1.54).unwrap_err().parameter(),
+            Some("c_m_s")
+        );
+        assert_eq!(
+            baseband_phasors(&[f64::INFINITY], 1e6, 1540.0).unwrap_err().parameter(),
+            Some("depths_m")
+        );
+        assert!(sc.detect_iq(Array2::zeros((3, 3)).view()).is_err());
+        let g = sc.raster_grid().unwrap();
+        assert_eq!(g.shape(), (120, 100));
+    }
+
+    use crate::grid::GridKind;
+}
