@@ -121,11 +121,7 @@ impl std::fmt::Debug for Imager {
 
 /// The demodulation the IQ path uses: mixing at `fc_hz`, low-pass at 0.9·fc, decimation by 2.
 pub fn iq_demod_config(fc_hz: f64) -> DemodConfig {
-    DemodConfig::new(
-        fc_hz,
-        std::env::var("ZZ_CUT").ok().and_then(|s| s.parse().ok()).unwrap_or(0.9) * fc_hz,
-        2,
-    )
+    DemodConfig::new(fc_hz, 0.9 * fc_hz, 2)
 }
 
 /// One-shot IQ imaging (no live state): demodulates `rf` ([`iq_demod_config`]), beamforms it on

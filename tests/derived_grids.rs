@@ -30,9 +30,9 @@ struct Trio {
 
 impl Trio {
     fn new(kind: PresetKind) -> Trio {
-        let dense = Preset::get(kind);
-        let mut derived = dense.clone();
-        derived.grid = GridDensity::DERIVED;
+        let derived = Preset::get(kind);
+        let mut dense = derived.clone();
+        dense.grid = Preset::dense_grid(dense.family);
         Trio {
             dense: Imager::new(dense).unwrap(),
             derived: Imager::new(derived).unwrap(),

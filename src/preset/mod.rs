@@ -145,8 +145,9 @@ pub struct Preset {
     pub default_depth_m: f64,
     /// Smallest and largest depth the user may choose, metres (within 1 mm–30 cm).
     pub depth_bounds_m: (f64, f64),
-    /// How dense the beamforming grid is: fixed line and depth counts (the built-in presets use
-    /// the dense grids of [`Preset::dense_grid`]) or derived from the physics ([`GridDensity`]).
+    /// How dense the beamforming grid is: derived from the physics (the built-in presets:
+    /// [`GridDensity::DERIVED`]) or fixed line and depth counts (such as the dense grids of the
+    /// benchmark workloads, [`Preset::dense_grid`]).
     pub grid: GridDensity,
     /// Receive F-number (`None`: every channel within the acceptance angle). Linear presets use
     /// 1.5; sector presets image far off the array's axis, where an F-number aperture measured
@@ -207,7 +208,7 @@ impl Preset {
                 top_depth_m: top,
                 default_depth_m: default,
                 depth_bounds_m: bounds,
-                grid: Preset::dense_grid(family),
+                grid: GridDensity::DERIVED,
                 f_number: if linear { Some(1.5) } else { None },
                 window: if linear { Window::Hann } else { Window::Rectangular },
                 acceptance_angle_deg: if linear { None } else { Some(50.0) },
@@ -389,8 +390,9 @@ impl Preset {
             f_number: self.f_number,
             acceptance_rad: self.acceptance_angle_deg.map(f64::to_radians),
             fc_hz: self.fc_hz,
-            // The demodulator passes 0.9·fc on each side of the carrier.
-            bandwidth_hz: (self.fractional_bandwidth * self.fc_hz).min(1.8 * self.fc_hz),
+            // The pulse-echo band to −20 dB (a Gaussian spectrum's −6 dB width × √(20/6)), at most
+            // what the demodulator passes (0.9·fc on each side of the carrier).
+            bandwidth_hz: (self.fractional_bandwidth * self.fc_hz * (20.0f64 / 6.0).sqrt()).min(1.8 * self.fc_hz),
             c_m_s: self.sound_speed_m_s,
         };
         let (lines, depths) = field.counts(aperture, sequence, axial, lateral)?;
@@ -413,11 +415,6 @@ impl Preset {
             window: self.window,
             acceptance_angle_rad: self.acceptance_angle_deg.map(f64::to_radians),
             sound_speed_m_s: Some(self.sound_speed_m_s),
-            interpolation: if std::env::var("ZZ_CUBIC").is_ok() {
-                crate::beamform::Interpolation::Cubic
-            } else {
-                crate::beamform::Interpolation::Linear
-            },
             ..BeamformConfig::default()
         }
     }

@@ -181,6 +181,10 @@ struct Tap {
     src: u32,
     line_frac: u16,
     depth_frac: u16,
+    /// Whether the IQ path interpolates with cubic weights: [`CUBIC_DEPTH`] where the depth
+    /// samples `k − 1` and `k + 2` exist, [`CUBIC_LINES`] where the lines `l − 1` and `l + 2` do
+    /// (linear in the first and last interval of each axis).
+    cubic: u8,
 }
 
 const OUTSIDE: u32 = u32::MAX;
@@ -189,7 +193,10 @@ const OUTSIDE_TAP: Tap = Tap {
     src: OUTSIDE,
     line_frac: 0,
     depth_frac: 0,
+    cubic: 0,
 };
+const CUBIC_DEPTH: u8 = 1;
+const CUBIC_LINES: u8 = 2;
 
 /// A scan-conversion plan for one grid and one raster. See the [module docs](self).
 #[derive(Debug, Clone)]
@@ -341,8 +348,8 @@ impl ScanConverter {
     ///
     /// `spec` is checked first ([`RasterSpec::validate`]; errors name the field), so a huge or
     /// implausible raster is refused before anything is allocated; grids of one line, one depth
-    /// or one pixel work once their zero-width range is set. Cost: a lookup table of 8 bytes per
-    /// raster pixel (at most 512 MiB at 8192 × 8192) and one bisection per pixel and axis.
+    /// or one pixel work once their zero-width range is set. Cost: a lookup table of 12 bytes per
+    /// raster pixel (at most 768 MiB at 8192 × 8192) and one bisection per pixel and axis.
     pub fn new(grid: &Grid, spec: RasterSpec) -> Result<Self> {
         let ((x0, x1), (z0, z1)) = spec.validate(grid)?;
         let geom = geometry(grid)?;
@@ -376,6 +383,8 @@ impl ScanConverter {
                         src: (l * n_depths + k) as u32,
                         line_frac: (fl * FRAC_ONE).round() as u16,
                         depth_frac: (fk * FRAC_ONE).round() as u16,
+                        cubic: if k >= 1 && k + 2 < n_depths { CUBIC_DEPTH } else { 0 }
+                            | if l >= 1 && l + 2 < n_lines { CUBIC_LINES } else { 0 },
                     },
                     None => OUTSIDE_TAP,
                 };
