@@ -24,9 +24,16 @@
 //! Run the live loop on a rayon worker (inside `ThreadPool::install`): a caller outside the pool
 //! hands each parallel stage to rayon's global queue, which allocates one 1.5 KB block per 63 jobs.
 //!
-//! The pipeline is the IQ path: RF is demodulated at the centre frequency and decimated by 2, the
-//! beamformer interpolates complex samples and rotates their phase, and the envelope is `|IQ|`
-//! (beamformed RF would need depth sampling finer than λ/4, which the live grids don't have).
+//! The pipeline is the IQ path:
+//! 1. RF is demodulated at the centre frequency and decimated by 2.
+//! 2. The beamformer interpolates complex samples and rotates their phase, on the preset's grid
+//!    (derived from the physics for the built-in presets: see [`crate::preset::GridDensity`]).
+//! 3. The image is brought to baseband along its lines
+//!    ([`Baseband`]: the nominal carrier and the one measured on
+//!    the image), interpolated to the display raster (bicubic), and detected there as `|IQ|`.
+//! 4. It is mapped to grey levels with each pixel's TGC gain.
+//!
+//! Beamformed RF would need depth sampling finer than λ/4, which the live grids don't have.
 //!
 //! ```
 //! # fn main() -> sonochip::Result<()> {

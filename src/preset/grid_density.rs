@@ -105,13 +105,7 @@ pub(crate) struct Field {
 
 impl Field {
     /// `(lines, depth_samples)` of the derived grid with margins `m_axial`, `m_lateral`.
-    pub fn counts(
-        &self,
-        aperture: &Aperture,
-        sequence: &Sequence,
-        m_axial: f64,
-        m_lateral: f64,
-    ) -> Result<(usize, usize)> {
+    pub fn counts(&self, aperture: &Aperture, sequence: &Sequence, m_axial: f64, m_lateral: f64) -> (usize, usize) {
         let (d0, d1) = self.depths_m;
         let dd = self.c_m_s / (2.0 * self.bandwidth_hz * m_axial);
         let depths = ((d1 - d0) / dd).ceil() as usize + 1;
@@ -140,7 +134,7 @@ impl Field {
         } else {
             2
         };
-        Ok((lines.max(2), depths.max(2)))
+        (lines.max(2), depths.max(2))
     }
 
     /// `λ·f_max` at `p` for the lateral direction `u`: the largest |sum of the extreme sines| of

@@ -395,7 +395,7 @@ impl Preset {
             bandwidth_hz: (self.fractional_bandwidth * self.fc_hz * (20.0f64 / 6.0).sqrt()).min(1.8 * self.fc_hz),
             c_m_s: self.sound_speed_m_s,
         };
-        let (lines, depths) = field.counts(aperture, sequence, axial, lateral)?;
+        let (lines, depths) = field.counts(aperture, sequence, axial, lateral);
         for (n, what) in [(lines, "lines"), (depths, "depth samples")] {
             if n > grid_density::MAX_DERIVED_SAMPLES {
                 return Err(Error::invalid(
