@@ -316,6 +316,47 @@ mod tests {
         );
     }
 
+    /// An image whose carrier is 0.8 of the nominal one (as after an attenuation downshift), and
+    /// changes with depth: after `Baseband` its phase is constant along every line to within a
+    /// few degrees, where removing only the nominal carrier leaves it turning.
+    #[test]
+    fn baseband_measures_and_removes_a_shifted_carrier() {
+        let (f, c) = (5e6, 1540.0);
+        let n = 600;
+        let depths: Vec<f64> = (0..n).map(|k| 0.01 + k as f64 * 4e-5).collect();
+        // Local carrier 0.8·f at the top falling to 0.7·f at the bottom; its phase, integrated.
+        let mut phase = vec![0.0f64; n];
+        for k in 1..n {
+            let frac = 0.8 - 0.1 * k as f64 / n as f64;
+            phase[k] = phase[k - 1] + 4.0 * std::f64::consts::PI * frac * f * (depths[k] - depths[k - 1]) / c;
+        }
+        let image = |l: usize| {
+            Array2::from_shape_fn((l, n), |(i, k)| {
+                let p = phase[k] + i as f64;
+                Complex32::new(p.cos() as f32, p.sin() as f32)
+            })
+        };
+        let mut img = image(4);
+        let mut bb = Baseband::new(&depths, f, c, 8).unwrap();
+        bb.apply(img.view_mut()).unwrap();
+        for line in img.outer_iter() {
+            let worst = line
+                .iter()
+                .map(|v| (v * line[0].conj()).arg().abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 0.05, "residual phase {worst} rad");
+        }
+        let mut nominal = image(4);
+        remove_carrier(nominal.view_mut(), &baseband_phasors(&depths, f, c).unwrap()).unwrap();
+        let turns = nominal
+            .row(0)
+            .iter()
+            .map(|v| (v * nominal[[0, 0]].conj()).arg().abs())
+            .fold(0.0f32, f32::max);
+        assert!(turns > 3.0, "the nominal carrier alone leaves the phase turning");
+        assert!(bb.apply(Array2::zeros((2, 5)).view_mut()).is_err());
+    }
+
     #[test]
     fn pixel_depths_follow_the_rays_and_errors_are_named() {
         let grid = Grid::sector((-0.5, 0.5), 32, (0.005, 0.05), 100).unwrap();
