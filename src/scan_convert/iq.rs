@@ -94,7 +94,8 @@ impl Baseband {
             nominal: baseband_phasors(depths_m, f_hz, c_m_s)?,
             lag_one: vec![Complex64::new(0.0, 0.0); n],
             phasors: vec![Complex32::new(1.0, 0.0); n],
-            half_window,
+            // A window wider than the line is the whole line.
+            half_window: half_window.min(n),
         })
     }
 
@@ -355,6 +356,9 @@ mod tests {
             .fold(0.0f32, f32::max);
         assert!(turns > 3.0, "the nominal carrier alone leaves the phase turning");
         assert!(bb.apply(Array2::zeros((2, 5)).view_mut()).is_err());
+        // Any window, however wide, is accepted.
+        let mut wide = Baseband::new(&depths, f, c, usize::MAX).unwrap();
+        wide.apply(image(2).view_mut()).unwrap();
     }
 
     #[test]
