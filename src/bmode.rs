@@ -345,20 +345,15 @@ impl BModeMapper {
             }
         }
         let k = self.consts(env);
-        let pixel = |e: f32, g: f32| if g.is_nan() { background } else { grey(e, g, &k) };
         par_row_blocks(out, 4, &|first, mut block: ArrayViewMut2<'_, u8>| {
             for (i, mut row) in block.outer_iter_mut().enumerate() {
                 let (e, g) = (env.row(first + i), gains_db.row(first + i));
                 match (e.as_slice(), g.as_slice(), row.as_slice_mut()) {
-                    (Some(e), Some(g), Some(o)) => {
-                        for ((o, &e), &g) in o.iter_mut().zip(e).zip(g) {
-                            *o = pixel(e, g);
-                        }
-                    }
+                    (Some(e), Some(g), Some(o)) => grey_row(e, g, background, &k, o),
                     _ => Zip::from(&mut row)
                         .and(&e)
                         .and(&g)
-                        .for_each(|o, &e, &g| *o = pixel(e, g)),
+                        .for_each(|o, &e, &g| *o = if g.is_nan() { background } else { grey(e, g, &k) }),
                 }
             }
         });
@@ -452,15 +447,39 @@ struct LineConsts {
 /// Maps one line; the contiguous case is a straight loop the compiler vectorises.
 fn map_line(env: ArrayView1<'_, f32>, tgc: &[f32], k: &LineConsts, mut out: ArrayViewMut1<'_, u8>) {
     match (env.as_slice(), out.as_slice_mut()) {
-        (Some(e), Some(o)) => {
-            for ((o, &e), &t) in o.iter_mut().zip(e).zip(tgc) {
-                *o = grey(e, t, k);
-            }
-        }
+        // The gains are finite here, so the background is never chosen.
+        (Some(e), Some(o)) => grey_row(e, tgc, 0, k, o),
         _ => Zip::from(&mut out)
             .and(&env)
             .and(tgc)
             .for_each(|o, &e, &t| *o = grey(e, t, k)),
+    }
+}
+
+/// Grey levels of one row: `grey(e[j], g[j])`, or `background` where `g[j]` is NaN. Compiled for
+/// AVX2 where the CPU has it (the same operations, so the same levels); every step is a lane
+/// operation, so the loop vectorises.
+fn grey_row(e: &[f32], g: &[f32], background: u8, k: &LineConsts, o: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        /// # Safety
+        /// The CPU must support AVX2.
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(e: &[f32], g: &[f32], background: u8, k: &LineConsts, o: &mut [u8]) {
+            grey_row_body(e, g, background, k, o);
+        }
+        // SAFETY: AVX2 was detected just above.
+        unsafe { avx2(e, g, background, k, o) };
+        return;
+    }
+    grey_row_body(e, g, background, k, o);
+}
+
+#[inline(always)]
+fn grey_row_body(e: &[f32], g: &[f32], background: u8, k: &LineConsts, o: &mut [u8]) {
+    for ((o, &e), &g) in o.iter_mut().zip(e).zip(g) {
+        let v = grey(e, g, k);
+        *o = if g.is_nan() { background } else { v };
     }
 }
 
@@ -469,8 +488,11 @@ fn grey(env: f32, tgc_db: f32, k: &LineConsts) -> u8 {
     let l = fast_log2(env.max(f32::MIN_POSITIVE));
     let l = if env > 0.0 { l } else { f32::NEG_INFINITY };
     let v = k.a * l + k.c + k.s * tgc_db;
-    // NaN (only from an infinite reference) becomes 0 in the saturating cast.
-    (v.clamp(0.0, 255.0) + 0.5) as u8
+    // Clamped to 0–255 with NaN (only from an infinite reference or gain) to 0, as a saturating
+    // cast would; written as compare-and-select so that it vectorises.
+    let v = if v >= 0.0 { v.min(255.0) } else { 0.0 } + 0.5;
+    // SAFETY: 0.5 ≤ v ≤ 255.5, so the integer part fits an i32 (and a u8).
+    unsafe { v.to_int_unchecked::<i32>() as u8 }
 }
 
 /// `log2(x)` for normal positive `x` (and +∞), branch-free so it vectorises; absolute error
@@ -518,6 +540,48 @@ mod tests {
 
     fn depths(n: usize) -> Vec<f64> {
         (0..n).map(|k| 0.001 * k as f64).collect()
+    }
+
+    /// The row loop (dispatched: AVX2 where the host has it) gives the levels of a saturating
+    /// cast of the formula, for ordinary, zero, negative, NaN and infinite envelopes and gains,
+    /// and the background exactly where the gain is NaN.
+    #[test]
+    fn grey_rows_saturate_like_a_cast_on_every_path() {
+        let k = LineConsts {
+            a: 4.25 * DB_PER_OCTAVE,
+            c: 300.0,
+            s: 4.25,
+        };
+        let mut e: Vec<f32> = (0..997).map(|i| 1e-9 * 1.05f32.powi(i % 450)).collect();
+        e.extend([0.0, -1.0, f32::NAN, f32::INFINITY, f32::MAX, f32::MIN_POSITIVE, 1e-40]);
+        let g: Vec<f32> = (0..e.len())
+            .map(|i| match i % 7 {
+                0 => f32::NAN,
+                1 => f32::INFINITY,
+                2 => f32::NEG_INFINITY,
+                m => -40.0 + 13.0 * m as f32,
+            })
+            .collect();
+        let reference = |e: f32, g: f32| {
+            if g.is_nan() {
+                return 77;
+            }
+            let l = if e > 0.0 {
+                fast_log2(e.max(f32::MIN_POSITIVE))
+            } else {
+                f32::NEG_INFINITY
+            };
+            ((k.a * l + k.c + k.s * g).clamp(0.0, 255.0) + 0.5) as u8
+        };
+        let mut dispatched = vec![0u8; e.len()];
+        grey_row(&e, &g, 77, &k, &mut dispatched);
+        let mut scalar = vec![0u8; e.len()];
+        grey_row_body(&e, &g, 77, &k, &mut scalar);
+        for (j, (&e, &g)) in e.iter().zip(&g).enumerate() {
+            assert_eq!(dispatched[j], reference(e, g), "env {e}, gain {g} dB");
+        }
+        assert_eq!(dispatched, scalar);
+        assert!(dispatched.contains(&0) && dispatched.contains(&255) && dispatched.iter().any(|&v| v > 10 && v < 240));
     }
 
     #[test]
