@@ -73,6 +73,7 @@
 //! | [`acquisition`] | [`Acquisition`](acquisition::Acquisition): what is set up once before scanning |
 //! | [`phantom`], [`sim`] | scatterers; the RF simulator |
 //! | [`demod`], [`beamform`], [`envelope`], [`bmode`], [`frame`], [`scan_convert`] | the processing stages, each a plan made once and run on every frame |
+//! | [`doppler`] | slow time: clutter filters, velocity estimators, spectral Doppler, colour flow |
 //! | [`metrics`] | image-quality metrics (FWHM, CR, CNR, gCNR, speckle statistics) |
 //! | [`preset`], [`imager`] | clinical presets and the live pipeline |
 //! | [`validation`], [`workload`] | the validation report and the named benchmark workloads |
@@ -113,6 +114,7 @@ pub mod beamform;
 pub mod bmode;
 pub mod channel_data;
 pub mod demod;
+pub mod doppler;
 pub mod envelope;
 pub mod error;
 pub mod frame;

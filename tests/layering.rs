@@ -23,6 +23,7 @@ const ORDER: &[&str] = &[
     "bmode",
     "frame",
     "scan_convert",
+    "doppler",
     "metrics",
     "preset",
     "imager",
