@@ -99,6 +99,12 @@ impl DemodConfig {
             n_taps: None,
         }
     }
+
+    /// The demodulation of the crate's IQ imaging (B-mode and Doppler): mixing at `fc_hz`,
+    /// low-pass at 0.9·fc, decimation by 2.
+    pub fn iq_imaging(fc_hz: f64) -> DemodConfig {
+        DemodConfig::new(fc_hz, 0.9 * fc_hz, 2)
+    }
 }
 
 /// The inner loop a plan runs.

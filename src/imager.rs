@@ -126,9 +126,10 @@ impl std::fmt::Debug for Imager {
     }
 }
 
-/// The demodulation the IQ path uses: mixing at `fc_hz`, low-pass at 0.9·fc, decimation by 2.
+/// The demodulation the IQ path uses: [`DemodConfig::iq_imaging`] (mixing at `fc_hz`, low-pass
+/// at 0.9·fc, decimation by 2).
 pub fn iq_demod_config(fc_hz: f64) -> DemodConfig {
-    DemodConfig::new(fc_hz, 0.9 * fc_hz, 2)
+    DemodConfig::iq_imaging(fc_hz)
 }
 
 /// One-shot IQ imaging (no live state): demodulates `rf` ([`iq_demod_config`]), beamforms it on

@@ -15,4 +15,5 @@
 pub mod clutter;
 pub mod color;
 pub mod estimate;
+pub mod pipeline;
 pub mod spectral;

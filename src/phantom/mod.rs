@@ -32,6 +32,7 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 mod anatomy;
+pub mod motion;
 
 /// Largest number of scatterers a generator may make.
 pub const MAX_SCATTERERS: usize = 20_000_000;

@@ -90,6 +90,7 @@
 // every channel including the column binning (`taps`), the pulse table, incident wave and receive
 // accumulation (`wave`), and small numeric helpers (`math`).
 mod context;
+pub mod ensemble;
 mod math;
 mod plan;
 mod scratch;

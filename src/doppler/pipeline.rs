@@ -1,0 +1,156 @@
+//! From an ensemble of channel data to the baseband image stack the slow-time estimators read.
+//!
+//! An [`EnsembleBeamformer`] is planned once for a channel-data description, a grid and an
+//! ensemble length: it demodulates each frame (the crate's IQ imaging demodulation, mixing at the
+//! pulse's centre frequency and decimating by 2), beamforms it with one beamformer plan, and
+//! removes the nominal two-way carrier `exp(i·4π·f_demod·d/c)` along the lines, writing image `k`
+//! of a `[slow_time, lines, depths]` stack. Every frame goes through the same plan and the same
+//! phasors, so the slow-time phase of a pixel changes only with what moved. It allocates nothing
+//! after planning.
+//!
+//! Only the nominal carrier is removed (not the residual carrier the B-mode path measures per
+//! frame): a per-frame correction would add its own slow-time phase. The echoes' mean frequency,
+//! lowered by attenuation, stays in the image as a phase ramp along depth, which is what the
+//! Loupas estimator measures.
+
+use crate::beamform::{BeamformConfig, Beamformer};
+use crate::channel_data::{ChannelData, Metadata};
+use crate::demod::{DemodConfig, Demodulator};
+use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size};
+use crate::grid::{Grid, GridKind};
+use crate::scan_convert::{baseband_phasors, remove_carrier};
+use crate::sim::ensemble::{Ensemble, MAX_FRAMES};
+use ndarray::{Array2, Array3, ArrayView3, Axis};
+use num_complex::Complex32;
+
+/// Demodulation, beamforming and carrier removal for every frame of an ensemble (see the
+/// [module docs](self)).
+#[derive(Debug)]
+pub struct EnsembleBeamformer {
+    demod: Demodulator,
+    beamformer: Beamformer,
+    phasors: Vec<Complex32>,
+    iq: Array3<Complex32>,
+    stack: Array3<Complex32>,
+    frame_meta: Metadata,
+    axial_step_m: f64,
+    c_m_s: f64,
+}
+
+impl EnsembleBeamformer {
+    /// A plan for ensembles of `n_frames` frames of RF described by `meta`, beamformed on `grid`
+    /// (Cartesian or sector: the carrier is removed along its lines) with `config`.
+    ///
+    /// Errors: `n_frames` outside 1..=`MAX_FRAMES`; a grid of points (`grid`); those of
+    /// [`Demodulator::new`] and [`Beamformer::new`]; [`Error::TooLarge`] when the stack, the IQ
+    /// buffer and the beamformer plan together exceed the default memory cap. Cost: the plans, one
+    /// frame of IQ channel data and the `n_frames × lines × depths` complex stack.
+    pub fn new(meta: &Metadata, grid: &Grid, config: BeamformConfig, n_frames: usize) -> Result<EnsembleBeamformer> {
+        if !(1..=MAX_FRAMES).contains(&n_frames) {
+            return Err(Error::invalid("n_frames", format!("1..={MAX_FRAMES} frames"), n_frames));
+        }
+        let depths_m = match grid.kind() {
+            GridKind::Cartesian { z_m, .. } => z_m.clone(),
+            GridKind::Sector { depths_m, .. } => depths_m.clone(),
+            _ => return Err(Error::invalid("grid", "a Cartesian or sector grid", "a point list")),
+        };
+        let demod = Demodulator::new(meta.sampling(), DemodConfig::iq_imaging(meta.fc_hz()))?;
+        let iq_meta = demod.output_metadata(meta)?;
+        let beamformer = Beamformer::new(&iq_meta, grid, config)?;
+        let (n_tx, n_ch, _) = meta.data_shape();
+        let (n_lines, n_depths) = beamformer.image_shape();
+        let bytes = (n_tx * n_ch * demod.output_len()) as u128 * 8 + (n_frames * n_lines * n_depths) as u128 * 8;
+        check_size(
+            "ensemble buffers",
+            bytes + beamformer.memory_bytes(),
+            DEFAULT_MEMORY_CAP_BYTES,
+        )?;
+        let c_m_s = meta.sequence().c_m_s();
+        let phasors = baseband_phasors(&depths_m, demod.config().demod_hz, c_m_s)?;
+        let axial_step_m = if depths_m.len() > 1 {
+            (depths_m[depths_m.len() - 1] - depths_m[0]) / (depths_m.len() - 1) as f64
+        } else {
+            0.0
+        };
+        Ok(EnsembleBeamformer {
+            iq: Array3::zeros((n_tx, n_ch, demod.output_len())),
+            stack: Array3::zeros((n_frames, n_lines, n_depths)),
+            frame_meta: meta.clone(),
+            demod,
+            beamformer,
+            phasors,
+            axial_step_m,
+            c_m_s,
+        })
+    }
+
+    /// Demodulates, beamforms and brings to baseband every frame of `ensemble`, returning the
+    /// `[slow_time, lines, depths]` stack (valid until the next call). Errors: an ensemble of
+    /// another length (`ensemble`) or other metadata (`ensemble`), and those of the stages.
+    pub fn process(&mut self, ensemble: &Ensemble) -> Result<ArrayView3<'_, Complex32>> {
+        if ensemble.len() != self.stack.len_of(Axis(0)) {
+            return Err(Error::shape(
+                "ensemble",
+                format!("{} frames", self.stack.len_of(Axis(0))),
+                ensemble.len().to_string(),
+            ));
+        }
+        if ensemble.metadata() != &self.frame_meta {
+            return Err(Error::invalid(
+                "ensemble",
+                "frames described by the metadata this plan was made for",
+                "other metadata",
+            ));
+        }
+        for (k, frame) in ensemble.frames().iter().enumerate() {
+            self.process_frame_into(frame, k)?;
+        }
+        Ok(self.stack.view())
+    }
+
+    /// One frame into slot `k` of the stack (for streaming: frames as they arrive, in a ring).
+    /// Errors: `k` beyond the stack, data of another shape.
+    pub fn process_frame_into(&mut self, frame: &ChannelData<f32>, k: usize) -> Result<()> {
+        if k >= self.stack.len_of(Axis(0)) {
+            return Err(Error::invalid(
+                "k",
+                format!("a slot below {}", self.stack.len_of(Axis(0))),
+                k,
+            ));
+        }
+        self.demod.demodulate_into(frame.data().view(), self.iq.view_mut())?;
+        let mut image = self.stack.index_axis_mut(Axis(0), k);
+        self.beamformer.beamform_iq_raw_into(self.iq.view(), image.view_mut())?;
+        remove_carrier(image, &self.phasors)
+    }
+
+    /// The stack of the last [`process`](Self::process).
+    pub fn stack(&self) -> ArrayView3<'_, Complex32> {
+        self.stack.view()
+    }
+
+    /// `|IQ|` of image `k` of the stack (a B-mode envelope on the grid), or `None` beyond it.
+    pub fn envelope(&self, k: usize) -> Option<Array2<f32>> {
+        (k < self.stack.len_of(Axis(0))).then(|| self.stack.index_axis(Axis(0), k).mapv(|v| v.norm()))
+    }
+
+    /// The frequency the carrier was removed at (the demodulation frequency), Hz.
+    pub fn f_demod_hz(&self) -> f64 {
+        self.demod.config().demod_hz
+    }
+
+    /// Depth spacing of the grid's lines, metres (for the Loupas estimator).
+    pub fn axial_step_m(&self) -> f64 {
+        self.axial_step_m
+    }
+
+    /// The speed of sound the beamformer assumes, m/s.
+    pub fn c_m_s(&self) -> f64 {
+        self.c_m_s
+    }
+
+    /// The beamformer plan.
+    pub fn beamformer(&self) -> &Beamformer {
+        &self.beamformer
+    }
+}
