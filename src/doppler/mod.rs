@@ -15,5 +15,6 @@
 pub mod clutter;
 pub mod color;
 pub mod estimate;
+pub mod mmode;
 pub mod pipeline;
 pub mod spectral;
