@@ -86,6 +86,17 @@ impl Simulator {
     /// Cost: one [`Simulator::run`] per event and frame, each on one transmit (the pulse table is
     /// rebuilt per event), and the frames' RF.
     pub fn run_ensemble(&self, phantom: &MovingPhantom, prf_hz: f64, n_frames: usize) -> Result<Ensemble> {
+        self.run_frames(phantom, prf_hz, 0, n_frames)
+    }
+
+    /// Frames `first..first + n_frames` of an endless firing sequence at `prf_hz` (frame `k`'s
+    /// events fire from `t = k·n_tx / prf_hz`): a long acquisition simulated and processed in
+    /// pieces, as a scanner streams it. Errors as [`Simulator::run_ensemble`], and `first`
+    /// beyond 2³² frames.
+    pub fn run_frames(&self, phantom: &MovingPhantom, prf_hz: f64, first: usize, n_frames: usize) -> Result<Ensemble> {
+        if first > u32::MAX as usize {
+            return Err(Error::invalid("first", "a frame index below 2^32", first));
+        }
         plausible("prf_hz", prf_hz, 1.0, 1e6, "Hz")?;
         if !(1..=MAX_FRAMES).contains(&n_frames) {
             return Err(Error::invalid("n_frames", format!("1..={MAX_FRAMES} frames"), n_frames));
@@ -110,7 +121,7 @@ impl Simulator {
         let meta = Metadata::for_aperture(self.sampling, self.pulse.fc_hz(), self.sequence.clone(), &self.rx)?;
         let (n_ch, n_s) = (self.rx.n_channels(), self.sampling.n_samples());
         let mut frames = Vec::with_capacity(n_frames);
-        for k in 0..n_frames {
+        for k in first..first + n_frames {
             let mut rf = Array3::<f32>::zeros((n_tx, n_ch, n_s));
             for (j, single) in singles.iter().enumerate() {
                 let t = (k * n_tx + j) as f64 / prf_hz;
