@@ -16,3 +16,4 @@ pub mod clutter;
 pub mod color;
 pub mod estimate;
 pub mod spectral;
+mod eigen;
