@@ -467,3 +467,213 @@ impl SvdClutter {
 fn c64(z: Complex32) -> Complex64 {
     Complex64::new(f64::from(z.re), f64::from(z.im))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array3;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn cgauss(rng: &mut ChaCha8Rng, power: f64) -> Complex64 {
+        let r = (-(1.0 - rng.random::<f64>()).ln() * power).sqrt();
+        Complex64::from_polar(r, 2.0 * PI * rng.random::<f64>())
+    }
+
+    fn energy(a: &Array3<Complex32>) -> f64 {
+        a.iter().map(|z| f64::from(z.norm_sqr())).sum()
+    }
+
+    fn db(num: f64, den: f64) -> f64 {
+        10.0 * (num / den).log10()
+    }
+
+    fn to32(z: Complex64) -> Complex32 {
+        Complex32::new(z.re as f32, z.im as f32)
+    }
+
+    /// The designed sections match the analytic Butterworth `|H|` to 1e-9 (orders 1–8), and the
+    /// filter run over a 1024-firing tone has, after its transient, that magnitude within 0.5 %.
+    #[test]
+    fn iir_matches_analytic_butterworth() {
+        let analytic = |fc: f64, n: usize, f: f64| {
+            1.0 / (1.0 + ((PI * fc).tan() / (PI * f).tan().abs()).powi(2 * n as i32)).sqrt()
+        };
+        for order in 1..=MAX_IIR_ORDER {
+            for fc in [0.02, 0.1, 0.3] {
+                for i in 1..50 {
+                    let f = i as f64 / 100.0 - 0.005;
+                    let h = iir_magnitude(fc, order, f).unwrap();
+                    assert!((h - analytic(fc, order, f)).abs() < 1e-9, "order {order} fc {fc} f {f}");
+                    assert!((iir_magnitude(fc, order, -f).unwrap() - h).abs() < 1e-12);
+                }
+                assert!((iir_magnitude(fc, order, fc).unwrap() - 0.5f64.sqrt()).abs() < 1e-9);
+            }
+        }
+        let (fc, order, n) = (0.1, 4, 1024);
+        let filter = ClutterFilter::Iir { cutoff: fc, order };
+        let mut worst = 0.0f64;
+        for f in [0.05, 0.08, 0.1, 0.12, 0.2, 0.4, -0.15] {
+            let mut x = Array3::from_shape_fn((n, 1, 1), |(k, _, _)| to32(Complex64::from_polar(1.0, 2.0 * PI * f * k as f64)));
+            filter.apply(x.view_mut()).unwrap();
+            let tail = (n / 2..n).map(|k| f64::from(x[[k, 0, 0]].norm_sqr())).sum::<f64>() / (n / 2) as f64;
+            let rel = (tail.sqrt() - analytic(fc, order, f)).abs() / analytic(fc, order, f);
+            worst = worst.max(rel);
+            assert!(rel < 0.005, "f {f}: {} vs {}", tail.sqrt(), analytic(fc, order, f));
+        }
+        println!("IIR steady state vs analytic |H|: worst relative error {:.2e}", worst);
+    }
+
+    /// The polynomial filter of order 3 removes a complex cubic entirely (to f32 rounding).
+    #[test]
+    fn polynomial_removes_polynomials() {
+        let mut x = Array3::from_shape_fn((20, 2, 2), |(k, l, d)| {
+            let t = k as f64 / 19.0;
+            let c = Complex64::new(1.0 + l as f64, -2.0 + d as f64);
+            to32(c * (3.0 - 2.0 * t + 5.0 * t * t - 4.0 * t * t * t) + Complex64::new(0.0, t))
+        });
+        let before = energy(&x);
+        ClutterFilter::Polynomial { order: 3 }.apply(x.view_mut()).unwrap();
+        assert!(energy(&x) < 1e-11 * before, "{}", energy(&x) / before);
+    }
+
+    /// Stationary speckle with a slow phase drift (0.002 cycles per firing) and a pixel-dependent
+    /// 20 % amplitude ramp, 40 dB above a flow at 0.2 v_N (0.1 cycles per firing), 32 firings:
+    /// polynomial (order 2), IIR (order 4, cutoff 0.05) and SVD (rank 2, fitted on the mixture)
+    /// each suppress the clutter by ≥ 40 dB and cost the flow ≤ 3 dB.
+    #[test]
+    fn clutter_suppressed_flow_kept() {
+        let (n, lines, depths) = (32, 8, 32);
+        let mut rng = ChaCha8Rng::seed_from_u64(21);
+        let mut clutter = Array3::<Complex32>::zeros((n, lines, depths));
+        let mut flow = clutter.clone();
+        for l in 0..lines {
+            for d in 0..depths {
+                let (a, b) = (cgauss(&mut rng, 1e4), cgauss(&mut rng, 1e4 * 0.04));
+                let phi = 2.0 * PI * rng.random::<f64>();
+                for k in 0..n {
+                    let t = k as f64;
+                    clutter[[k, l, d]] = to32(a * Complex64::from_polar(1.0, 2.0 * PI * 0.002 * t) + b * (t / n as f64));
+                    flow[[k, l, d]] = to32(Complex64::from_polar(1.0, 2.0 * PI * 0.1 * t + phi));
+                }
+            }
+        }
+        // Exactly 40 dB above the flow.
+        let scale = (1e4 * energy(&flow) / energy(&clutter)).sqrt() as f32;
+        clutter.mapv_inplace(|z| z * scale);
+        let mix = &clutter + &flow;
+        println!("clutter-to-flow ratio {:.2} dB", db(energy(&clutter), energy(&flow)));
+        let svd = SvdClutter::fit(mix.view(), SvdRank::Fixed(2)).unwrap();
+        for f in [
+            ClutterFilter::Polynomial { order: 2 },
+            ClutterFilter::Iir { cutoff: 0.05, order: 4 },
+            ClutterFilter::Svd { rank: SvdRank::Fixed(2) },
+        ] {
+            let (mut c, mut w) = (clutter.clone(), flow.clone());
+            if let ClutterFilter::Svd { .. } = f {
+                svd.remove(c.view_mut()).unwrap();
+                svd.remove(w.view_mut()).unwrap();
+                let mut m = mix.clone();
+                f.apply(m.view_mut()).unwrap();
+                let direct = &m - &(&c + &w);
+                assert!(energy(&direct) < 1e-6 * energy(&flow));
+            } else {
+                f.apply(c.view_mut()).unwrap();
+                f.apply(w.view_mut()).unwrap();
+            }
+            let (sup, loss) = (db(energy(&clutter), energy(&c)), db(energy(&flow), energy(&w)));
+            println!("{f:?}: clutter suppressed {sup:.1} dB, flow loss {loss:.2} dB");
+            assert!(sup >= 40.0 && loss <= 3.0);
+        }
+    }
+
+    /// A strong tissue layer moving at 0.12 cycles per firing (inside the flow's band), coherent
+    /// over 512 pixels, 40 dB above a flow with velocities spread over 0.06–0.2 cycles per firing
+    /// (incoherent from pixel to pixel), 32 firings. SVD with the automatic rank removes the
+    /// tissue by ≥ 30 dB for ≤ 3 dB of flow; the IIR (order 4, cutoff 0.03) and polynomial
+    /// (order 1) filters, which keep the flow, leave the tissue (< 3 dB suppression). White noise
+    /// alone gets rank 0.
+    #[test]
+    fn svd_removes_moving_tissue_that_high_pass_keeps() {
+        let (n, lines, depths) = (32, 16, 32);
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let mut tissue = Array3::<Complex32>::zeros((n, lines, depths));
+        let mut flow = tissue.clone();
+        for l in 0..lines {
+            for d in 0..depths {
+                let a = cgauss(&mut rng, 1e4);
+                let (f, phi) = (0.06 + 0.14 * rng.random::<f64>(), 2.0 * PI * rng.random::<f64>());
+                for k in 0..n {
+                    let t = k as f64;
+                    tissue[[k, l, d]] = to32(a * Complex64::from_polar(1.0, 2.0 * PI * 0.12 * t));
+                    flow[[k, l, d]] = to32(Complex64::from_polar(1.0, 2.0 * PI * f * t + phi) + cgauss(&mut rng, 0.01));
+                }
+            }
+        }
+        let mix = &tissue + &flow;
+        let svd = SvdClutter::fit(mix.view(), SvdRank::Auto).unwrap();
+        let e = svd.energies();
+        println!(
+            "SVD auto rank {}, leading energies (dB re first) {:?}, leading Doppler {:.4}",
+            svd.rank(),
+            e[..5].iter().map(|x| (db(*x, e[0]) * 10.0).round() / 10.0).collect::<Vec<_>>(),
+            svd.doppler()[0]
+        );
+        assert_eq!(svd.rank(), 1);
+        assert!((svd.doppler()[0] - 0.12).abs() < 0.002);
+        let (mut t, mut w) = (tissue.clone(), flow.clone());
+        svd.remove(t.view_mut()).unwrap();
+        svd.remove(w.view_mut()).unwrap();
+        let (sup, loss) = (db(energy(&tissue), energy(&t)), db(energy(&flow), energy(&w)));
+        println!("SVD: tissue suppressed {sup:.1} dB, flow loss {loss:.2} dB");
+        assert!(sup >= 30.0 && loss <= 3.0);
+        for f in [ClutterFilter::Iir { cutoff: 0.03, order: 4 }, ClutterFilter::Polynomial { order: 1 }] {
+            let (mut t, mut w) = (tissue.clone(), flow.clone());
+            f.apply(t.view_mut()).unwrap();
+            f.apply(w.view_mut()).unwrap();
+            let (sup, loss) = (db(energy(&tissue), energy(&t)), db(energy(&flow), energy(&w)));
+            println!("{f:?}: tissue suppressed {sup:.1} dB, flow loss {loss:.2} dB");
+            assert!(loss <= 3.0 && sup < 3.0);
+        }
+        let noise = Array3::from_shape_fn((n, lines, depths), |_| to32(cgauss(&mut rng, 1.0)));
+        assert_eq!(SvdClutter::fit(noise.view(), SvdRank::Auto).unwrap().rank(), 0);
+    }
+
+    /// Every bad setting or input is refused with an error naming it.
+    #[test]
+    fn errors_name_the_parameter() {
+        let mut ens = Array3::<Complex32>::zeros((8, 2, 3));
+        let name = |f: ClutterFilter, e: &mut Array3<Complex32>| f.apply(e.view_mut()).unwrap_err().parameter();
+        assert_eq!(name(ClutterFilter::Polynomial { order: MAX_POLY_ORDER + 1 }, &mut ens), Some("order"));
+        assert_eq!(name(ClutterFilter::Polynomial { order: 7 }, &mut ens), Some("order"));
+        for c in [f64::NAN, f64::INFINITY, 0.0, -0.1, 0.5] {
+            assert_eq!(name(ClutterFilter::Iir { cutoff: c, order: 2 }, &mut ens), Some("cutoff"));
+        }
+        for o in [0, MAX_IIR_ORDER + 1, 7] {
+            assert_eq!(name(ClutterFilter::Iir { cutoff: 0.1, order: o }, &mut ens), Some("order"));
+        }
+        assert_eq!(name(ClutterFilter::Svd { rank: SvdRank::Fixed(8) }, &mut ens), Some("rank"));
+        assert!(ClutterFilter::Svd { rank: SvdRank::Fixed(MAX_ENSEMBLE) }.validate().is_err());
+        for shape in [(0, 2, 3), (8, 0, 3), (MAX_ENSEMBLE + 1, 1, 1)] {
+            let mut bad = Array3::<Complex32>::zeros(shape);
+            for f in [ClutterFilter::None, ClutterFilter::Polynomial { order: 0 }, ClutterFilter::Svd { rank: SvdRank::Auto }] {
+                assert_eq!(name(f, &mut bad), Some("ens"), "{shape:?}");
+            }
+        }
+        ens[[3, 1, 1]] = Complex32::new(f32::NAN, 0.0);
+        assert_eq!(name(ClutterFilter::Svd { rank: SvdRank::Auto }, &mut ens), Some("ens"));
+        let ok = Array3::<Complex32>::zeros((8, 2, 3));
+        let svd = SvdClutter::fit(ok.view(), SvdRank::Fixed(1)).unwrap();
+        let mut other = Array3::<Complex32>::zeros((9, 2, 3));
+        assert_eq!(svd.remove(other.view_mut()).unwrap_err().parameter(), Some("ens"));
+        let s = ClutterFilter::Svd { rank: SvdRank::Auto };
+        assert_eq!(s.power_gain(8, 0.1).unwrap_err().parameter(), Some("filter"));
+        let p = ClutterFilter::Polynomial { order: 1 };
+        assert_eq!(p.power_gain(8, f64::NAN).unwrap_err().parameter(), Some("f"));
+        assert_eq!(p.power_gain(0, 0.1).unwrap_err().parameter(), Some("ens"));
+        assert_eq!(iir_magnitude(0.1, 2, f64::INFINITY).unwrap_err().parameter(), Some("f"));
+        assert_eq!(iir_magnitude(0.6, 2, 0.1).unwrap_err().parameter(), Some("cutoff"));
+        // The polynomial filter's gain: 0 at DC, close to 1 for a fast tone.
+        assert!(p.power_gain(16, 0.0).unwrap() < 1e-12 && p.power_gain(16, 0.4).unwrap() > 0.9);
+    }
+}
