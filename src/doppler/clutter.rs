@@ -23,7 +23,7 @@
 //!   so it removes moving tissue that a high-pass filter keeping the flow would keep.
 //! - **None** leaves the ensemble as it is.
 
-use super::eigen::hermitian_eigen;
+use super::eigen::{gram, hermitian_eigen, orthonormalise};
 use super::estimate::{MAX_ENSEMBLE, check_ensemble};
 use crate::error::{Error, Result};
 use ndarray::{ArrayView3, ArrayViewMut1, ArrayViewMut3, Axis};
@@ -87,7 +87,11 @@ impl ClutterFilter {
             ClutterFilter::None => Ok(()),
             ClutterFilter::Polynomial { order } => {
                 if order > MAX_POLY_ORDER {
-                    return Err(Error::invalid("order", format!("an order in 0..={MAX_POLY_ORDER}"), order));
+                    return Err(Error::invalid(
+                        "order",
+                        format!("an order in 0..={MAX_POLY_ORDER}"),
+                        order,
+                    ));
                 }
                 Ok(())
             }
@@ -100,7 +104,11 @@ impl ClutterFilter {
                     ));
                 }
                 if !(1..=MAX_IIR_ORDER).contains(&order) {
-                    return Err(Error::invalid("order", format!("an order in 1..={MAX_IIR_ORDER}"), order));
+                    return Err(Error::invalid(
+                        "order",
+                        format!("an order in 1..={MAX_IIR_ORDER}"),
+                        order,
+                    ));
                 }
                 Ok(())
             }
@@ -126,7 +134,9 @@ impl ClutterFilter {
                     order,
                 ))
             }
-            ClutterFilter::Svd { rank: SvdRank::Fixed(r) } if r >= n => Err(Error::invalid(
+            ClutterFilter::Svd {
+                rank: SvdRank::Fixed(r),
+            } if r >= n => Err(Error::invalid(
                 "rank",
                 format!("a rank below the ensemble length {n}"),
                 r,
@@ -176,7 +186,11 @@ impl ClutterFilter {
     /// (`f`); an SVD filter (`filter`: its response depends on the data).
     pub fn power_gain(&self, n: usize, f: f64) -> Result<f64> {
         if matches!(self, ClutterFilter::Svd { .. }) {
-            return Err(Error::invalid("filter", "a data-independent filter (None, Polynomial or Iir)", "Svd"));
+            return Err(Error::invalid(
+                "filter",
+                "a data-independent filter (None, Polynomial or Iir)",
+                "Svd",
+            ));
         }
         crate::error::finite("f", f)?;
         check_ensemble(&[n, 1, 1], 1)?;
@@ -280,32 +294,17 @@ fn zero_input_basis(sections: &[Section], n: usize) -> Vec<Vec<Complex64>> {
 /// Orthonormal basis (rows of `n`) of the polynomials of degree `≤ order` sampled at `n` points
 /// spread over `[−1, 1]`.
 fn polynomial_basis(n: usize, order: usize) -> Vec<Vec<Complex64>> {
-    let t = |k: usize| if n > 1 { 2.0 * k as f64 / (n - 1) as f64 - 1.0 } else { 0.0 };
+    let t = |k: usize| {
+        if n > 1 {
+            2.0 * k as f64 / (n - 1) as f64 - 1.0
+        } else {
+            0.0
+        }
+    };
     let raw = (0..=order)
         .map(|j| (0..n).map(|k| Complex64::new(t(k).powi(j as i32), 0.0)).collect())
         .collect();
     orthonormalise(raw)
-}
-
-/// Modified Gram–Schmidt, twice per vector; vectors left with less than `1e-9` of their norm are
-/// dropped (they lie in the span of the others).
-fn orthonormalise(raw: Vec<Vec<Complex64>>) -> Vec<Vec<Complex64>> {
-    let mut out: Vec<Vec<Complex64>> = Vec::new();
-    for mut v in raw {
-        let norm0 = v.iter().map(|x| x.norm_sqr()).sum::<f64>().sqrt();
-        for _ in 0..2 {
-            for q in &out {
-                let c: Complex64 = q.iter().zip(&v).map(|(a, b)| a.conj() * b).sum();
-                v.iter_mut().zip(q).for_each(|(x, a)| *x -= c * a);
-            }
-        }
-        let norm = v.iter().map(|x| x.norm_sqr()).sum::<f64>().sqrt();
-        if norm > 1e-9 * norm0 {
-            v.iter_mut().for_each(|x| *x /= norm);
-            out.push(v);
-        }
-    }
-    out
 }
 
 /// For every pixel: copies its slow-time samples to `f64`, runs `pre` on them, subtracts their
@@ -370,38 +369,15 @@ impl SvdClutter {
         check_ensemble(ens.shape(), 2)?;
         let n = ens.shape()[0];
         ClutterFilter::Svd { rank }.validate_for(n)?;
-        let rows: Vec<Vec<Complex64>> = (0..n)
-            .into_par_iter()
-            .map(|i| {
-                let pi = ens.index_axis(Axis(0), i);
-                (i..n)
-                    .map(|j| {
-                        let pj = ens.index_axis(Axis(0), j);
-                        pi.iter()
-                            .zip(pj.iter())
-                            .map(|(a, b)| {
-                                let (a, b) = (c64(*a), c64(*b));
-                                a.conj() * b
-                            })
-                            .sum()
-                    })
-                    .collect()
-            })
-            .collect();
-        let mut gram = vec![Complex64::new(0.0, 0.0); n * n];
-        for (i, row) in rows.iter().enumerate() {
-            for (j, &v) in (i..n).zip(row) {
-                gram[i * n + j] = v;
-                gram[j * n + i] = v.conj();
-            }
-        }
+        let gram = gram(ens);
         if !gram.iter().all(|z| z.re.is_finite() && z.im.is_finite()) {
             return Err(Error::invalid("ens", "finite samples", "a non-finite sample"));
         }
         let eig = hermitian_eigen(gram, n);
         let energies: Vec<f64> = eig.values.iter().map(|&v| v.max(0.0)).collect();
-        let waveforms: Vec<Vec<Complex64>> =
-            (0..n).map(|j| (0..n).map(|k| eig.vectors[k * n + j].conj()).collect()).collect();
+        let waveforms: Vec<Vec<Complex64>> = (0..n)
+            .map(|j| (0..n).map(|k| eig.vectors[k * n + j].conj()).collect())
+            .collect();
         let doppler = waveforms
             .iter()
             .map(|w| w.windows(2).map(|p| p[1] * p[0].conj()).sum::<Complex64>().arg() / (2.0 * PI))
@@ -463,11 +439,6 @@ impl SvdClutter {
     }
 }
 
-#[inline(always)]
-fn c64(z: Complex32) -> Complex64 {
-    Complex64::new(f64::from(z.re), f64::from(z.im))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -514,7 +485,9 @@ mod tests {
         let filter = ClutterFilter::Iir { cutoff: fc, order };
         let mut worst = 0.0f64;
         for f in [0.05, 0.08, 0.1, 0.12, 0.2, 0.4, -0.15] {
-            let mut x = Array3::from_shape_fn((n, 1, 1), |(k, _, _)| to32(Complex64::from_polar(1.0, 2.0 * PI * f * k as f64)));
+            let mut x = Array3::from_shape_fn((n, 1, 1), |(k, _, _)| {
+                to32(Complex64::from_polar(1.0, 2.0 * PI * f * k as f64))
+            });
             filter.apply(x.view_mut()).unwrap();
             let tail = (n / 2..n).map(|k| f64::from(x[[k, 0, 0]].norm_sqr())).sum::<f64>() / (n / 2) as f64;
             let rel = (tail.sqrt() - analytic(fc, order, f)).abs() / analytic(fc, order, f);
@@ -553,7 +526,8 @@ mod tests {
                 let phi = 2.0 * PI * rng.random::<f64>();
                 for k in 0..n {
                     let t = k as f64;
-                    clutter[[k, l, d]] = to32(a * Complex64::from_polar(1.0, 2.0 * PI * 0.002 * t) + b * (t / n as f64));
+                    clutter[[k, l, d]] =
+                        to32(a * Complex64::from_polar(1.0, 2.0 * PI * 0.002 * t) + b * (t / n as f64));
                     flow[[k, l, d]] = to32(Complex64::from_polar(1.0, 2.0 * PI * 0.1 * t + phi));
                 }
             }
@@ -567,7 +541,9 @@ mod tests {
         for f in [
             ClutterFilter::Polynomial { order: 2 },
             ClutterFilter::Iir { cutoff: 0.05, order: 4 },
-            ClutterFilter::Svd { rank: SvdRank::Fixed(2) },
+            ClutterFilter::Svd {
+                rank: SvdRank::Fixed(2),
+            },
         ] {
             let (mut c, mut w) = (clutter.clone(), flow.clone());
             if let ClutterFilter::Svd { .. } = f {
@@ -616,7 +592,10 @@ mod tests {
         println!(
             "SVD auto rank {}, leading energies (dB re first) {:?}, leading Doppler {:.4}",
             svd.rank(),
-            e[..5].iter().map(|x| (db(*x, e[0]) * 10.0).round() / 10.0).collect::<Vec<_>>(),
+            e[..5]
+                .iter()
+                .map(|x| (db(*x, e[0]) * 10.0).round() / 10.0)
+                .collect::<Vec<_>>(),
             svd.doppler()[0]
         );
         assert_eq!(svd.rank(), 1);
@@ -627,7 +606,10 @@ mod tests {
         let (sup, loss) = (db(energy(&tissue), energy(&t)), db(energy(&flow), energy(&w)));
         println!("SVD: tissue suppressed {sup:.1} dB, flow loss {loss:.2} dB");
         assert!(sup >= 30.0 && loss <= 3.0);
-        for f in [ClutterFilter::Iir { cutoff: 0.03, order: 4 }, ClutterFilter::Polynomial { order: 1 }] {
+        for f in [
+            ClutterFilter::Iir { cutoff: 0.03, order: 4 },
+            ClutterFilter::Polynomial { order: 1 },
+        ] {
             let (mut t, mut w) = (tissue.clone(), flow.clone());
             f.apply(t.view_mut()).unwrap();
             f.apply(w.view_mut()).unwrap();
@@ -644,19 +626,51 @@ mod tests {
     fn errors_name_the_parameter() {
         let mut ens = Array3::<Complex32>::zeros((8, 2, 3));
         let name = |f: ClutterFilter, e: &mut Array3<Complex32>| f.apply(e.view_mut()).unwrap_err().parameter();
-        assert_eq!(name(ClutterFilter::Polynomial { order: MAX_POLY_ORDER + 1 }, &mut ens), Some("order"));
+        assert_eq!(
+            name(
+                ClutterFilter::Polynomial {
+                    order: MAX_POLY_ORDER + 1
+                },
+                &mut ens
+            ),
+            Some("order")
+        );
         assert_eq!(name(ClutterFilter::Polynomial { order: 7 }, &mut ens), Some("order"));
         for c in [f64::NAN, f64::INFINITY, 0.0, -0.1, 0.5] {
-            assert_eq!(name(ClutterFilter::Iir { cutoff: c, order: 2 }, &mut ens), Some("cutoff"));
+            assert_eq!(
+                name(ClutterFilter::Iir { cutoff: c, order: 2 }, &mut ens),
+                Some("cutoff")
+            );
         }
         for o in [0, MAX_IIR_ORDER + 1, 7] {
-            assert_eq!(name(ClutterFilter::Iir { cutoff: 0.1, order: o }, &mut ens), Some("order"));
+            assert_eq!(
+                name(ClutterFilter::Iir { cutoff: 0.1, order: o }, &mut ens),
+                Some("order")
+            );
         }
-        assert_eq!(name(ClutterFilter::Svd { rank: SvdRank::Fixed(8) }, &mut ens), Some("rank"));
-        assert!(ClutterFilter::Svd { rank: SvdRank::Fixed(MAX_ENSEMBLE) }.validate().is_err());
+        assert_eq!(
+            name(
+                ClutterFilter::Svd {
+                    rank: SvdRank::Fixed(8)
+                },
+                &mut ens
+            ),
+            Some("rank")
+        );
+        assert!(
+            ClutterFilter::Svd {
+                rank: SvdRank::Fixed(MAX_ENSEMBLE)
+            }
+            .validate()
+            .is_err()
+        );
         for shape in [(0, 2, 3), (8, 0, 3), (MAX_ENSEMBLE + 1, 1, 1)] {
             let mut bad = Array3::<Complex32>::zeros(shape);
-            for f in [ClutterFilter::None, ClutterFilter::Polynomial { order: 0 }, ClutterFilter::Svd { rank: SvdRank::Auto }] {
+            for f in [
+                ClutterFilter::None,
+                ClutterFilter::Polynomial { order: 0 },
+                ClutterFilter::Svd { rank: SvdRank::Auto },
+            ] {
                 assert_eq!(name(f, &mut bad), Some("ens"), "{shape:?}");
             }
         }

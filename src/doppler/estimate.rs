@@ -275,7 +275,11 @@ impl ColorEstimator {
                         let i = d;
                         vel[i] = (kasai_scale * s1.arg() / f) as f32;
                         pow[i] = p0 as f32;
-                        var[i] = if p0 > 0.0 { (1.0 - p1 / p0).clamp(0.0, 1.0) as f32 } else { 0.0 };
+                        var[i] = if p0 > 0.0 {
+                            (1.0 - p1 / p0).clamp(0.0, 1.0) as f32
+                        } else {
+                            0.0
+                        };
                         fm[i] = f as f32;
                     }
                 }
@@ -319,7 +323,8 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let phases: Vec<f64> = (0..lines * depths).map(|_| 2.0 * PI * rng.random::<f64>()).collect();
         Array3::from_shape_fn((n, lines, depths), |(k, l, d)| {
-            let z = Complex64::from_polar(1.0, 2.0 * PI * f * k as f64 + phases[l * depths + d]) + cgauss(&mut rng, noise);
+            let z =
+                Complex64::from_polar(1.0, 2.0 * PI * f * k as f64 + phases[l * depths + d]) + cgauss(&mut rng, noise);
             Complex32::new(z.re as f32, z.im as f32)
         })
     }
@@ -333,7 +338,10 @@ mod tests {
         let vn = e.nyquist_velocity_m_s().unwrap();
         assert!((vn - 1540.0 * 5000.0 / (4.0 * 5e6)).abs() < 1e-12);
         let mut worst = 0.0f64;
-        for (i, frac) in [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, -0.5, 1.3, -1.4].into_iter().enumerate() {
+        for (i, frac) in [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, -0.5, 1.3, -1.4]
+            .into_iter()
+            .enumerate()
+        {
             // v = frac·v_N  ⟺  f_D = 2·v·f0/c = frac·PRF/2.
             let ens = tone(16, 4, 8, frac / 2.0, 0.01, i as u64);
             let maps = e.estimate(ens.view()).unwrap();
@@ -381,7 +389,11 @@ mod tests {
         }
         let kasai = est(Method::Kasai, (1, 5)).estimate(ens.view()).unwrap();
         let vk = f64::from(kasai.velocity_m_s[[1, 20]]);
-        println!("Loupas: worst f_mean error {:.3} %, velocity error {:.3} %; Kasai {vk:.4} m/s", wf * 100.0, wv * 100.0);
+        println!(
+            "Loupas: worst f_mean error {:.3} %, velocity error {:.3} %; Kasai {vk:.4} m/s",
+            wf * 100.0,
+            wv * 100.0
+        );
         assert!(wf < 0.005 && wv < 0.01);
         assert!((vk - v * f_mean / e.f_demod_hz).abs() < 0.01 * v);
     }
@@ -434,7 +446,13 @@ mod tests {
                 psd.iter_mut().zip(&buf).for_each(|(p, b)| *p += b.norm_sqr());
             }
         }
-        let freq = |i: usize| if i < n / 2 { i as f64 / n as f64 } else { i as f64 / n as f64 - 1.0 };
+        let freq = |i: usize| {
+            if i < n / 2 {
+                i as f64 / n as f64
+            } else {
+                i as f64 / n as f64 - 1.0
+            }
+        };
         let f_fft = (0..n).map(|i| freq(i) * psd[i]).sum::<f64>() / psd.iter().sum::<f64>();
         println!("mean Doppler frequency: Kasai {f_kasai:.4}, spectrum {f_fft:.4}, centre {fc}");
         assert!((f_kasai - f_fft).abs() < 0.005);
@@ -458,7 +476,8 @@ mod tests {
             let (hl, hd) = (average.0 as i64 / 2, average.1 as i64 / 2);
             for l in 0..lines as i64 {
                 for d in 0..depths as i64 {
-                    let (mut r0, mut r1, mut rd, mut px) = (0.0, Complex64::new(0.0, 0.0), Complex64::new(0.0, 0.0), 0.0);
+                    let (mut r0, mut r1, mut rd, mut px) =
+                        (0.0, Complex64::new(0.0, 0.0), Complex64::new(0.0, 0.0), 0.0);
                     let mut pairs = 0;
                     for m in (l - hl).max(0)..=(l + hl).min(lines as i64 - 1) {
                         for j in (d - hd).max(0)..=(d + hd).min(depths as i64 - 1) {
@@ -490,7 +509,10 @@ mod tests {
                     let p = r0 / (n as f64 * px);
                     let s = 1.0 - r1.norm() / ((n - 1) as f64 * px) / p;
                     let (l, d) = (l as usize, d as usize);
-                    assert!((f64::from(maps.mean_freq_hz[[l, d]]) - f).abs() < 1e-5 * f, "{average:?} {l} {d}");
+                    assert!(
+                        (f64::from(maps.mean_freq_hz[[l, d]]) - f).abs() < 1e-5 * f,
+                        "{average:?} {l} {d}"
+                    );
                     assert!((f64::from(maps.velocity_m_s[[l, d]]) - v).abs() < 1e-5 * v.abs().max(1e-3));
                     assert!((f64::from(maps.power[[l, d]]) - p).abs() < 1e-5 * p);
                     assert!((f64::from(maps.variance[[l, d]]) - s.clamp(0.0, 1.0)).abs() < 1e-5);
@@ -515,7 +537,10 @@ mod tests {
         for bad in [89.5f64.to_radians(), -90.5f64.to_radians(), f64::NAN, f64::INFINITY] {
             let e = angle_corrected(1.0, bad).unwrap_err();
             assert_eq!(e.parameter(), Some("beam_to_flow_angle_rad"));
-            assert_eq!(angle_correct_map(m.view_mut(), bad).unwrap_err().parameter(), Some("beam_to_flow_angle_rad"));
+            assert_eq!(
+                angle_correct_map(m.view_mut(), bad).unwrap_err().parameter(),
+                Some("beam_to_flow_angle_rad")
+            );
         }
         assert!(angle_corrected(1.0, 88.9f64.to_radians()).is_ok());
         assert_eq!(angle_corrected(f64::NAN, 0.0).unwrap_err().parameter(), Some("v_axial"));
@@ -537,20 +562,36 @@ mod tests {
         assert_eq!(name(ColorEstimator { prf_hz: 2e6, ..ok }), Some("prf_hz"));
         assert_eq!(name(ColorEstimator { f_demod_hz: 5.0, ..ok }), Some("f_demod_hz"));
         assert_eq!(name(ColorEstimator { c_m_s: 1.54, ..ok }), Some("c_m_s"));
-        assert_eq!(name(ColorEstimator { axial_step_m: 0.05, ..ok }), Some("axial_step_m"));
+        assert_eq!(
+            name(ColorEstimator {
+                axial_step_m: 0.05,
+                ..ok
+            }),
+            Some("axial_step_m")
+        );
         for a in [(0, 1), (1, 2), (131, 1), (3, 4)] {
             assert_eq!(name(ColorEstimator { average: a, ..ok }), Some("average"));
         }
         for shape in [(0, 2, 3), (4, 0, 3), (4, 2, 0), (1, 2, 3), (MAX_ENSEMBLE + 1, 1, 1)] {
             let bad = Array3::<Complex32>::zeros(shape);
-            assert_eq!(ok.estimate(bad.view()).unwrap_err().parameter(), Some("ens"), "{shape:?}");
+            assert_eq!(
+                ok.estimate(bad.view()).unwrap_err().parameter(),
+                Some("ens"),
+                "{shape:?}"
+            );
         }
         let mut out = ColorMaps::zeros(2, 3);
         assert!(ok.estimate_into(ens.view(), &mut out).is_ok());
         out.variance = Array2::zeros((3, 2));
-        assert_eq!(ok.estimate_into(ens.view(), &mut out).unwrap_err().parameter(), Some("out.variance"));
+        assert_eq!(
+            ok.estimate_into(ens.view(), &mut out).unwrap_err().parameter(),
+            Some("out.variance")
+        );
         let mut out = ColorMaps::zeros(2, 4);
-        assert_eq!(ok.estimate_into(ens.view(), &mut out).unwrap_err().parameter(), Some("out.velocity_m_s"));
+        assert_eq!(
+            ok.estimate_into(ens.view(), &mut out).unwrap_err().parameter(),
+            Some("out.velocity_m_s")
+        );
         for (p, f, c, name) in [
             (f64::NAN, 5e6, 1540.0, "prf_hz"),
             (5e3, 0.0, 1540.0, "f0_hz"),

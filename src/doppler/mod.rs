@@ -14,6 +14,6 @@
 
 pub mod clutter;
 pub mod color;
+mod eigen;
 pub mod estimate;
 pub mod spectral;
-mod eigen;
