@@ -14,6 +14,7 @@
 
 pub mod clutter;
 pub mod color;
+mod eigen;
 pub mod estimate;
 pub mod mmode;
 pub mod pipeline;
