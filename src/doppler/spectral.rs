@@ -19,19 +19,20 @@
 //! frequency outside the range shows where it aliases, `f ± prf`. Each frequency becomes the
 //! velocity `v = c·f / (2·f0·cos θ)` with the beam-to-flow angle θ; positive is toward the probe.
 //!
-//! **Maximum velocity.** Per column: the spectrum is smoothed over three bins; the noise floor is
+//! **Maximum velocity.** Per column, with `r = ⌈fft_len / window_len⌉` (bins per resolution
+//! cell): the spectrum is smoothed over `2r + 1` bins; the noise floor is
 //! the mean of its lowest quarter of bins (which assumes that noise fills at least a quarter of
 //! the range, and lies a few dB under the noise's mean); the flow direction is the sign (positive
 //! or negative velocities) holding more power above that floor. The detection level is the higher
 //! of `trace_threshold_db` above the floor and `trace_below_peak_db` below the column's strongest
 //! smoothed bin. The search starts at the outermost bin on the flow's side, moves inward toward
-//! zero and stops at the first of two consecutive bins that both exceed the level. Searching
+//! zero and stops at the first run of `r + 1` consecutive bins that all exceed the level. Searching
 //! inward from the edge follows the envelope of the spectrum, which is what an examiner reads as
 //! the peak velocity (a percentile of the cumulative power sits inside the envelope by an amount
 //! that depends on the spectrum's shape). The level below the peak keeps the window's main lobe,
 //! which spreads a strong spectrum's edge outward, from biasing the trace up when the signal is
-//! far above the noise; the level above the floor, the smoothing and the two-bin rule keep noise
-//! from being taken for flow. A column without such a pair reports 0 m/s. The mean velocity is
+//! far above the noise; the level above the floor, the smoothing and the run rule keep noise
+//! from being taken for flow. A column without such a run reports 0 m/s. The mean velocity is
 //! the power-weighted mean of the bins' velocities, with the noise floor subtracted from each bin
 //! (negative remainders count as zero).
 //!
@@ -378,17 +379,16 @@ fn traces(p: &[f32], v: &[f64], zero_bin: usize, run: usize, levels_db: (f64, f6
     sorted.sort_by(f64::total_cmp);
     let quarter = (n / 4).max(1);
     let noise = sorted[..quarter].iter().sum::<f64>() / quarter as f64;
-    let excess = |i: usize| (f64::from(p[i]) - noise).max(0.0);
     let (mut pos, mut neg, mut total, mut moment) = (0.0, 0.0, 0.0, 0.0);
-    for i in 0..n {
-        let e = excess(i);
-        if v[i] >= 0.0 {
+    for (&pi, &vi) in p.iter().zip(v) {
+        let e = (f64::from(pi) - noise).max(0.0);
+        if vi >= 0.0 {
             pos += e;
         } else {
             neg += e;
         }
         total += e;
-        moment += e * v[i];
+        moment += e * vi;
     }
     let mean = if total > 0.0 { moment / total } else { 0.0 };
     let peak = sorted[n - 1];
