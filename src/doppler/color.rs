@@ -148,8 +148,8 @@ impl ColorFlowDisplay {
     /// [`validate`](ColorFlowDisplay::validate); `bmode` with a side outside
     /// `1..=MAX_RASTER_SIDE_PX`; `velocity`, `power` or `out` when their shape differs from
     /// `bmode`'s; `v_nyquist` when not a finite value in `(0, MAX_NYQUIST_VELOCITY_M_S]` m/s.
-    /// `out` is untouched on error. Cost: one pass over the rasters (finding the largest power,
-    /// then mapping through a 2047-colour table); no allocation beyond the table.
+    /// `out` is untouched on error. Cost: two passes over the rasters (the largest power, then
+    /// the map through a 2047-colour table built per call); no allocation beyond the table.
     pub fn overlay_into(
         &self,
         bmode: ArrayView2<'_, u8>,
@@ -168,7 +168,7 @@ impl ColorFlowDisplay {
         let lut: Vec<[u8; 3]> = (0..=2 * LUT_HALF)
             .map(|i| velocity_color((i as f64 - LUT_HALF as f64) / LUT_HALF as f64, 1.0))
             .collect();
-        let floor = self.power_floor(power);
+        let floor = self.power_floor(max_power(power));
         let v_min = (self.velocity_threshold_fraction * vn) as f32;
         let to_index = (LUT_HALF as f64 / vn) as f32;
         Zip::from(out.lanes_mut(Axis(2)))
@@ -214,8 +214,8 @@ impl ColorFlowDisplay {
         let dim = check_raster("bmode", bmode.dim())?;
         same_shape("power", power.dim(), dim)?;
         check_out(&out, dim)?;
-        let floor = self.power_floor(power);
         let max = max_power(power);
+        let floor = self.power_floor(max);
         let offset = self.gain_db - 10.0 * f64::from(max).log10();
         Zip::from(out.lanes_mut(Axis(2)))
             .and(bmode)
@@ -235,9 +235,8 @@ impl ColorFlowDisplay {
 
     /// The smallest linear power that shows colour: `max · 10^((threshold − gain) / 10)`, at least
     /// the smallest positive `f32` (so zero, negative and NaN powers never do); `+∞` when the frame
-    /// holds no positive power.
-    fn power_floor(&self, power: ArrayView2<'_, f32>) -> f32 {
-        let max = max_power(power);
+    /// holds no positive power (`max` ≤ 0).
+    fn power_floor(&self, max: f32) -> f32 {
         if max <= 0.0 {
             return f32::INFINITY;
         }

@@ -95,7 +95,7 @@ pub enum SpectralWindow {
 
 impl SpectralWindow {
     /// The `len` window coefficients. Cost: O(len).
-    pub fn coefficients(self, len: usize) -> Vec<f32> {
+    fn coefficients(self, len: usize) -> Vec<f32> {
         (0..len)
             .map(|n| match self {
                 SpectralWindow::Rectangular => 1.0,
@@ -195,13 +195,7 @@ impl SpectralDoppler {
             return Err(Error::invalid("hop", format!("a count in 1..={MAX_FFT_LEN}"), self.hop));
         }
         in_range("baseline", self.baseline, -0.5, 0.5)?;
-        plausible(
-            "dynamic_range_db",
-            self.dynamic_range_db,
-            MIN_DYNAMIC_RANGE_DB,
-            MAX_DB,
-            "dB",
-        )?;
+        dynamic_range(self.dynamic_range_db)?;
         plausible("trace_threshold_db", self.trace_threshold_db, 0.5, MAX_DB, "dB")?;
         plausible("trace_below_peak_db", self.trace_below_peak_db, 0.5, MAX_DB, "dB")?;
         Ok(())
@@ -265,20 +259,16 @@ impl SpectralDoppler {
     pub fn sonogram(&self, iq: ArrayView2<'_, Complex32>) -> Result<Sonogram> {
         self.validate()?;
         let (n_slow, n_gate) = iq.dim();
+        let iq_shape = |expected: String| Error::shape("iq", expected, format!("{n_slow}×{n_gate}"));
         if n_gate == 0 {
-            return Err(Error::shape(
-                "iq",
-                "at least one gate sample (column)",
-                format!("{n_slow}×0"),
-            ));
+            return Err(iq_shape("at least one gate sample (column)".into()));
         }
         let n_cols = self.n_columns(n_slow);
         if n_cols == 0 {
-            return Err(Error::shape(
-                "iq",
-                format!("at least window_len = {} firings (rows)", self.window_len),
-                format!("{n_slow}×{n_gate}"),
-            ));
+            return Err(iq_shape(format!(
+                "at least window_len = {} firings (rows)",
+                self.window_len
+            )));
         }
         let n = self.fft_len;
         if n_cols.saturating_mul(n) > MAX_SONOGRAM_CELLS {
@@ -357,6 +347,11 @@ impl SpectralDoppler {
             dynamic_range_db: self.dynamic_range_db,
         })
     }
+}
+
+/// Checks a dynamic range as [`SpectralDoppler::dynamic_range_db`] documents it.
+fn dynamic_range(db: f64) -> Result<f64> {
+    plausible("dynamic_range_db", db, MIN_DYNAMIC_RANGE_DB, MAX_DB, "dB")
 }
 
 /// Maximum and mean velocity of one column's linear spectrum `p` (display order) as the module
@@ -450,13 +445,7 @@ impl Sonogram {
                 format!("{n_cols}×{n_bins}"),
             ));
         }
-        let dr = plausible(
-            "dynamic_range_db",
-            self.dynamic_range_db,
-            MIN_DYNAMIC_RANGE_DB,
-            MAX_DB,
-            "dB",
-        )? as f32;
+        let dr = dynamic_range(self.dynamic_range_db)? as f32;
         let top = self
             .power_db
             .iter()
@@ -517,6 +506,20 @@ mod tests {
             .collect()
     }
 
+    /// Settings at 5 MHz, 1540 m/s and 0°, with the given PRF and column layout.
+    fn setup(prf_hz: f64, fft_len: usize, window_len: usize, hop: usize) -> SpectralDoppler {
+        let (f0_hz, c_m_s) = (F0, C);
+        SpectralDoppler {
+            prf_hz,
+            f0_hz,
+            c_m_s,
+            fft_len,
+            window_len,
+            hop,
+            ..Default::default()
+        }
+    }
+
     fn peak_bin(s: &Sonogram, col: usize) -> usize {
         let row = s.power_db.row(col);
         (0..row.len()).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap()
@@ -530,14 +533,8 @@ mod tests {
         let mut worst_bins: f64 = 0.0;
         for angle_deg in [0.0f64, 60.0] {
             let cfg = SpectralDoppler {
-                prf_hz: prf,
-                f0_hz: F0,
-                c_m_s: C,
                 angle_rad: angle_deg.to_radians(),
-                fft_len: 256,
-                window_len: 128,
-                hop: 64,
-                ..Default::default()
+                ..setup(prf, 256, 128, 64)
             };
             let bin_m_s = C * (prf / 256.0) / (2.0 * F0 * angle_deg.to_radians().cos());
             for f_d in [-2900.0, -1234.5, -300.0, 0.0, 171.0, 1000.0, 2777.7] {
@@ -560,13 +557,7 @@ mod tests {
     fn baseline_shifts_the_axis_and_the_alias() {
         let prf = 8000.0;
         let n = 128;
-        let base = SpectralDoppler {
-            prf_hz: prf,
-            fft_len: n,
-            window_len: 128,
-            hop: 128,
-            ..Default::default()
-        };
+        let base = setup(prf, n, 128, 128);
         let v = |f: f64| C * f / (2.0 * F0);
         let bin_m_s = v(prf / n as f64);
         for (b, f_tone, f_shown) in [
@@ -627,15 +618,7 @@ mod tests {
                 iq[[k, g]] = Complex32::new(z.re as f32, z.im as f32);
             }
         }
-        let cfg = SpectralDoppler {
-            prf_hz: prf,
-            f0_hz: F0,
-            c_m_s: C,
-            fft_len: 256,
-            window_len: 96,
-            hop: 48,
-            ..Default::default()
-        };
+        let cfg = setup(prf, 256, 96, 48);
         let s = cfg.sonogram(iq.view()).unwrap();
         let peak = 0.48;
         let (mut se_max, mut se_mean, mut worst) = (0.0, 0.0, 0.0f64);
@@ -677,13 +660,7 @@ mod tests {
     #[test]
     fn render_puts_positive_velocities_up() {
         let prf = 4000.0;
-        let cfg = SpectralDoppler {
-            prf_hz: prf,
-            fft_len: 64,
-            window_len: 64,
-            hop: 32,
-            ..Default::default()
-        };
+        let cfg = setup(prf, 64, 64, 32);
         let mut sig = tone(320, 1000.0, prf); // +prf/4: a quarter of the height above the centre
         sig.extend(tone(320, -1000.0, prf));
         let s = cfg.sonogram_1d(&sig).unwrap();
@@ -705,73 +682,36 @@ mod tests {
     fn bad_parameters_are_named() {
         let ok = SpectralDoppler::default();
         ok.validate().unwrap();
-        let cases: Vec<(SpectralDoppler, &str)> = vec![
-            (SpectralDoppler { prf_hz: 0.0, ..ok }, "prf_hz"),
-            (SpectralDoppler { prf_hz: f64::NAN, ..ok }, "prf_hz"),
-            (SpectralDoppler { f0_hz: 5.0, ..ok }, "f0_hz"),
-            (
-                SpectralDoppler {
-                    c_m_s: f64::INFINITY,
-                    ..ok
-                },
-                "c_m_s",
-            ),
-            (
-                SpectralDoppler {
-                    angle_rad: 89.5f64.to_radians(),
-                    ..ok
-                },
-                "angle_rad",
-            ),
-            (
-                SpectralDoppler {
-                    angle_rad: -PI / 2.0,
-                    ..ok
-                },
-                "angle_rad",
-            ),
-            (SpectralDoppler { fft_len: 8192, ..ok }, "fft_len"),
-            (SpectralDoppler { fft_len: 4, ..ok }, "fft_len"),
-            (SpectralDoppler { window_len: 129, ..ok }, "window_len"),
-            (SpectralDoppler { window_len: 1, ..ok }, "window_len"),
-            (SpectralDoppler { hop: 0, ..ok }, "hop"),
-            (SpectralDoppler { baseline: 0.6, ..ok }, "baseline"),
-            (
-                SpectralDoppler {
-                    dynamic_range_db: 0.0,
-                    ..ok
-                },
-                "dynamic_range_db",
-            ),
-            (
-                SpectralDoppler {
-                    trace_threshold_db: f64::NAN,
-                    ..ok
-                },
-                "trace_threshold_db",
-            ),
-            (
-                SpectralDoppler {
-                    trace_below_peak_db: 0.0,
-                    ..ok
-                },
-                "trace_below_peak_db",
-            ),
+        let with = |f: fn(&mut SpectralDoppler)| {
+            let mut c = ok;
+            f(&mut c);
+            c
+        };
+        let cases: [(fn(&mut SpectralDoppler), &str); 15] = [
+            (|c| c.prf_hz = 0.0, "prf_hz"),
+            (|c| c.prf_hz = f64::NAN, "prf_hz"),
+            (|c| c.f0_hz = 5.0, "f0_hz"),
+            (|c| c.c_m_s = f64::INFINITY, "c_m_s"),
+            (|c| c.angle_rad = 89.5f64.to_radians(), "angle_rad"),
+            (|c| c.angle_rad = -PI / 2.0, "angle_rad"),
+            (|c| c.fft_len = 8192, "fft_len"),
+            (|c| c.fft_len = 4, "fft_len"),
+            (|c| c.window_len = 129, "window_len"),
+            (|c| c.window_len = 1, "window_len"),
+            (|c| c.hop = 0, "hop"),
+            (|c| c.baseline = 0.6, "baseline"),
+            (|c| c.dynamic_range_db = 0.0, "dynamic_range_db"),
+            (|c| c.trace_threshold_db = f64::NAN, "trace_threshold_db"),
+            (|c| c.trace_below_peak_db = 0.0, "trace_below_peak_db"),
         ];
         let sig = tone(256, 100.0, 5000.0);
-        for (cfg, name) in cases {
+        for (f, name) in cases {
+            let cfg = with(f);
             assert_eq!(cfg.validate().unwrap_err().parameter(), Some(name), "{cfg:?}");
             assert_eq!(cfg.sonogram_1d(&sig).unwrap_err().parameter(), Some(name));
         }
         // 88.9° is allowed; the correction is large but finite.
-        assert!(
-            SpectralDoppler {
-                angle_rad: 88.9f64.to_radians(),
-                ..ok
-            }
-            .validate()
-            .is_ok()
-        );
+        assert!(with(|c| c.angle_rad = 88.9f64.to_radians()).validate().is_ok());
         let param = |r: Result<Sonogram>| r.unwrap_err().parameter();
         assert_eq!(param(ok.sonogram(Array2::zeros((256, 0)).view())), Some("iq"));
         assert_eq!(param(ok.sonogram_1d(&sig[..127])), Some("iq"));
@@ -779,12 +719,7 @@ mod tests {
         nan[7].im = f32::NAN;
         assert_eq!(param(ok.sonogram_1d(&nan)), Some("iq"));
         // 4,097 columns of 4,096 bins would exceed the cell cap: refused before allocating.
-        let long = SpectralDoppler {
-            fft_len: 4096,
-            window_len: 4096,
-            hop: 1,
-            ..ok
-        };
+        let long = setup(5e3, 4096, 4096, 1);
         assert_eq!(param(long.sonogram_1d(&vec![Complex32::ZERO; 8192])), Some("iq"));
         // A sonogram whose fields no longer fit together, and bad image sizes.
         let mut s = ok.sonogram_1d(&sig).unwrap();
