@@ -687,7 +687,8 @@ mod tests {
             f(&mut c);
             c
         };
-        let cases: [(fn(&mut SpectralDoppler), &str); 15] = [
+        type Edit = fn(&mut SpectralDoppler);
+        let cases: [(Edit, &str); 15] = [
             (|c| c.prf_hz = 0.0, "prf_hz"),
             (|c| c.prf_hz = f64::NAN, "prf_hz"),
             (|c| c.f0_hz = 5.0, "f0_hz"),
