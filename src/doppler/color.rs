@@ -40,6 +40,7 @@ use crate::bmode::{MAX_DB, MIN_DYNAMIC_RANGE_DB};
 use crate::error::{Error, Result, plausible, positive};
 use crate::frame::MAX_RASTER_SIDE_PX;
 use ndarray::{Array3, ArrayView2, ArrayViewMut3, Axis, Zip};
+use std::path::Path;
 
 /// Fraction of the velocity range over which the first colour channel ramps up from black.
 const RAMP_KNEE: f64 = 0.6;
@@ -359,6 +360,29 @@ pub fn to_rgb_image(rgb: ndarray::ArrayView3<'_, u8>) -> Result<image::RgbImage>
     image::RgbImage::from_raw(w as u32, h as u32, raw).ok_or_else(|| Error::shape("rgb", "an RGB raster", "too small"))
 }
 
+/// Writes an RGB raster `[rows, cols, 3]` as an 8-bit RGB PNG at `path`, creating missing parent
+/// folders. Errors: those of [`to_rgb_image`]; [`Error::Io`] naming the path when a folder or the
+/// file cannot be written; [`Error::Format`] when the encoder fails. Cost: one copy and the
+/// encoding.
+pub fn save_rgb_png(rgb: ndarray::ArrayView3<'_, u8>, path: impl AsRef<Path>) -> Result<()> {
+    write_png(&to_rgb_image(rgb)?, path.as_ref())
+}
+
+/// Writes an 8-bit image as a PNG, creating missing parent folders (shared with the sonogram).
+pub(super) fn write_png<P>(img: &image::ImageBuffer<P, Vec<u8>>, path: &Path) -> Result<()>
+where
+    P: image::Pixel<Subpixel = u8> + image::PixelWithColorType,
+{
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    img.save_with_format(path, image::ImageFormat::Png)
+        .map_err(|e| match e {
+            image::ImageError::IoError(io) => Error::io(path, io),
+            other => Error::format(path, other),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -497,7 +521,10 @@ mod tests {
         assert_eq!(px(&bar.image, 100, 0), [0, 255, 255]);
         assert_eq!(px(&bar.image, 50, 7), [0, 0, 0]);
         assert_eq!(px(&bar.image, 25, 1), velocity_color(vn / 2.0, vn));
-        let rgb = to_rgb_image(bar.image.view()).unwrap();
+        let dir = std::env::temp_dir().join(format!("sonochip-colour-bar-{}", std::process::id()));
+        save_rgb_png(bar.image.view(), dir.join("a/bar.png")).unwrap();
+        let rgb = image::open(dir.join("a/bar.png")).unwrap().into_rgb8();
+        std::fs::remove_dir_all(&dir).ok();
         assert_eq!((rgb.width(), rgb.height()), (8, 101));
         assert_eq!(rgb.get_pixel(0, 100).0, [0, 255, 255]);
     }

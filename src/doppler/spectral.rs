@@ -476,15 +476,7 @@ impl Sonogram {
         let raw: Vec<u8> = grey.iter().copied().collect();
         let img = image::GrayImage::from_raw(w as u32, h as u32, raw)
             .ok_or_else(|| Error::shape("power_db", "a renderable image", format!("{h}×{w}")))?;
-        let path = path.as_ref();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        img.save_with_format(path, image::ImageFormat::Png)
-            .map_err(|e| match e {
-                image::ImageError::IoError(io) => Error::io(path, io),
-                other => Error::format(path, other),
-            })
+        super::color::write_png(&img, path.as_ref())
     }
 }
 
