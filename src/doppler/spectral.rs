@@ -254,8 +254,9 @@ impl SpectralDoppler {
     /// sonogram would exceed [`MAX_SONOGRAM_CELLS`] (checked before allocating).
     ///
     /// Cost: one `fft_len`-point FFT per gate sample and column (`O(cols · gates · N log N)`),
-    /// parallel over columns; allocates the `[columns, fft_len]` result and one FFT buffer per
-    /// worker thread.
+    /// parallel over columns, then a sort of each column's spectrum for the traces; allocates the
+    /// `[columns, fft_len]` result (converted to dB in place), one FFT buffer per worker thread
+    /// and two scratch spectra per column for the traces.
     pub fn sonogram(&self, iq: ArrayView2<'_, Complex32>) -> Result<Sonogram> {
         self.validate()?;
         let (n_slow, n_gate) = iq.dim();
@@ -337,7 +338,8 @@ impl SpectralDoppler {
         let time_s = (0..n_cols)
             .map(|k| ((k * self.hop) as f64 + 0.5 * (self.window_len as f64 - 1.0)) / self.prf_hz)
             .collect();
-        let power_db = linear.mapv(|p| 10.0 * p.max(POWER_FLOOR).log10());
+        let mut power_db = linear;
+        power_db.mapv_inplace(|p| 10.0 * p.max(POWER_FLOOR).log10());
         Ok(Sonogram {
             power_db,
             velocity_m_s,
