@@ -127,7 +127,8 @@ mod tests {
     fn the_sweep_wraps_and_keeps_time_order() {
         let mut m = MModeSweep::new(4, 6, 40.0).unwrap();
         for k in 0..9 {
-            m.push(Array1::from_elem(4, Complex32::new(k as f32 + 1.0, 0.0)).view()).unwrap();
+            m.push(Array1::from_elem(4, Complex32::new(k as f32 + 1.0, 0.0)).view())
+                .unwrap();
         }
         assert_eq!(m.cursor(), 3);
         let t = m.in_time_order();
@@ -142,6 +143,9 @@ mod tests {
         assert!(img[[0, 1]] > 200 && img[[0, 1]] < 255);
         assert_eq!(m.push(Array1::zeros(3).view()).unwrap_err().parameter(), Some("line"));
         assert_eq!(MModeSweep::new(1, 6, 40.0).unwrap_err().parameter(), Some("n_depths"));
-        assert_eq!(MModeSweep::new(4, 6, f64::NAN).unwrap_err().parameter(), Some("dynamic_range_db"));
+        assert_eq!(
+            MModeSweep::new(4, 6, f64::NAN).unwrap_err().parameter(),
+            Some("dynamic_range_db")
+        );
     }
 }

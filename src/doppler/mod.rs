@@ -16,6 +16,7 @@ pub mod clutter;
 pub mod color;
 mod eigen;
 pub mod estimate;
+pub mod live;
 pub mod mmode;
 pub mod pipeline;
 pub mod spectral;
