@@ -116,9 +116,21 @@ impl Vessel {
     /// and at least its diameter, a finite angle).
     pub fn new(centre_m: [f64; 3], angle_rad: f64, radius_m: f64, length_m: f64) -> Result<Vessel> {
         check_position("centre_m", centre_m)?;
-        plausible("angle_rad", angle_rad, -std::f64::consts::TAU, std::f64::consts::TAU, "radians")?;
+        plausible(
+            "angle_rad",
+            angle_rad,
+            -std::f64::consts::TAU,
+            std::f64::consts::TAU,
+            "radians",
+        )?;
         plausible("radius_m", radius_m, 1e-4, 0.05, "m")?;
-        plausible("length_m", length_m, (2.0 * radius_m).max(1e-3), MAX_EXTENT_M, "m (at least the diameter)")?;
+        plausible(
+            "length_m",
+            length_m,
+            (2.0 * radius_m).max(1e-3),
+            MAX_EXTENT_M,
+            "m (at least the diameter)",
+        )?;
         Ok(Vessel {
             centre_m,
             angle_rad,
@@ -152,7 +164,11 @@ impl Vessel {
     /// axis, and the unit vector from the axis to `p` (zero on the axis).
     fn local(&self, p: [f64; 3]) -> (f64, f64, [f64; 3]) {
         let a = self.axis();
-        let d = [p[0] - self.centre_m[0], p[1] - self.centre_m[1], p[2] - self.centre_m[2]];
+        let d = [
+            p[0] - self.centre_m[0],
+            p[1] - self.centre_m[1],
+            p[2] - self.centre_m[2],
+        ];
         let u = d[0] * a[0] + d[1] * a[1] + d[2] * a[2];
         let perp = [d[0] - u * a[0], d[1] - u * a[1], d[2] - u * a[2]];
         let r = (perp[0] * perp[0] + perp[1] * perp[1] + perp[2] * perp[2]).sqrt();
@@ -312,10 +328,7 @@ impl Motion {
         match self {
             Motion::Static => Ok(()),
             Motion::Translation { velocity_m_s } => check_velocity("velocity_m_s", *velocity_m_s),
-            Motion::Oscillation {
-                amplitude_m,
-                period_s,
-            } => {
+            Motion::Oscillation { amplitude_m, period_s } => {
                 plausible("period_s", *period_s, 1e-3, 10.0, "s")?;
                 if amplitude_m.iter().any(|a| !(a.is_finite() && a.abs() <= 0.05)) {
                     return Err(Error::invalid(
@@ -334,9 +347,7 @@ impl Motion {
                 )
                 .map(|_| ())
             }
-            Motion::Flow {
-                profile, waveform, ..
-            } => {
+            Motion::Flow { profile, waveform, .. } => {
                 let peak = profile.peak() * waveform.as_ref().map_or(1.0, Waveform::peak);
                 plausible("profile", peak, -MAX_SPEED_M_S, MAX_SPEED_M_S, "m/s (peak velocity)").map(|_| ())
             }
@@ -542,18 +553,33 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_named() {
-        assert_eq!(Vessel::new([0.0; 3], 0.0, 0.0, 0.01).unwrap_err().parameter(), Some("radius_m"));
-        assert_eq!(Vessel::new([0.0; 3], f64::NAN, 0.001, 0.01).unwrap_err().parameter(), Some("angle_rad"));
-        assert_eq!(Vessel::new([2.0, 0.0, 0.0], 0.0, 0.001, 0.01).unwrap_err().parameter(), Some("centre_m"));
+        assert_eq!(
+            Vessel::new([0.0; 3], 0.0, 0.0, 0.01).unwrap_err().parameter(),
+            Some("radius_m")
+        );
+        assert_eq!(
+            Vessel::new([0.0; 3], f64::NAN, 0.001, 0.01).unwrap_err().parameter(),
+            Some("angle_rad")
+        );
+        assert_eq!(
+            Vessel::new([2.0, 0.0, 0.0], 0.0, 0.001, 0.01).unwrap_err().parameter(),
+            Some("centre_m")
+        );
         let v = Vessel::new([0.0, 0.0, 0.02], 0.5, 0.003, 0.02).unwrap();
         assert_eq!(v.blood(1e9, -30.0, 1).unwrap_err().parameter(), Some("per_mm3"));
         assert_eq!(Waveform::new(1.0, vec![1.0]).unwrap_err().parameter(), Some("samples"));
-        assert_eq!(Waveform::new(0.0, vec![1.0; 4]).unwrap_err().parameter(), Some("period_s"));
+        assert_eq!(
+            Waveform::new(0.0, vec![1.0; 4]).unwrap_err().parameter(),
+            Some("period_s")
+        );
         let mut m = MovingPhantom::new();
         let fast = Motion::Translation {
             velocity_m_s: [0.0, 0.0, 1e3],
         };
-        assert_eq!(m.push(Phantom::default(), fast).unwrap_err().parameter(), Some("velocity_m_s"));
+        assert_eq!(
+            m.push(Phantom::default(), fast).unwrap_err().parameter(),
+            Some("velocity_m_s")
+        );
         m.push(
             Phantom::points(&[[0.0, 0.0, 0.5]]).unwrap(),
             Motion::Translation {

@@ -32,7 +32,11 @@ impl Ensemble {
     pub fn new(prf_hz: f64, frames: Vec<ChannelData<f32>>) -> Result<Ensemble> {
         plausible("prf_hz", prf_hz, 1.0, 1e6, "Hz")?;
         if frames.is_empty() || frames.len() > MAX_FRAMES {
-            return Err(Error::invalid("frames", format!("1..={MAX_FRAMES} frames"), frames.len()));
+            return Err(Error::invalid(
+                "frames",
+                format!("1..={MAX_FRAMES} frames"),
+                frames.len(),
+            ));
         }
         if frames.iter().any(|f| f.meta() != frames[0].meta()) {
             return Err(Error::invalid(
@@ -126,8 +130,8 @@ impl Simulator {
             for (j, single) in singles.iter().enumerate() {
                 let t = (k * n_tx + j) as f64 / prf_hz;
                 let mut sim = single.clone();
-                sim.options.noise_seed = self.options.noise_seed
-                    ^ ((k * n_tx + j) as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
+                sim.options.noise_seed =
+                    self.options.noise_seed ^ ((k * n_tx + j) as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03);
                 let one = sim.run(&phantom.at(t)?)?;
                 rf.slice_mut(s![j, .., ..]).assign(&one.data().slice(s![0, .., ..]));
             }
