@@ -2,7 +2,10 @@
 //! aperture, 7.5 MHz, three plane waves over ±8°, its derived grid, ensembles of 12 frames at a
 //! 12 kHz PRF, so 4 kHz slow time), an RF ensemble in memory → B-mode + colour RGB raster
 //! (`doppler/color/vascular/{kernel}/threads=N`, colour frames/s as "elem/s"), printing each
-//! stage's time; and the SVD wall filter alone on the same ensemble's stack
+//! stage's time; the same with a colour box (`doppler/color_box/vascular/{kernel}/threads=N`:
+//! colour on the middle 60 % of the width, 10–30 mm, at half the lateral and a third of the
+//! axial density of the B-mode grid, which the newest frame is beamformed on for the B-mode);
+//! and the SVD wall filter alone on the same ensemble's stack
 //! (`doppler/svd/vascular/threads=N`), whose cost depends on the ensemble length, not the grid
 //! alone. The channel data is uniform noise: the cost does not depend on it.
 
@@ -81,6 +84,56 @@ fn vascular_color(c: &mut Criterion) {
             b.iter(|| imager.process(&ens).unwrap().len())
         });
         last = Some(imager);
+    }
+    // The colour box: the middle 60 % of the width, 10–30 mm deep, at half the B-mode grid's
+    // lateral density and a third of its axial density; the B-mode keeps its own grid.
+    let (x0, x1, z0, z1) = match acq.grid().kind() {
+        sonochip::grid::GridKind::Cartesian { x_m, z_m, .. } => {
+            (x_m[0], x_m[x_m.len() - 1], z_m[0], z_m[z_m.len() - 1])
+        }
+        _ => unreachable!("the vascular preset images on a Cartesian grid"),
+    };
+    let half = 0.3 * (x1 - x0);
+    let (n_box_lines, n_box_depths) = (
+        ((2.0 * half) / ((x1 - x0) / (lines - 1) as f64) / 2.0).round() as usize,
+        (0.02 / ((z1 - z0) / (depths - 1) as f64) / 3.0).round() as usize,
+    );
+    let box_grid = sonochip::grid::Grid::cartesian((-half, half), n_box_lines, (0.01, 0.03), n_box_depths).unwrap();
+    for kernel in KernelChoice::supported() {
+        if kernel == KernelChoice::Scalar {
+            continue;
+        }
+        let bf = BeamformConfig {
+            kernel,
+            ..preset.beamform_config()
+        };
+        let mut imager = ColorFlowImager::with_color_box(
+            &meta,
+            acq.grid(),
+            &box_grid,
+            bf,
+            ens.slow_time_rate_hz(),
+            preset.raster_height_px,
+            config,
+        )
+        .unwrap();
+        imager.process(&ens).unwrap();
+        let t = imager.timings();
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        println!(
+            "doppler bench: vascular colour box {n_box_lines} x {n_box_depths} (B-mode {lines} x {depths}), {kernel:?}: \
+             beamform {:.2} ms, B-mode {:.2} ms, wall filter {:.2} ms, estimator {:.2} ms, display {:.2} ms \
+             (slow-time stages {:.1} % of the frame)",
+            ms(t.beamform),
+            ms(t.bmode),
+            ms(t.clutter),
+            ms(t.estimate),
+            ms(t.display),
+            100.0 * (t.clutter + t.estimate).as_secs_f64() / t.total().as_secs_f64()
+        );
+        g.bench_function(format!("color_box/vascular/{kernel:?}/threads={threads}"), |b| {
+            b.iter(|| imager.process(&ens).unwrap().len())
+        });
     }
     if let Some(imager) = last {
         let stack = imager.beamformer().stack().to_owned();

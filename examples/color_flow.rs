@@ -7,7 +7,7 @@
 
 use sonochip::doppler::clutter::ClutterFilter;
 use sonochip::doppler::color::{ColorFlowDisplay, to_rgb_image, velocity_scale_bar};
-use sonochip::doppler::estimate::{ColorEstimator, Method, nyquist_velocity_m_s};
+use sonochip::doppler::estimate::{Method, nyquist_velocity_m_s};
 use sonochip::doppler::pipeline::EnsembleBeamformer;
 use sonochip::phantom::motion::{FlowProfile, Motion, MovingPhantom, Vessel};
 use sonochip::prelude::*;
@@ -90,14 +90,7 @@ fn color_flow() -> sonochip::Result<()> {
     );
     let t = Instant::now();
     ClutterFilter::Polynomial { order: 2 }.apply(stack.view_mut())?;
-    let est = ColorEstimator {
-        prf_hz: ens.slow_time_rate_hz(),
-        f_demod_hz: bf.f_demod_hz(),
-        c_m_s: bf.c_m_s(),
-        axial_step_m: bf.axial_step_m(),
-        method: Method::Loupas,
-        average: (3, 5),
-    };
+    let est = bf.estimator(ens.slow_time_rate_hz(), Method::Loupas, (3, 5));
     let maps = est.estimate(stack.view())?;
     let t_est = t.elapsed();
     let v_n = nyquist_velocity_m_s(ens.slow_time_rate_hz(), F0, C)?;

@@ -295,8 +295,12 @@ pub(crate) const SCALE_BAR_MARGIN_PX: usize = 12;
 const SCALE_BAR_ROW_OFFSET: i64 = 5;
 const CM: f64 = 0.01;
 
-/// Writes `img` as a PNG at `path`, creating missing parent folders.
-fn write_png(img: &image::GrayImage, path: &Path) -> Result<()> {
+/// Writes an 8-bit image (grey or RGB) as a PNG at `path`, creating missing parent folders.
+/// Errors: [`Error::Io`] naming the path or the folder, [`Error::Format`] from the encoder.
+pub(crate) fn write_png<P>(img: &image::ImageBuffer<P, Vec<u8>>, path: &Path) -> Result<()>
+where
+    P: image::Pixel<Subpixel = u8> + image::PixelWithColorType,
+{
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }

@@ -3,7 +3,7 @@
 
 use sonochip::doppler::clutter::ClutterFilter;
 use sonochip::doppler::color::ColorFlowDisplay;
-use sonochip::doppler::estimate::{ColorEstimator, Method};
+use sonochip::doppler::estimate::Method;
 use sonochip::doppler::live::{ColorFlowConfig, ColorFlowImager};
 use sonochip::doppler::pipeline::EnsembleBeamformer;
 use sonochip::phantom::motion::{FlowProfile, Motion, MovingPhantom, Vessel};
@@ -66,19 +66,13 @@ fn live_colour_frames_match_the_stages_and_settings_rerender() {
     assert!(live.timings().total() > std::time::Duration::ZERO);
 
     // The same stages by hand.
-    let mut bf = EnsembleBeamformer::new(ens.metadata(), &grid, bfc, 8).unwrap();
+    let mut bf = EnsembleBeamformer::new(ens.metadata(), &grid, bfc.clone(), 8).unwrap();
     let mut stack = bf.process(&ens).unwrap().to_owned();
     ClutterFilter::Polynomial { order: 2 }.apply(stack.view_mut()).unwrap();
-    let maps = ColorEstimator {
-        prf_hz: 4000.0,
-        f_demod_hz: bf.f_demod_hz(),
-        c_m_s: bf.c_m_s(),
-        axial_step_m: bf.axial_step_m(),
-        method: Method::Loupas,
-        average: (3, 5),
-    }
-    .estimate(stack.view())
-    .unwrap();
+    let maps = bf
+        .estimator(4000.0, Method::Loupas, (3, 5))
+        .estimate(stack.view())
+        .unwrap();
     assert_eq!(&maps, live.maps());
     // Colour shows inside the vessel (flow toward the probe: red dominates) and not far from it.
     let conv = live.converter();
@@ -127,4 +121,26 @@ fn live_colour_frames_match_the_stages_and_settings_rerender() {
         live.set_estimator(Method::Kasai, (2, 5)).unwrap_err().parameter(),
         Some("average")
     );
+
+    // A colour box over the left half of the image at a coarser spacing: colour only inside it,
+    // the B-mode on its own grid unchanged.
+    let box_grid = Grid::cartesian((-0.004, 0.0), 9, (0.014, 0.02), 40).unwrap();
+    let mut boxed =
+        ColorFlowImager::with_color_box(ens.metadata(), &grid, &box_grid, bfc, 4000.0, 200, config).unwrap();
+    let rgb = boxed.process(&ens).unwrap().to_owned();
+    assert_eq!(boxed.bmode(), live.bmode());
+    let conv = boxed.converter();
+    let (mut in_box, mut out_box) = (0usize, 0usize);
+    for ((r, c), _) in boxed.bmode().indexed_iter() {
+        let [x, z] = conv.pixel_centre_m(r, c);
+        let px = rgb.slice(ndarray::s![r, c, ..]);
+        let coloured = px[0] != px[1] || px[1] != px[2];
+        if x > 0.0001 || !(0.0139..=0.0201).contains(&z) {
+            out_box += usize::from(coloured);
+        } else if vessel.contains([x, 0.0, z]) {
+            in_box += usize::from(coloured);
+        }
+    }
+    println!("colour box: {in_box} coloured vessel pixels inside, {out_box} outside");
+    assert!(in_box > 300 && out_box == 0, "{in_box} {out_box}");
 }

@@ -2,7 +2,7 @@
 //! plan and estimated over slow time.
 
 use sonochip::doppler::clutter::ClutterFilter;
-use sonochip::doppler::estimate::{ColorEstimator, Method, nyquist_velocity_m_s};
+use sonochip::doppler::estimate::{Method, nyquist_velocity_m_s};
 use sonochip::doppler::pipeline::EnsembleBeamformer;
 use sonochip::phantom::motion::{Motion, MovingPhantom};
 use sonochip::prelude::*;
@@ -38,18 +38,7 @@ fn ensemble(acq: &Acquisition, medium: Medium, moving: &MovingPhantom, prf: f64,
 /// The crate's Loupas and Kasai estimates of a ROI in the middle of the image (window 5 × 9,
 /// pixels averaged), with the Loupas mean frequency.
 fn roi_estimates(bf: &EnsembleBeamformer, stack: ndarray::ArrayView3<'_, Complex32>, prf: f64) -> (f64, f64, f64) {
-    let est = |method| {
-        ColorEstimator {
-            prf_hz: prf,
-            f_demod_hz: bf.f_demod_hz(),
-            c_m_s: bf.c_m_s(),
-            axial_step_m: bf.axial_step_m(),
-            method,
-            average: (5, 9),
-        }
-        .estimate(stack)
-        .unwrap()
-    };
+    let est = |method| bf.estimator(prf, method, (5, 9)).estimate(stack).unwrap();
     let (loupas, kasai) = (est(Method::Loupas), est(Method::Kasai));
     let (nl, nd) = loupas.velocity_m_s.dim();
     let roi = |m: &ndarray::Array2<f32>| {
@@ -262,16 +251,10 @@ fn poiseuille_profile_at_sixty_degrees() {
         let mut bf = EnsembleBeamformer::new(ens.metadata(), &grid, config, n).unwrap();
         let mut stack = bf.process(&ens).unwrap().to_owned();
         ClutterFilter::Polynomial { order: 1 }.apply(stack.view_mut()).unwrap();
-        let maps = ColorEstimator {
-            prf_hz: ens.slow_time_rate_hz(),
-            f_demod_hz: bf.f_demod_hz(),
-            c_m_s: bf.c_m_s(),
-            axial_step_m: bf.axial_step_m(),
-            method: Method::Loupas,
-            average: (3, 5),
-        }
-        .estimate(stack.view())
-        .unwrap();
+        let maps = bf
+            .estimator(ens.slow_time_rate_hz(), Method::Loupas, (3, 5))
+            .estimate(stack.view())
+            .unwrap();
         for (l, &x) in xs.iter().enumerate() {
             for (d, &z) in zs.iter().enumerate() {
                 let rel = [x, 0.0, z - 0.02];

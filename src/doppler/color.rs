@@ -368,20 +368,7 @@ pub fn save_rgb_png(rgb: ndarray::ArrayView3<'_, u8>, path: impl AsRef<Path>) ->
     write_png(&to_rgb_image(rgb)?, path.as_ref())
 }
 
-/// Writes an 8-bit image as a PNG, creating missing parent folders (shared with the sonogram).
-pub(super) fn write_png<P>(img: &image::ImageBuffer<P, Vec<u8>>, path: &Path) -> Result<()>
-where
-    P: image::Pixel<Subpixel = u8> + image::PixelWithColorType,
-{
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    img.save_with_format(path, image::ImageFormat::Png)
-        .map_err(|e| match e {
-            image::ImageError::IoError(io) => Error::io(path, io),
-            other => Error::format(path, other),
-        })
-}
+pub(super) use crate::frame::write_png;
 
 #[cfg(test)]
 mod tests {

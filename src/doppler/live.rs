@@ -68,9 +68,10 @@ impl Default for ColorFlowConfig {
 /// Where the last colour frame's time went.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ColorTimings {
-    /// Demodulation, beamforming and carrier removal of every frame.
+    /// Demodulation, beamforming and carrier removal of every frame on the colour grid.
     pub beamform: Duration,
-    /// The B-mode raster.
+    /// The B-mode raster (with the newest frame's beamforming on the B-mode grid, for a colour
+    /// box).
     pub bmode: Duration,
     /// The clutter filter.
     pub clutter: Duration,
@@ -91,7 +92,11 @@ impl ColorTimings {
 #[derive(Debug)]
 pub struct ColorFlowImager {
     beamformer: EnsembleBeamformer,
+    /// The B-mode grid's beamformer, when the colour grid is another one (a colour box).
+    bmode_beamformer: Option<EnsembleBeamformer>,
     converter: ScanConverter,
+    /// Colour grid → the B-mode raster (the same raster as `converter`).
+    color_converter: ScanConverter,
     estimator: ColorEstimator,
     config: ColorFlowConfig,
     filtered: Array3<Complex32>,
@@ -106,15 +111,31 @@ pub struct ColorFlowImager {
 }
 
 impl ColorFlowImager {
-    /// An imager for ensembles of RF described by `meta`, beamformed on `grid` with `beamform`,
-    /// fired at `slow_time_rate_hz` frames per second, shown on a raster `raster_height_px` tall
-    /// with square pixels (16..=`MAX_RASTER_SIDE_PX`).
+    /// An imager for ensembles of RF described by `meta`, beamformed on `grid` with `beamform`
+    /// (B-mode and colour on the same grid), fired at `slow_time_rate_hz` frames per second, shown
+    /// on a raster `raster_height_px` tall with square pixels (16..=`MAX_RASTER_SIDE_PX`).
     ///
     /// Errors: the settings (named), those of `EnsembleBeamformer::new` and `ScanConverter::new`,
     /// and `TooLarge` when the imager's buffers exceed the default memory cap.
     pub fn new(
         meta: &Metadata,
         grid: &Grid,
+        beamform: BeamformConfig,
+        slow_time_rate_hz: f64,
+        raster_height_px: usize,
+        config: ColorFlowConfig,
+    ) -> Result<ColorFlowImager> {
+        ColorFlowImager::with_color_box(meta, grid, grid, beamform, slow_time_rate_hz, raster_height_px, config)
+    }
+
+    /// As [`new`](Self::new), with the colour processed on its own grid `color_grid` (a colour
+    /// box: usually a region of the B-mode grid, sampled more coarsely): every frame of the
+    /// ensemble is beamformed on it, and only the newest frame on `bmode_grid` for the B-mode.
+    /// Colour shows only inside the box. When the two grids are equal nothing is beamformed twice.
+    pub fn with_color_box(
+        meta: &Metadata,
+        bmode_grid: &Grid,
+        color_grid: &Grid,
         beamform: BeamformConfig,
         slow_time_rate_hz: f64,
         raster_height_px: usize,
@@ -136,20 +157,23 @@ impl ColorFlowImager {
                 config.ensemble_len,
             ));
         }
-        let beamformer = EnsembleBeamformer::new(meta, grid, beamform, config.ensemble_len)?;
-        let spec = RasterSpec::square_pixels_for(grid, raster_height_px)?;
-        let converter = ScanConverter::new(grid, spec)?;
-        let estimator = ColorEstimator {
-            prf_hz: slow_time_rate_hz,
-            f_demod_hz: beamformer.f_demod_hz(),
-            c_m_s: beamformer.c_m_s(),
-            axial_step_m: beamformer.axial_step_m(),
-            method: config.method,
-            average: config.average,
+        let separate = bmode_grid != color_grid;
+        let beamformer = EnsembleBeamformer::new(meta, color_grid, beamform.clone(), config.ensemble_len)?;
+        let bmode_beamformer = if separate {
+            Some(EnsembleBeamformer::new(meta, bmode_grid, beamform, 1)?)
+        } else {
+            None
         };
-        estimator.validate()?;
-        let (n_lines, n_depths) = converter.input_shape();
+        let spec = RasterSpec::square_pixels_for(bmode_grid, raster_height_px)?;
+        let converter = ScanConverter::new(bmode_grid, spec)?;
         let raster = converter.output_shape();
+        let color_spec = RasterSpec::new(raster.1, raster.0)
+            .with_x_range_m(converter.x_range_m())
+            .with_z_range_m(converter.z_range_m());
+        let color_converter = ScanConverter::new(color_grid, color_spec)?;
+        let estimator = beamformer.estimator(slow_time_rate_hz, config.method, config.average);
+        estimator.validate()?;
+        let (n_lines, n_depths) = color_converter.input_shape();
         let bytes = (config.ensemble_len * n_lines * n_depths) as u128 * 8
             + (n_lines * n_depths) as u128 * 16
             + (raster.0 * raster.1) as u128 * 16;
@@ -163,7 +187,9 @@ impl ColorFlowImager {
             power: Array2::zeros(raster),
             rgb: Array3::zeros((raster.0, raster.1, 3)),
             beamformer,
+            bmode_beamformer,
             converter,
+            color_converter,
             estimator,
             config,
             frames: 0,
@@ -179,10 +205,14 @@ impl ColorFlowImager {
         self.timings.beamform = t.elapsed();
         let t = Instant::now();
         let newest = self.beamformer.stack().len_of(Axis(0)) - 1;
-        self.converter.detect_iq_into(
-            self.beamformer.stack().index_axis(Axis(0), newest),
-            self.envelope.view_mut(),
-        )?;
+        let bmode_image = match &mut self.bmode_beamformer {
+            Some(bf) => {
+                bf.process_frame_into(&ensemble.frames()[newest], 0)?;
+                bf.stack().index_axis_move(Axis(0), 0)
+            }
+            None => self.beamformer.stack().index_axis_move(Axis(0), newest),
+        };
+        self.converter.detect_iq_into(bmode_image, self.envelope.view_mut())?;
         log_grey(&self.envelope, self.config.bmode_dynamic_range_db, &mut self.bmode);
         self.timings.bmode = t.elapsed();
         self.frames += 1;
@@ -206,9 +236,9 @@ impl ColorFlowImager {
         self.estimator.estimate_into(self.filtered.view(), &mut self.maps)?;
         self.timings.estimate = t.elapsed();
         let t = Instant::now();
-        self.converter
+        self.color_converter
             .convert_f32_into(self.maps.velocity_m_s.view(), self.velocity.view_mut(), 0.0)?;
-        self.converter
+        self.color_converter
             .convert_f32_into(self.maps.power.view(), self.power.view_mut(), 0.0)?;
         self.render_overlay()?;
         self.timings.display = t.elapsed();

@@ -13,6 +13,7 @@
 //! lowered by attenuation, stays in the image as a phase ramp along depth, which is what the
 //! Loupas estimator measures.
 
+use super::estimate::{ColorEstimator, Method};
 use crate::beamform::{BeamformConfig, Beamformer};
 use crate::channel_data::{ChannelData, Metadata};
 use crate::demod::{DemodConfig, Demodulator};
@@ -147,6 +148,20 @@ impl EnsembleBeamformer {
     /// The speed of sound the beamformer assumes, m/s.
     pub fn c_m_s(&self) -> f64 {
         self.c_m_s
+    }
+
+    /// A colour estimator for this plan's stacks: its demodulation frequency, sound speed and
+    /// depth spacing, with the slow-time rate, method and averaging window given (validated when
+    /// it runs).
+    pub fn estimator(&self, slow_time_rate_hz: f64, method: Method, average: (usize, usize)) -> ColorEstimator {
+        ColorEstimator {
+            prf_hz: slow_time_rate_hz,
+            f_demod_hz: self.f_demod_hz(),
+            c_m_s: self.c_m_s,
+            axial_step_m: self.axial_step_m,
+            method,
+            average,
+        }
     }
 
     /// The beamformer plan.
