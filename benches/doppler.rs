@@ -48,43 +48,6 @@ fn vascular_color(c: &mut Criterion) {
         ensemble_len: ENSEMBLE,
         ..ColorFlowConfig::default()
     };
-    let mut last = None;
-    for kernel in KernelChoice::supported() {
-        if kernel == KernelChoice::Scalar {
-            continue;
-        }
-        let bf = BeamformConfig {
-            kernel,
-            ..preset.beamform_config()
-        };
-        let mut imager = ColorFlowImager::new(
-            &meta,
-            acq.grid(),
-            bf,
-            ens.slow_time_rate_hz(),
-            preset.raster_height_px,
-            config,
-        )
-        .unwrap();
-        imager.process(&ens).unwrap();
-        let t = imager.timings();
-        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-        println!(
-            "doppler bench: vascular colour on {lines} x {depths}, {ENSEMBLE} frames of 3 plane waves, {kernel:?}: \
-             beamform {:.2} ms, B-mode {:.2} ms, wall filter {:.2} ms, estimator {:.2} ms, display {:.2} ms \
-             (slow-time stages {:.1} % of the frame)",
-            ms(t.beamform),
-            ms(t.bmode),
-            ms(t.clutter),
-            ms(t.estimate),
-            ms(t.display),
-            100.0 * (t.clutter + t.estimate).as_secs_f64() / t.total().as_secs_f64()
-        );
-        g.bench_function(format!("color/vascular/{kernel:?}/threads={threads}"), |b| {
-            b.iter(|| imager.process(&ens).unwrap().len())
-        });
-        last = Some(imager);
-    }
     // The colour box: the middle 60 % of the width, 10–30 mm deep, at half the B-mode grid's
     // lateral density and a third of its axial density; the B-mode keeps its own grid.
     let (x0, x1, z0, z1) = match acq.grid().kind() {
@@ -99,41 +62,48 @@ fn vascular_color(c: &mut Criterion) {
         (0.02 / ((z1 - z0) / (depths - 1) as f64) / 3.0).round() as usize,
     );
     let box_grid = sonochip::grid::Grid::cartesian((-half, half), n_box_lines, (0.01, 0.03), n_box_depths).unwrap();
-    for kernel in KernelChoice::supported() {
-        if kernel == KernelChoice::Scalar {
-            continue;
+    let mut last = None;
+    for (case, color_grid) in [("color", acq.grid()), ("color_box", &box_grid)] {
+        let (cl, cd) = color_grid.shape();
+        for kernel in KernelChoice::supported() {
+            if kernel == KernelChoice::Scalar {
+                continue;
+            }
+            let bf = BeamformConfig {
+                kernel,
+                ..preset.beamform_config()
+            };
+            let mut imager = ColorFlowImager::with_color_box(
+                &meta,
+                acq.grid(),
+                color_grid,
+                bf,
+                ens.slow_time_rate_hz(),
+                preset.raster_height_px,
+                config,
+            )
+            .unwrap();
+            imager.process(&ens).unwrap();
+            let t = imager.timings();
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+            println!(
+                "doppler bench: vascular {case} on {cl} x {cd} (B-mode {lines} x {depths}), {ENSEMBLE} frames of 3 plane \
+                 waves, {kernel:?}: beamform {:.2} ms, B-mode {:.2} ms, wall filter {:.2} ms, estimator {:.2} ms, \
+                 display {:.2} ms (slow-time stages {:.1} % of the frame)",
+                ms(t.beamform),
+                ms(t.bmode),
+                ms(t.clutter),
+                ms(t.estimate),
+                ms(t.display),
+                100.0 * (t.clutter + t.estimate).as_secs_f64() / t.total().as_secs_f64()
+            );
+            g.bench_function(format!("{case}/vascular/{kernel:?}/threads={threads}"), |b| {
+                b.iter(|| imager.process(&ens).unwrap().len())
+            });
+            if case == "color" {
+                last = Some(imager);
+            }
         }
-        let bf = BeamformConfig {
-            kernel,
-            ..preset.beamform_config()
-        };
-        let mut imager = ColorFlowImager::with_color_box(
-            &meta,
-            acq.grid(),
-            &box_grid,
-            bf,
-            ens.slow_time_rate_hz(),
-            preset.raster_height_px,
-            config,
-        )
-        .unwrap();
-        imager.process(&ens).unwrap();
-        let t = imager.timings();
-        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-        println!(
-            "doppler bench: vascular colour box {n_box_lines} x {n_box_depths} (B-mode {lines} x {depths}), {kernel:?}: \
-             beamform {:.2} ms, B-mode {:.2} ms, wall filter {:.2} ms, estimator {:.2} ms, display {:.2} ms \
-             (slow-time stages {:.1} % of the frame)",
-            ms(t.beamform),
-            ms(t.bmode),
-            ms(t.clutter),
-            ms(t.estimate),
-            ms(t.display),
-            100.0 * (t.clutter + t.estimate).as_secs_f64() / t.total().as_secs_f64()
-        );
-        g.bench_function(format!("color_box/vascular/{kernel:?}/threads={threads}"), |b| {
-            b.iter(|| imager.process(&ens).unwrap().len())
-        });
     }
     if let Some(imager) = last {
         let stack = imager.beamformer().stack().to_owned();
