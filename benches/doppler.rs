@@ -1,10 +1,10 @@
-//! Colour-flow frame rate: the vascular colour configuration (the `vascular` preset's CMUT
+//! Colour-flow frame rate: the vascular colour preset (`FlowPreset` `VascularColor`: the `vascular` preset's CMUT
 //! aperture, 7.5 MHz, three plane waves over ±8°, its derived grid, ensembles of 12 frames at a
 //! 12 kHz PRF, so 4 kHz slow time), an RF ensemble in memory → B-mode + colour RGB raster
 //! (`doppler/color/vascular/{kernel}/threads=N`, colour frames/s as "elem/s"), printing each
-//! stage's time; the same with a colour box (`doppler/color_box/vascular/{kernel}/threads=N`:
-//! colour on the middle 60 % of the width, 10–30 mm, at half the lateral and a third of the
-//! axial density of the B-mode grid, which the newest frame is beamformed on for the B-mode);
+//! stage's time; the same with the preset's colour box (`doppler/color_box/vascular/{kernel}/threads=N`:
+//! colour on the middle 60 % of the width, 10–30 mm, every second line and third depth of the
+//! B-mode grid, which the newest frame is beamformed on for the B-mode);
 //! and the SVD wall filter alone on the same ensemble's stack
 //! (`doppler/svd/vascular/threads=N`), whose cost depends on the ensemble length, not the grid
 //! alone. The channel data is uniform noise: the cost does not depend on it.
@@ -15,53 +15,32 @@ use rand::{Rng, SeedableRng};
 use sonochip::beamform::{BeamformConfig, KernelChoice};
 use sonochip::channel_data::ChannelData;
 use sonochip::doppler::clutter::{ClutterFilter, SvdRank};
-use sonochip::doppler::live::{ColorFlowConfig, ColorFlowImager};
-use sonochip::preset::{Preset, PresetKind};
+use sonochip::doppler::live::ColorFlowImager;
+use sonochip::preset::flow::{FlowPreset, FlowPresetKind};
 use sonochip::sim::ensemble::Ensemble;
-
-/// Frames per colour ensemble.
-const ENSEMBLE: usize = 12;
-/// Transmit events per second.
-const PRF_HZ: f64 = 12_000.0;
 
 fn vascular_color(c: &mut Criterion) {
     let threads = rayon::current_num_threads();
-    let mut preset = Preset::get(PresetKind::Vascular);
-    preset.n_tx = 3;
+    let flow = FlowPreset::get(FlowPresetKind::VascularColor);
+    let preset = &flow.bmode;
     let acq = preset.acquisition(preset.default_depth_m).unwrap();
     let meta = acq.metadata().unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-    let frames = (0..ENSEMBLE)
+    let frames = (0..flow.color.ensemble_len)
         .map(|_| {
             let data = Array3::from_shape_fn(meta.data_shape(), |_| rng.random::<f32>() - 0.5);
             ChannelData::new(data, meta.clone()).unwrap()
         })
         .collect();
-    let ens = Ensemble::new(PRF_HZ, frames).unwrap();
+    let ens = Ensemble::new(flow.prf_hz, frames).unwrap();
     let (lines, depths) = acq.grid().shape();
     let mut g = c.benchmark_group("doppler");
     g.sample_size(10)
         .measurement_time(std::time::Duration::from_secs(3))
         .warm_up_time(std::time::Duration::from_millis(500));
     g.throughput(Throughput::Elements(1));
-    let config = ColorFlowConfig {
-        ensemble_len: ENSEMBLE,
-        ..ColorFlowConfig::default()
-    };
-    // The colour box: the middle 60 % of the width, 10–30 mm deep, at half the B-mode grid's
-    // lateral density and a third of its axial density; the B-mode keeps its own grid.
-    let (x0, x1, z0, z1) = match acq.grid().kind() {
-        sonochip::grid::GridKind::Cartesian { x_m, z_m, .. } => {
-            (x_m[0], x_m[x_m.len() - 1], z_m[0], z_m[z_m.len() - 1])
-        }
-        _ => unreachable!("the vascular preset images on a Cartesian grid"),
-    };
-    let half = 0.3 * (x1 - x0);
-    let (n_box_lines, n_box_depths) = (
-        ((2.0 * half) / ((x1 - x0) / (lines - 1) as f64) / 2.0).round() as usize,
-        (0.02 / ((z1 - z0) / (depths - 1) as f64) / 3.0).round() as usize,
-    );
-    let box_grid = sonochip::grid::Grid::cartesian((-half, half), n_box_lines, (0.01, 0.03), n_box_depths).unwrap();
+    let config = flow.color;
+    let box_grid = flow.color_box.grid(acq.grid()).unwrap();
     let mut last = None;
     for (case, color_grid) in [("color", acq.grid()), ("color_box", &box_grid)] {
         let (cl, cd) = color_grid.shape();
@@ -87,9 +66,10 @@ fn vascular_color(c: &mut Criterion) {
             let t = imager.timings();
             let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
             println!(
-                "doppler bench: vascular {case} on {cl} x {cd} (B-mode {lines} x {depths}), {ENSEMBLE} frames of 3 plane \
+                "doppler bench: vascular {case} on {cl} x {cd} (B-mode {lines} x {depths}), {} frames of 3 plane \
                  waves, {kernel:?}: beamform {:.2} ms, B-mode {:.2} ms, wall filter {:.2} ms, estimator {:.2} ms, \
                  display {:.2} ms (slow-time stages {:.1} % of the frame)",
+                flow.color.ensemble_len,
                 ms(t.beamform),
                 ms(t.bmode),
                 ms(t.clutter),

@@ -48,6 +48,7 @@ use crate::pulse::Pulse;
 use crate::sequence::Sequence;
 use std::ops::Range;
 
+pub mod flow;
 mod grid_density;
 use grid_density::Field;
 pub use grid_density::GridDensity;
