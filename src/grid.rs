@@ -371,6 +371,16 @@ impl Grid {
         v
     }
 
+    /// The depth of every sample of the grid's lines, metres: Cartesian z, or the depth along a
+    /// ray of a sector. Errors: a point list, whose pixels lie on no lines (`grid`).
+    pub fn line_depths_m(&self) -> Result<&[f64]> {
+        match &self.kind {
+            GridKind::Cartesian { z_m, .. } => Ok(z_m),
+            GridKind::Sector { depths_m, .. } => Ok(depths_m),
+            _ => Err(Error::invalid("grid", "a Cartesian or sector grid", "a point list")),
+        }
+    }
+
     /// Bounding box of the pixels in the x–z plane.
     pub fn extent(&self) -> Extent {
         let mut e = Extent {

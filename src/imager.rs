@@ -54,7 +54,7 @@ use crate::channel_data::{ChannelData, Metadata, check_fits};
 use crate::demod::{DemodConfig, Demodulator};
 use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size};
 use crate::frame::BModeFrame;
-use crate::grid::{Grid, GridKind};
+use crate::grid::Grid;
 use crate::medium::Medium;
 use crate::phantom::Phantom;
 use crate::preset::{Family, Preset};
@@ -145,15 +145,6 @@ pub fn default_tgc(preset: &Preset, depth_m: f64) -> Result<Tgc> {
     Tgc::new(vec![(0.0, 0.0), (depth_m, preset.tgc_db_per_cm * depth_m * 100.0)])
 }
 
-/// The depth of every sample of a grid's lines, metres (Cartesian z or the radius along a ray).
-fn line_depths_m(grid: &Grid) -> Result<Vec<f64>> {
-    match grid.kind() {
-        GridKind::Cartesian { z_m, .. } => Ok(z_m.clone()),
-        GridKind::Sector { depths_m, .. } => Ok(depths_m.clone()),
-        _ => Err(Error::invalid("grid", "a Cartesian or sector grid", "a point list")),
-    }
-}
-
 impl Imager {
     /// An imager for `preset` (a [`PresetKind`](crate::preset::PresetKind) or any [`Preset`]
     /// value, validated) at its default depth.
@@ -198,7 +189,7 @@ impl Imager {
                 .with_square_pixels(grid)?,
         };
         let converter = ScanConverter::new(grid, spec)?;
-        let depths_m = line_depths_m(grid)?;
+        let depths_m = grid.line_depths_m()?.to_vec();
         // The residual carrier is averaged over about 2 mm of depth.
         let step = (depths_m.last().unwrap_or(&0.0) - depths_m[0]) / depths_m.len().max(2) as f64;
         let half_window = (1e-3 / step.max(1e-9)).clamp(4.0, 256.0) as usize;

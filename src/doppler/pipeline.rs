@@ -18,7 +18,7 @@ use crate::beamform::{BeamformConfig, Beamformer};
 use crate::channel_data::{ChannelData, Metadata};
 use crate::demod::{DemodConfig, Demodulator};
 use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size};
-use crate::grid::{Grid, GridKind};
+use crate::grid::Grid;
 use crate::scan_convert::{baseband_phasors, remove_carrier};
 use crate::sim::ensemble::{Ensemble, MAX_FRAMES};
 use ndarray::{Array2, Array3, ArrayView3, Axis};
@@ -50,11 +50,7 @@ impl EnsembleBeamformer {
         if !(1..=MAX_FRAMES).contains(&n_frames) {
             return Err(Error::invalid("n_frames", format!("1..={MAX_FRAMES} frames"), n_frames));
         }
-        let depths_m = match grid.kind() {
-            GridKind::Cartesian { z_m, .. } => z_m.clone(),
-            GridKind::Sector { depths_m, .. } => depths_m.clone(),
-            _ => return Err(Error::invalid("grid", "a Cartesian or sector grid", "a point list")),
-        };
+        let depths_m = grid.line_depths_m()?;
         let demod = Demodulator::new(meta.sampling(), DemodConfig::iq_imaging(meta.fc_hz()))?;
         let iq_meta = demod.output_metadata(meta)?;
         let beamformer = Beamformer::new(&iq_meta, grid, config)?;
@@ -67,7 +63,7 @@ impl EnsembleBeamformer {
             DEFAULT_MEMORY_CAP_BYTES,
         )?;
         let c_m_s = meta.sequence().c_m_s();
-        let phasors = baseband_phasors(&depths_m, demod.config().demod_hz, c_m_s)?;
+        let phasors = baseband_phasors(depths_m, demod.config().demod_hz, c_m_s)?;
         let axial_step_m = if depths_m.len() > 1 {
             (depths_m[depths_m.len() - 1] - depths_m[0]) / (depths_m.len() - 1) as f64
         } else {

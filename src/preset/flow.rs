@@ -106,6 +106,15 @@ impl ColorBox {
     }
 }
 
+/// The vascular presets' colour box: the middle 60 % of the lines, 10–30 mm, every second line
+/// and every third depth.
+const VASCULAR_BOX: ColorBox = ColorBox {
+    width_fraction: 0.6,
+    depth_range_m: (0.01, 0.03),
+    lateral_step: 2,
+    axial_step: 3,
+};
+
 /// A spectral Doppler sample gate on the line straight down from the probe's centre.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SampleGate {
@@ -148,12 +157,7 @@ impl FlowPreset {
                 bmode: with_tx(PresetKind::Vascular, 3),
                 prf_hz: 12_000.0,
                 color: ColorFlowConfig::default(),
-                color_box: ColorBox {
-                    width_fraction: 0.6,
-                    depth_range_m: (0.01, 0.03),
-                    lateral_step: 2,
-                    axial_step: 3,
-                },
+                color_box: VASCULAR_BOX,
                 gate: None,
             },
             FlowPresetKind::CardiacColor => FlowPreset {
@@ -198,12 +202,7 @@ impl FlowPreset {
                     bmode,
                     prf_hz,
                     color: ColorFlowConfig::default(),
-                    color_box: ColorBox {
-                        width_fraction: 0.6,
-                        depth_range_m: (0.01, 0.03),
-                        lateral_step: 2,
-                        axial_step: 3,
-                    },
+                    color_box: VASCULAR_BOX,
                 }
             }
         }
