@@ -283,3 +283,93 @@ fn poiseuille_profile_at_sixty_degrees() {
     assert!(bins.iter().all(|b| b.1 > 100));
     assert!(worst < 0.05, "{worst}");
 }
+
+/// Spectral Doppler end to end: a vessel at 30° to the beam carrying pulsatile (carotid-like)
+/// Poiseuille flow, simulated firing by firing over one cardiac cycle with an 8-element (2.4 mm)
+/// aperture focused at the 30 mm gate, beamformed with one plan, and analysed by the crate's
+/// short-time spectra. The maximum-velocity trace, angle-corrected, follows the centreline
+/// velocity `v_max·w(t)` within 5 % RMS of its peak.
+///
+/// Why this geometry: the trace reads the largest Doppler shift present, and an aperture seeing
+/// the flow from angles up to `β` either side of the beam raises it by `cos(θ − β)/cos θ`
+/// (geometric broadening). Here `β = atan(1.2 mm / 30 mm) = 2.3°`, which at `θ = 30°` is +2.4 %;
+/// the 16 ms analysis window, not the transit through the 4 mm beam, limits the resolution. The
+/// lossless medium keeps the echoes' centre frequency at the transmit frequency the analysis
+/// assumes. Measured: 4.25 % RMS, trace peak 0.67 m/s (the window holds the systolic peak and the
+/// velocities around it); with the earlier trace (a fixed level 6 dB below the column's peak on
+/// the five-bin smoothed spectrum) it was 6.0 % RMS, 0.025 m/s high all through diastole.
+#[test]
+fn pulsatile_max_trace_from_simulated_flow() {
+    use sonochip::doppler::spectral::SpectralDoppler;
+    use sonochip::phantom::motion::{FlowProfile, Vessel, Waveform};
+    let (c, f0, gate_z) = (1540.0, 5e6, 0.03);
+    let probe = Probe::linear(8, 3e-4, 2.7e-4, 5e-3, 1).unwrap();
+    let aperture = Aperture::full(&probe, None).unwrap();
+    let sequence = Sequence::focused(&aperture, &[[0.0, 0.0, gate_z]], c).unwrap();
+    let dz = c / f0 / 4.0;
+    let zs: Vec<f64> = (0..20).map(|k| gate_z - 0.00075 + k as f64 * dz).collect();
+    let grid = Grid::cartesian_from_axes(vec![0.0], zs, 0.0).unwrap();
+    let pulse = Pulse::new(f0, 0.6, 2.0).unwrap();
+    let acq = Acquisition::for_depth(aperture, sequence, pulse, 20e6, grid.clone(), 0.034).unwrap();
+    let theta = 30f64.to_radians();
+    let (period, v_max) = (0.5, 0.6);
+    let waveform = Waveform::carotid(period).unwrap();
+    let vessel = Vessel::new([0.0, 0.0, gate_z], theta, 0.003, 0.008).unwrap();
+    let mut moving = MovingPhantom::new();
+    moving
+        .push(
+            vessel.blood(5.0, 0.0, 3).unwrap(),
+            Motion::Flow {
+                vessel,
+                // Toward the probe: against the vessel axis, which points down.
+                profile: FlowProfile::Poiseuille { v_max_m_s: -v_max },
+                waveform: Some(waveform.clone()),
+            },
+        )
+        .unwrap();
+    let prf = 6000.0;
+    let n_total = (prf * period) as usize;
+    let sim = Simulator::new(&acq, Medium::lossless()).unwrap();
+    let piece = 500;
+    let mut bf = EnsembleBeamformer::new(&acq.metadata().unwrap(), &grid, BeamformConfig::default(), piece).unwrap();
+    let mut gate = ndarray::Array2::<Complex32>::zeros((n_total, 20));
+    let mut first = 0;
+    while first < n_total {
+        let n = piece.min(n_total - first);
+        let part = sim.run_frames(&moving, prf, first, n).unwrap();
+        for (k, frame) in part.frames().iter().enumerate() {
+            bf.process_frame_into(frame, k).unwrap();
+            gate.row_mut(first + k)
+                .assign(&bf.stack().index_axis(ndarray::Axis(0), k).row(0));
+        }
+        first += n;
+    }
+    let sd = SpectralDoppler {
+        prf_hz: prf,
+        f0_hz: f0,
+        c_m_s: c,
+        angle_rad: theta,
+        fft_len: 128,
+        window_len: 96,
+        hop: 24,
+        baseline: 0.3,
+        ..SpectralDoppler::default()
+    };
+    let sono = sd.sonogram(gate.view()).unwrap();
+    let n = sono.time_s.len();
+    let (mut se, mut worst, mut top) = (0.0, 0.0f64, 0.0f64);
+    for k in 0..n {
+        let truth = v_max * waveform.value(sono.time_s[k]);
+        let e = sono.max_velocity_m_s[k] - truth;
+        se += e * e;
+        worst = worst.max(e.abs());
+        top = top.max(sono.max_velocity_m_s[k]);
+    }
+    let rms = (se / n as f64).sqrt() / v_max;
+    eprintln!(
+        "simulated pulsatile flow: {n} columns, max-trace RMS error {:.2} % of the peak, worst {worst:.3} m/s, \
+         trace peak {top:.3} m/s (true {v_max})",
+        100.0 * rms
+    );
+    assert!(rms < 0.05, "max trace RMS error {rms}");
+}

@@ -29,10 +29,14 @@
 //! zero and stops at the first run of `r + 1` consecutive bins that all exceed the level. Searching
 //! inward from the edge follows the envelope of the spectrum, which is what an examiner reads as
 //! the peak velocity (a percentile of the cumulative power sits inside the envelope by an amount
-//! that depends on the spectrum's shape). The level below the peak keeps the window's main lobe,
-//! which spreads a strong spectrum's edge outward, from biasing the trace up when the signal is
-//! far above the noise; the level above the floor, the smoothing and the run rule keep noise
-//! from being taken for flow. A column without such a run reports 0 m/s. The mean velocity is
+//! that depends on the spectrum's shape). That bin is then refined: the edge value is the largest
+//! smoothed power within two spreads inside it (the spread being the window's main lobe plus the
+//! smoothing, in bins), and the trace is the outermost velocity, interpolated between bins, at
+//! which the spectrum smoothed over only three bins still reaches half of that value. A spectrum
+//! ending sharply at v_max, seen through any symmetric spreading (the window, the smoothing,
+//! broadening that spreads velocities both ways), falls to half its edge value at v_max itself,
+//! so the trace does not read high by the smoothing's width. The level above the floor, the
+//! smoothing and the run rule keep noise from being taken for flow. A column without such a run reports 0 m/s. The mean velocity is
 //! the power-weighted mean of the bins' velocities, with the noise floor subtracted from each bin
 //! (negative remainders count as zero).
 //!
@@ -94,6 +98,14 @@ pub enum SpectralWindow {
 }
 
 impl SpectralWindow {
+    /// Half-width of the main lobe (centre to first zero) in units of `fft_len / window_len` bins.
+    fn main_lobe_half_width(self) -> usize {
+        match self {
+            SpectralWindow::Rectangular => 1,
+            SpectralWindow::Hann => 2,
+        }
+    }
+
     /// The `len` window coefficients. Cost: O(len).
     fn coefficients(self, len: usize) -> Vec<f32> {
         (0..len)
@@ -326,12 +338,15 @@ impl SpectralDoppler {
         let zero_bin = velocity_m_s.partition_point(|&v| v < 0.0);
         // Bins per resolution cell, plus one: zero-padded bins are correlated.
         let run = n.div_ceil(self.window_len) + 1;
+        // How far the analysis spreads a sharp spectral edge: the window's main lobe plus the
+        // smoothing of the trace search (see `traces`).
+        let spread = self.window.main_lobe_half_width() * n.div_ceil(self.window_len) + run - 1;
         let mut max_velocity_m_s = Vec::with_capacity(n_cols);
         let mut mean_velocity_m_s = Vec::with_capacity(n_cols);
         for row in linear.axis_iter(Axis(0)) {
             let row = row.as_slice().unwrap_or(&[]);
             let levels = (self.trace_threshold_db, self.trace_below_peak_db);
-            let (vmax, vmean) = traces(row, &velocity_m_s, zero_bin, run, levels);
+            let (vmax, vmean) = traces(row, &velocity_m_s, zero_bin, (run, spread), levels);
             max_velocity_m_s.push(vmax);
             mean_velocity_m_s.push(vmean);
         }
@@ -358,7 +373,7 @@ fn dynamic_range(db: f64) -> Result<f64> {
 
 /// Maximum and mean velocity of one column's linear spectrum `p` (display order) as the module
 /// docs describe; `zero_bin` is the first bin with a velocity ≥ 0.
-fn traces(p: &[f32], v: &[f64], zero_bin: usize, run: usize, levels_db: (f64, f64)) -> (f64, f64) {
+fn traces(p: &[f32], v: &[f64], zero_bin: usize, (run, spread): (usize, usize), levels_db: (f64, f64)) -> (f64, f64) {
     let (threshold_db, below_peak_db) = levels_db;
     let n = p.len();
     if n == 0 || v.len() != n {
@@ -369,6 +384,12 @@ fn traces(p: &[f32], v: &[f64], zero_bin: usize, run: usize, levels_db: (f64, f6
         .map(|i| {
             let lo = i.saturating_sub(half);
             let hi = (i + half).min(n - 1);
+            p[lo..=hi].iter().map(|&x| f64::from(x)).sum::<f64>() / (hi - lo + 1) as f64
+        })
+        .collect();
+    let light: Vec<f64> = (0..n)
+        .map(|i| {
+            let (lo, hi) = (i.saturating_sub(1), (i + 1).min(n - 1));
             p[lo..=hi].iter().map(|&x| f64::from(x)).sum::<f64>() / (hi - lo + 1) as f64
         })
         .collect();
@@ -389,16 +410,62 @@ fn traces(p: &[f32], v: &[f64], zero_bin: usize, run: usize, levels_db: (f64, f6
     }
     let mean = if total > 0.0 { moment / total } else { 0.0 };
     let peak = sorted[n - 1];
-    let level = (noise * 10f64.powf(threshold_db / 10.0)).max(peak * 10f64.powf(-below_peak_db / 10.0));
+    let floor_level = noise * 10f64.powf(threshold_db / 10.0);
+    let level = floor_level.max(peak * 10f64.powf(-below_peak_db / 10.0));
     let above = |i: usize| smooth[i] > level;
     // From the outermost bin of the flow's side inward: the first bin that starts a run of `run`
     // bins above the level, the run lying between it and the zero bin.
-    let found = if pos >= neg {
-        (zero_bin + run..n).rev().find(|&i| (i + 1 - run..=i).all(above))
+    let vmax = if pos >= neg {
+        (zero_bin + run..n)
+            .rev()
+            .find(|&i| (i + 1 - run..=i).all(above))
+            .map(|i| half_power_edge(&smooth, &light, v, i, zero_bin, spread, floor_level))
     } else {
-        (0..(zero_bin + 1).saturating_sub(run)).find(|&i| (i..i + run).all(above))
+        // The same search on the mirrored spectrum.
+        let rev = |x: &[f64]| x.iter().rev().copied().collect::<Vec<f64>>();
+        let (sm, lm, vm) = (rev(&smooth), rev(&light), rev(v));
+        let zero_m = n - 1 - zero_bin.min(n - 1);
+        (0..(zero_bin + 1).saturating_sub(run))
+            .find(|&i| (i..i + run).all(above))
+            .map(|i| half_power_edge(&sm, &lm, &vm, n - 1 - i, zero_m, spread, floor_level))
     };
-    (found.map_or(0.0, |i| v[i]), mean)
+    (vmax.unwrap_or(0.0), mean)
+}
+
+/// Refines the outermost bin `edge` above the detection level (bins growing away from `zero`):
+/// the edge value is the largest of the smoothed spectrum `smooth` within `2·spread` bins inside
+/// `edge`, and the trace is the outermost velocity, interpolated between bins, up to `spread`
+/// bins beyond `edge`, at which the lightly smoothed spectrum `light` (three bins) still reaches
+/// half of it. A sharp edge (a spectrum ending at v_max, flat or rising toward it) convolved
+/// with the analysis's symmetric spreading crosses half its edge value at the edge itself, and a
+/// lone tone crosses it at the half-width of the window's main lobe: the estimate does not grow
+/// with the wide smoothing that the detection needs against noise, as a fixed level below the
+/// peak does. Falls back to the bin's own velocity when half the edge value is not above
+/// `floor_level` (the trace threshold over the noise floor).
+fn half_power_edge(
+    smooth: &[f64],
+    light: &[f64],
+    v: &[f64],
+    edge: usize,
+    zero: usize,
+    spread: usize,
+    floor_level: f64,
+) -> f64 {
+    let spread = spread.max(1);
+    let lo = edge.saturating_sub(2 * spread).max(zero);
+    let half = 0.5 * smooth[lo..=edge].iter().fold(0.0f64, |m, &x| m.max(x));
+    if half <= floor_level {
+        return v[edge];
+    }
+    let hi = (edge + spread).min(light.len() - 1);
+    match (lo..=hi).rev().find(|&k| light[k] >= half) {
+        Some(k) if k < hi => {
+            let f = (light[k] - half) / (light[k] - light[k + 1]);
+            v[k] + f * (v[k + 1] - v[k])
+        }
+        Some(k) => v[k],
+        None => v[edge],
+    }
 }
 
 /// A spectral Doppler display: power over time and velocity, with its axes and traces.
