@@ -221,11 +221,38 @@ impl SpectralDoppler {
     /// [`validate`](SpectralDoppler::validate). Cost: O(fft_len).
     pub fn velocity_axis_m_s(&self) -> Result<Vec<f64>> {
         self.validate()?;
+        let mut v = vec![0.0; self.fft_len];
+        self.fill_velocity_axis(&mut v);
+        Ok(v)
+    }
+
+    /// [`velocity_axis_m_s`](Self::velocity_axis_m_s) written into `out` (its first `fft_len`
+    /// entries), without validating.
+    pub(crate) fn fill_velocity_axis(&self, out: &mut [f64]) {
         let n = self.fft_len as i64;
         let s = self.shift_bins();
-        Ok((0..n)
-            .map(|i| self.velocity_of((i - n / 2 + s) as f64 * self.prf_hz / n as f64))
-            .collect())
+        for (i, o) in (0..n).zip(out.iter_mut()) {
+            *o = self.velocity_of((i - n / 2 + s) as f64 * self.prf_hz / n as f64);
+        }
+    }
+
+    /// The centre time of column `k`'s window, s from the first firing:
+    /// `(k·hop + (window_len − 1)/2) / prf_hz`.
+    pub fn column_time_s(&self, k: u64) -> f64 {
+        ((k * self.hop as u64) as f64 + 0.5 * (self.window_len as f64 - 1.0)) / self.prf_hz
+    }
+
+    /// For each display bin `i`, the FFT bin it shows: `(i − N/2 + shift) mod N`.
+    pub(crate) fn display_order(&self) -> Vec<usize> {
+        let n = self.fft_len as i64;
+        let shift = self.shift_bins();
+        (0..n).map(|i| (i - n / 2 + shift).rem_euclid(n) as usize).collect()
+    }
+
+    /// Bins per resolution cell, plus one (zero-padded bins are correlated): the run length of the
+    /// maximum-velocity search.
+    pub(crate) fn trace_run(&self) -> usize {
+        self.fft_len.div_ceil(self.window_len) + 1
     }
 
     /// The number of columns for `n_slow` firings: `(n_slow − window_len) / hop + 1`, or 0 when
@@ -256,7 +283,7 @@ impl SpectralDoppler {
     /// Cost: one `fft_len`-point FFT per gate sample and column (`O(cols · gates · N log N)`),
     /// parallel over columns, then a sort of each column's spectrum for the traces; allocates the
     /// `[columns, fft_len]` result (converted to dB in place), one FFT buffer per worker thread
-    /// and two scratch spectra per column for the traces.
+    /// and two scratch spectra for the traces.
     pub fn sonogram(&self, iq: ArrayView2<'_, Complex32>) -> Result<Sonogram> {
         self.validate()?;
         let (n_slow, n_gate) = iq.dim();
@@ -283,63 +310,37 @@ impl SpectralDoppler {
             return Err(Error::invalid("iq", "finite samples", bad));
         }
 
-        let w = self.window.coefficients(self.window_len);
-        let norm = 1.0 / w.iter().map(|x| x * x).sum::<f32>().max(f32::MIN_POSITIVE);
-        let fft = FftPlanner::<f32>::new().plan_fft_forward(n);
-        let scratch_len = fft.get_inplace_scratch_len();
-        // Display bin i holds FFT bin (i − N/2 + shift) mod N.
-        let shift = self.shift_bins();
-        let src: Vec<usize> = (0..n as i64)
-            .map(|i| (i - (n / 2) as i64 + shift).rem_euclid(n as i64) as usize)
-            .collect();
-
+        let plan = ColumnPlan::new(self);
+        let src = self.display_order();
         let mut linear = Array2::<f32>::zeros((n_cols, n));
         linear.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each_init(
-            || {
-                (
-                    vec![Complex32::ZERO; n],
-                    vec![Complex32::ZERO; scratch_len],
-                    vec![0f32; n],
-                )
-            },
-            |(buf, scratch, acc), (k, mut row)| {
-                acc.fill(0.0);
+            || plan.scratch(),
+            |scratch, (k, mut row)| {
                 let start = k * self.hop;
-                for g in 0..n_gate {
-                    let seg = iq.slice(ndarray::s![start..start + self.window_len, g]);
-                    for (b, (x, wn)) in buf.iter_mut().zip(seg.iter().zip(&w)) {
-                        *b = x * wn;
-                    }
-                    buf[self.window_len..].fill(Complex32::ZERO);
-                    fft.process_with_scratch(buf, scratch);
-                    for (a, z) in acc.iter_mut().zip(buf.iter()) {
-                        *a += z.norm_sqr();
-                    }
-                }
+                let segments = (0..n_gate).map(|g| iq.slice(ndarray::s![start..start + self.window_len, g]));
+                plan.column(segments.map(|seg| seg.into_iter().copied()), scratch);
                 for (out, &j) in row.iter_mut().zip(&src) {
-                    *out = acc[j] * norm;
+                    *out = scratch.acc[j];
                 }
             },
         );
 
         let velocity_m_s = self.velocity_axis_m_s()?;
         let zero_bin = velocity_m_s.partition_point(|&v| v < 0.0);
-        // Bins per resolution cell, plus one: zero-padded bins are correlated.
-        let run = n.div_ceil(self.window_len) + 1;
+        let run = self.trace_run();
+        let mut trace_scratch = TraceScratch::new(n);
         let mut max_velocity_m_s = Vec::with_capacity(n_cols);
         let mut mean_velocity_m_s = Vec::with_capacity(n_cols);
         for row in linear.axis_iter(Axis(0)) {
             let row = row.as_slice().unwrap_or(&[]);
             let levels = (self.trace_threshold_db, self.trace_below_peak_db);
-            let (vmax, vmean) = traces(row, &velocity_m_s, zero_bin, run, levels);
-            max_velocity_m_s.push(vmax);
+            let (vmax, vmean) = traces(row, &velocity_m_s, zero_bin, run, levels, &mut trace_scratch);
+            max_velocity_m_s.push(vmax.map_or(0.0, |i| velocity_m_s[i]));
             mean_velocity_m_s.push(vmean);
         }
-        let time_s = (0..n_cols)
-            .map(|k| ((k * self.hop) as f64 + 0.5 * (self.window_len as f64 - 1.0)) / self.prf_hz)
-            .collect();
+        let time_s = (0..n_cols).map(|k| self.column_time_s(k as u64)).collect();
         let mut power_db = linear;
-        power_db.mapv_inplace(|p| 10.0 * p.max(POWER_FLOOR).log10());
+        power_db.mapv_inplace(to_db);
         Ok(Sonogram {
             power_db,
             velocity_m_s,
@@ -356,24 +357,129 @@ fn dynamic_range(db: f64) -> Result<f64> {
     plausible("dynamic_range_db", db, MIN_DYNAMIC_RANGE_DB, MAX_DB, "dB")
 }
 
-/// Maximum and mean velocity of one column's linear spectrum `p` (display order) as the module
-/// docs describe; `zero_bin` is the first bin with a velocity ≥ 0.
-fn traces(p: &[f32], v: &[f64], zero_bin: usize, run: usize, levels_db: (f64, f64)) -> (f64, f64) {
+/// A column's power in dB: `10·log10` of it, [`POWER_FLOOR`] for an empty bin.
+pub(crate) fn to_db(p: f32) -> f32 {
+    10.0 * p.max(POWER_FLOOR).log10()
+}
+
+/// The FFT, window and buffers of one column: what the offline sonogram and the live stream share,
+/// so that both compute a column with the same arithmetic.
+#[derive(Clone)]
+pub(crate) struct ColumnPlan {
+    fft: std::sync::Arc<dyn rustfft::Fft<f32>>,
+    window: Vec<f32>,
+    /// `1 / Σ w²`.
+    norm: f32,
+}
+
+impl std::fmt::Debug for ColumnPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ColumnPlan")
+            .field("fft_len", &self.fft.len())
+            .field("window_len", &self.window.len())
+            .finish()
+    }
+}
+
+/// The buffers one column needs; `acc` holds the column's power in FFT order after
+/// [`ColumnPlan::column`].
+#[derive(Debug, Clone)]
+pub(crate) struct ColumnScratch {
+    buf: Vec<Complex32>,
+    fft_scratch: Vec<Complex32>,
+    pub(crate) acc: Vec<f32>,
+}
+
+impl ColumnPlan {
+    /// The plan of `cfg` (assumed valid). Cost: an FFT plan and the window.
+    pub(crate) fn new(cfg: &SpectralDoppler) -> ColumnPlan {
+        let window = cfg.window.coefficients(cfg.window_len);
+        let norm = 1.0 / window.iter().map(|x| x * x).sum::<f32>().max(f32::MIN_POSITIVE);
+        ColumnPlan {
+            fft: FftPlanner::<f32>::new().plan_fft_forward(cfg.fft_len),
+            window,
+            norm,
+        }
+    }
+
+    /// Buffers for [`column`](Self::column).
+    pub(crate) fn scratch(&self) -> ColumnScratch {
+        let n = self.fft.len();
+        ColumnScratch {
+            buf: vec![Complex32::ZERO; n],
+            fft_scratch: vec![Complex32::ZERO; self.fft.get_inplace_scratch_len()],
+            acc: vec![0.0; n],
+        }
+    }
+
+    /// One column's power spectrum into `s.acc` (FFT order, normalised by `Σ w²`): each segment
+    /// (one gate sample's `window_len` firings) windowed, zero-padded and transformed, `|X|²` summed
+    /// over the segments. Allocates nothing.
+    pub(crate) fn column<I, S>(&self, segments: I, s: &mut ColumnScratch)
+    where
+        I: Iterator<Item = S>,
+        S: Iterator<Item = Complex32>,
+    {
+        s.acc.fill(0.0);
+        let len = self.window.len();
+        for seg in segments {
+            for (b, (x, wn)) in s.buf.iter_mut().zip(seg.zip(&self.window)) {
+                *b = x * wn;
+            }
+            s.buf[len..].fill(Complex32::ZERO);
+            self.fft.process_with_scratch(&mut s.buf, &mut s.fft_scratch);
+            for (a, z) in s.acc.iter_mut().zip(s.buf.iter()) {
+                *a += z.norm_sqr();
+            }
+        }
+        for a in s.acc.iter_mut() {
+            *a *= self.norm;
+        }
+    }
+}
+
+/// Buffers of [`traces`], sized once for `fft_len` bins.
+#[derive(Debug, Clone)]
+pub(crate) struct TraceScratch {
+    smooth: Vec<f64>,
+    sorted: Vec<f64>,
+}
+
+impl TraceScratch {
+    pub(crate) fn new(n: usize) -> TraceScratch {
+        TraceScratch {
+            smooth: vec![0.0; n],
+            sorted: vec![0.0; n],
+        }
+    }
+}
+
+/// The maximum-velocity bin (`None` where no flow is detected) and the mean velocity of one
+/// column's linear spectrum `p` (display order) as the module docs describe; `zero_bin` is the
+/// first bin with a velocity ≥ 0. Allocates nothing (`scratch` holds `p.len()` bins).
+pub(crate) fn traces(
+    p: &[f32],
+    v: &[f64],
+    zero_bin: usize,
+    run: usize,
+    levels_db: (f64, f64),
+    scratch: &mut TraceScratch,
+) -> (Option<usize>, f64) {
     let (threshold_db, below_peak_db) = levels_db;
     let n = p.len();
-    if n == 0 || v.len() != n {
-        return (0.0, 0.0);
+    if n == 0 || v.len() != n || scratch.smooth.len() != n || scratch.sorted.len() != n {
+        return (None, 0.0);
     }
     let half = run.saturating_sub(1).max(1);
-    let smooth: Vec<f64> = (0..n)
-        .map(|i| {
-            let lo = i.saturating_sub(half);
-            let hi = (i + half).min(n - 1);
-            p[lo..=hi].iter().map(|&x| f64::from(x)).sum::<f64>() / (hi - lo + 1) as f64
-        })
-        .collect();
-    let mut sorted = smooth.clone();
-    sorted.sort_by(f64::total_cmp);
+    let smooth = &mut scratch.smooth;
+    for (i, s) in smooth.iter_mut().enumerate() {
+        let lo = i.saturating_sub(half);
+        let hi = (i + half).min(n - 1);
+        *s = p[lo..=hi].iter().map(|&x| f64::from(x)).sum::<f64>() / (hi - lo + 1) as f64;
+    }
+    let sorted = &mut scratch.sorted;
+    sorted.copy_from_slice(smooth);
+    sorted.sort_unstable_by(f64::total_cmp);
     let quarter = (n / 4).max(1);
     let noise = sorted[..quarter].iter().sum::<f64>() / quarter as f64;
     let (mut pos, mut neg, mut total, mut moment) = (0.0, 0.0, 0.0, 0.0);
@@ -398,7 +504,7 @@ fn traces(p: &[f32], v: &[f64], zero_bin: usize, run: usize, levels_db: (f64, f6
     } else {
         (0..(zero_bin + 1).saturating_sub(run)).find(|&i| (i..i + run).all(above))
     };
-    (found.map_or(0.0, |i| v[i]), mean)
+    (found, mean)
 }
 
 /// A spectral Doppler display: power over time and velocity, with its axes and traces.
