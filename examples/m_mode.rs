@@ -1,11 +1,11 @@
 //! M-mode: a wall moving 1.5 mm at 1.2 Hz under static speckle, one focused line fired at
-//! 400 Hz, shown on a 400-column sweep with its erase bar. Writes `out/m_mode/m_mode.png` (depth
+//! 400 Hz and streamed in pieces through the live M-mode imager (`doppler::live::MModeImager`),
+//! shown on a 400-column sweep with its erase bar. Writes `out/m_mode/m_mode.png` (depth
 //! down, time to the right).
 //!
 //! `cargo run --release --example m_mode`
 
-use sonochip::doppler::mmode::MModeSweep;
-use sonochip::doppler::pipeline::EnsembleBeamformer;
+use sonochip::doppler::live::MModeImager;
 use sonochip::phantom::motion::{Motion, MovingPhantom};
 use sonochip::prelude::*;
 
@@ -29,7 +29,7 @@ fn m_mode() -> sonochip::Result<()> {
     let sequence = Sequence::focused(&aperture, &[[0.0, 0.0, 0.02]], C)?;
     let dz = C / F0 / 4.0;
     let zs: Vec<f64> = (0..((0.026 / dz) as usize)).map(|k| 0.006 + k as f64 * dz).collect();
-    let grid = Grid::cartesian_from_axes(vec![0.0], zs.clone(), 0.0)?;
+    let grid = Grid::cartesian_from_axes(vec![0.0], zs, 0.0)?;
     let acq = Acquisition::for_depth(aperture, sequence, Pulse::new(F0, 0.6, 2.0)?, 20e6, grid.clone(), 0.034)?;
     let tissue = SpeckleBuilder::new((-0.004, 0.004), (0.005, 0.033), 12.0)?
         .thickness(3e-3)
@@ -44,12 +44,14 @@ fn m_mode() -> sonochip::Result<()> {
         },
     )?;
     let (prf, n) = (400.0, 480);
-    let ens = Simulator::new(&acq, Medium::soft_tissue())?.run_ensemble(&moving, prf, n)?;
-    let mut bf = EnsembleBeamformer::new(ens.metadata(), &grid, BeamformConfig::default(), n)?;
-    let stack = bf.process(&ens)?;
-    let mut sweep = MModeSweep::new(zs.len(), 400, 50.0)?;
-    sweep.push_stack(stack, 0)?;
-    let img = sweep.image();
+    // The live pipeline: the line beamformed per firing, each firing the sweep's next column;
+    // the firings arrive in pieces of 48 as a scanner streams them.
+    let mut live = MModeImager::new(&acq.metadata()?, &grid, 0, BeamformConfig::default(), 400, 50.0)?;
+    let sim = Simulator::new(&acq, Medium::soft_tissue())?;
+    for first in (0..n).step_by(48) {
+        live.push(&sim.run_frames(&moving, prf, first, 48.min(n - first))?)?;
+    }
+    let img = live.image();
     let (h, w) = img.dim();
     let raw: Vec<u8> = img.iter().copied().collect();
     image::GrayImage::from_raw(w as u32, h as u32, raw)

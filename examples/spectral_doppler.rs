@@ -1,12 +1,15 @@
 //! Spectral (pulsed-wave) Doppler: a 1.5 mm gate on a vessel at 60° carrying carotid-like
 //! pulsatile flow, one focused line fired at 4 kHz for one 0.6 s cardiac cycle, simulated and
-//! processed in pieces as a scanner streams it. Writes `out/spectral_doppler/sonogram.png`
-//! (velocity up, time to the right, with the zero baseline and tick marks every 0.1 s and
-//! 0.2 m/s) and prints the maximum-velocity trace's peak.
+//! streamed in pieces through the live spectral imager (`doppler::live::SpectralImager`) as a
+//! scanner streams it. Writes its display as `out/spectral_doppler/sonogram.png` (velocity up,
+//! time to the right, the maximum-velocity trace in yellow, the dashed zero baseline, tick marks
+//! every 0.1 s and 0.2 m/s) and prints the maximum-velocity trace's peak.
 //!
 //! `cargo run --release --example spectral_doppler`
 
-use sonochip::doppler::pipeline::EnsembleBeamformer;
+use sonochip::doppler::clutter::ClutterFilter;
+use sonochip::doppler::color::save_rgb_png;
+use sonochip::doppler::live::{SonogramDisplay, SpectralGate, SpectralImager, SpectralImagerConfig};
 use sonochip::doppler::spectral::SpectralDoppler;
 use sonochip::phantom::motion::{FlowProfile, Motion, MovingPhantom, Vessel, Waveform};
 use sonochip::prelude::*;
@@ -47,26 +50,6 @@ fn spectral() -> sonochip::Result<()> {
     )?;
     let prf = 4000.0;
     let n_total = (prf * period) as usize;
-    let sim = Simulator::new(&acq, Medium::soft_tissue())?;
-    let piece = 250;
-    let mut bf = EnsembleBeamformer::new(&acq.metadata()?, &grid, BeamformConfig::default(), piece)?;
-    let mut gate = Array2::<Complex32>::zeros((n_total, 20));
-    let t = Instant::now();
-    let mut first = 0;
-    while first < n_total {
-        let n = piece.min(n_total - first);
-        let part = sim.run_frames(&moving, prf, first, n)?;
-        for (k, frame) in part.frames().iter().enumerate() {
-            bf.process_frame_into(frame, k)?;
-            gate.row_mut(first + k)
-                .assign(&bf.stack().index_axis(ndarray::Axis(0), k).row(0));
-        }
-        first += n;
-    }
-    println!(
-        "spectral Doppler: {n_total} firings at {prf} Hz simulated and beamformed in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
     let sd = SpectralDoppler {
         prf_hz: prf,
         f0_hz: F0,
@@ -74,51 +57,66 @@ fn spectral() -> sonochip::Result<()> {
         angle_rad: theta,
         fft_len: 128,
         window_len: 96,
-        hop: 16,
+        hop: 4,
         // Most of the range toward the probe, where the flow is.
         baseline: 0.3,
         ..Default::default()
     };
-    let sono = sd.sonogram(gate.view())?;
+    // The live pipeline: the gate's 20 samples (1.5 mm, a quarter wavelength apart) beamformed per
+    // firing, no wall filter (there is no tissue here), one display column per sonogram column.
+    let (h, w) = (256, sd.n_columns(n_total));
+    let gate = SpectralGate {
+        x_m: 0.0,
+        depth_m: gate_z,
+        length_m: 0.0015,
+    };
+    let config = SpectralImagerConfig {
+        doppler: sd,
+        wall: ClutterFilter::None,
+        height_px: h,
+        columns: w,
+        display: SonogramDisplay::default(),
+    };
+    let mut live = SpectralImager::new(&acq.metadata()?, gate, BeamformConfig::default(), config)?;
+    let sim = Simulator::new(&acq, Medium::soft_tissue())?;
+    let piece = 250;
+    let t = Instant::now();
+    let mut first = 0;
+    while first < n_total {
+        let n = piece.min(n_total - first);
+        live.push(&sim.run_frames(&moving, prf, first, n)?)?;
+        first += n;
+    }
+    println!(
+        "spectral Doppler: {n_total} firings at {prf} Hz simulated and streamed through the live imager in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let sono = live.stream().sonogram()?;
     let peak = sono.max_velocity_m_s.iter().fold(0.0f64, |m, v| m.max(*v));
     println!(
         "  {} columns, Nyquist ±{:.3} m/s (angle-corrected); maximum-velocity trace peaks at {peak:.3} m/s (true peak 0.600 on the axis)",
         sono.time_s.len(),
         sd.nyquist_velocity_m_s()
     );
-    let (h, w) = (256, 600);
-    let mut img = sono.render(h, w)?;
-    // Axes: the zero-velocity baseline, ticks every 0.2 m/s on the left edge and every 0.1 s on
-    // the bottom edge.
+    // The live display (grey sonogram, the trace, the dashed zero line), with ticks every 0.2 m/s
+    // on the left edge and every 0.1 s on the bottom edge.
+    let mut img = live.rgb().to_owned();
     let (v0, v1) = (sono.velocity_m_s[0], sono.velocity_m_s[sono.velocity_m_s.len() - 1]);
     let row_of = |v: f64| (((v1 - v) / (v1 - v0)) * (h - 1) as f64).round() as usize;
-    let base = row_of(0.0).min(h - 1);
-    for c in (0..w).step_by(4) {
-        img[[base, c]] = 160;
-    }
     let mut v = (v0 / 0.2).ceil() * 0.2;
     while v <= v1 {
         let r = row_of(v).min(h - 1);
-        for c in 0..8 {
-            img[[r, c]] = 255;
-        }
+        img.slice_mut(s![r, 0..8, ..]).fill(255);
         v += 0.2;
     }
     let t_end = sono.time_s[sono.time_s.len() - 1] + sd.hop as f64 / prf;
     let mut t = 0.0;
     while t <= t_end {
         let c = ((t / t_end) * (w - 1) as f64).round() as usize;
-        for r in h - 8..h {
-            img[[r, c.min(w - 1)]] = 255;
-        }
+        img.slice_mut(s![h - 8..h, c.min(w - 1), ..]).fill(255);
         t += 0.1;
     }
-    std::fs::create_dir_all("out/spectral_doppler").map_err(|e| Error::io("out/spectral_doppler", e))?;
-    let raw: Vec<u8> = img.iter().copied().collect();
-    image::GrayImage::from_raw(w as u32, h as u32, raw)
-        .ok_or_else(|| Error::shape("sonogram", "an image", "none"))?
-        .save("out/spectral_doppler/sonogram.png")
-        .map_err(|e| Error::io("out/spectral_doppler/sonogram.png", std::io::Error::other(e)))?;
+    save_rgb_png(img.view(), "out/spectral_doppler/sonogram.png")?;
     println!("  wrote out/spectral_doppler/sonogram.png (velocity {v0:+.2}…{v1:+.2} m/s, 0 to {t_end:.2} s)");
     Ok(())
 }

@@ -381,6 +381,30 @@ impl Grid {
         }
     }
 
+    /// The one-line grid of line `line` (a Cartesian column or a sector ray, with all its depths):
+    /// what an M-mode or a sample gate beamforms. Errors: a point list (`grid`), a line beyond the
+    /// grid (`line`).
+    pub fn line_grid(&self, line: usize) -> Result<Grid> {
+        let n_lines = self.shape().0;
+        let beyond = || Error::invalid("line", format!("a line below {n_lines}"), line);
+        match &self.kind {
+            GridKind::Cartesian { x_m, z_m, y_m } => {
+                let x = *x_m.get(line).ok_or_else(beyond)?;
+                Grid::cartesian_from_axes(vec![x], z_m.clone(), *y_m)
+            }
+            GridKind::Sector {
+                apex_m,
+                angles_rad,
+                depths_m,
+                radius_offset_m,
+            } => {
+                let a = *angles_rad.get(line).ok_or_else(beyond)?;
+                Grid::polar(*apex_m, *radius_offset_m, vec![a], depths_m.clone())
+            }
+            _ => Err(Error::invalid("grid", "a Cartesian or sector grid", "a point list")),
+        }
+    }
+
     /// Bounding box of the pixels in the x–z plane.
     pub fn extent(&self) -> Extent {
         let mut e = Extent {

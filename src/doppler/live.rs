@@ -18,6 +18,14 @@
 //! rate the estimator assumes ([`set_slow_time_rate_hz`](ColorFlowImager::set_slow_time_rate_hz));
 //! a new ensemble length, grid or sequence needs a new imager. Nothing is allocated per frame
 //! except by the SVD filter (its Gram matrix and eigenvectors).
+//!
+//! The other live pipelines sit beside it and are re-exported here: the spectral Doppler
+//! [`SpectralImager`] (module `live_spectral`) and the [`MModeImager`] (module `live_mmode`).
+
+pub use super::live_mmode::MModeImager;
+pub use super::live_spectral::{
+    SonogramDisplay, SonogramMode, SonogramStream, SpectralGate, SpectralImager, SpectralImagerConfig,
+};
 
 use super::clutter::ClutterFilter;
 use super::color::ColorFlowDisplay;

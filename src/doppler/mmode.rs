@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result, plausible};
 use crate::frame::MAX_RASTER_SIDE_PX;
-use ndarray::{Array2, ArrayView1, ArrayView3, Axis};
+use ndarray::{Array2, ArrayView1, ArrayView3, ArrayViewMut2, Axis};
 use num_complex::Complex32;
 
 /// Columns the erase bar blanks ahead of the newest column.
@@ -97,24 +97,69 @@ impl MModeSweep {
 
     /// The grey image `[depth, column]`: 0 dB at the brightest sample on display, black at
     /// −`dynamic_range_db`, and [`ERASE_BAR_COLUMNS`] black columns ahead of the cursor once the
-    /// sweep has wrapped. Cost: one `u8` image.
+    /// sweep has wrapped. Cost: one `u8` image (see [`image_into`](Self::image_into)).
     pub fn image(&self) -> Array2<u8> {
+        let mut out = Array2::zeros(self.envelope.dim());
+        self.write_image(out.view_mut());
+        out
+    }
+
+    /// [`image`](Self::image) into `out` `[depth, column]`, allocating nothing. Errors: `out` of
+    /// another shape.
+    pub fn image_into(&self, out: ArrayViewMut2<'_, u8>) -> Result<()> {
+        if out.dim() != self.envelope.dim() {
+            let (h, w) = self.envelope.dim();
+            return Err(Error::shape(
+                "out",
+                format!("{h}×{w} (depths × columns)"),
+                format!("{}×{}", out.nrows(), out.ncols()),
+            ));
+        }
+        self.write_image(out);
+        Ok(())
+    }
+
+    fn write_image(&self, mut out: ArrayViewMut2<'_, u8>) {
         let max = self.envelope.iter().fold(0.0f32, |m, &v| if v > m { v } else { m });
         let dr = self.dynamic_range_db as f32;
         let w = self.envelope.ncols();
-        let mut out = self.envelope.mapv(|v| {
-            if max <= 0.0 || v <= 0.0 {
-                return 0;
-            }
-            let db = 20.0 * (v / max).log10();
-            (255.0 * (db + dr) / dr).clamp(0.0, 255.0).round() as u8
+        ndarray::Zip::from(&mut out).and(&self.envelope).for_each(|o, &v| {
+            *o = if max <= 0.0 || v <= 0.0 {
+                0
+            } else {
+                let db = 20.0 * (v / max).log10();
+                (255.0 * (db + dr) / dr).clamp(0.0, 255.0).round() as u8
+            };
         });
         if self.filled == w {
             for c in 0..ERASE_BAR_COLUMNS.min(w - 1) {
                 out.column_mut((self.next + c) % w).fill(0);
             }
         }
-        out
+    }
+
+    /// The dynamic range shown, dB.
+    pub fn dynamic_range_db(&self) -> f64 {
+        self.dynamic_range_db
+    }
+
+    /// A new dynamic range (1–120 dB) for the next [`image`](Self::image); the kept columns are
+    /// re-rendered with it. Errors: out of range (`dynamic_range_db`).
+    pub fn set_dynamic_range_db(&mut self, dynamic_range_db: f64) -> Result<()> {
+        self.dynamic_range_db = plausible("dynamic_range_db", dynamic_range_db, 1.0, 120.0, "dB")?;
+        Ok(())
+    }
+
+    /// Firings on display (at most the number of columns).
+    pub fn filled(&self) -> usize {
+        self.filled
+    }
+
+    /// Empties the display: the next firing goes to the first column.
+    pub fn clear(&mut self) {
+        self.envelope.fill(0.0);
+        self.next = 0;
+        self.filled = 0;
     }
 }
 

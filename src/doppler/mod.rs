@@ -1,5 +1,6 @@
-//! Motion and flow over slow time: clutter filters, mean-velocity estimators, spectral Doppler and
-//! the colour display.
+//! Motion and flow over slow time: clutter filters, mean-velocity estimators, spectral Doppler,
+//! M-mode and the colour display, and their live pipelines (`live`: colour flow;
+//! `live_spectral`: the streaming sonogram; `live_mmode`: the M-mode sweep).
 //!
 //! **Ensembles.** An ensemble is the same transmit sequence fired `n` times at a pulse repetition
 //! frequency; beamformed frame by frame with one plan it is a stack of complex images,
@@ -17,6 +18,8 @@ pub mod color;
 mod eigen;
 pub mod estimate;
 pub mod live;
+pub mod live_mmode;
+pub mod live_spectral;
 pub mod mmode;
 pub mod pipeline;
 pub mod spectral;

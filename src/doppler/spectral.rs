@@ -233,11 +233,44 @@ impl SpectralDoppler {
     /// [`validate`](SpectralDoppler::validate). Cost: O(fft_len).
     pub fn velocity_axis_m_s(&self) -> Result<Vec<f64>> {
         self.validate()?;
+        let mut v = vec![0.0; self.fft_len];
+        self.fill_velocity_axis(&mut v);
+        Ok(v)
+    }
+
+    /// [`velocity_axis_m_s`](Self::velocity_axis_m_s) written into `out` (its first `fft_len`
+    /// entries), without validating.
+    pub(crate) fn fill_velocity_axis(&self, out: &mut [f64]) {
         let n = self.fft_len as i64;
         let s = self.shift_bins();
-        Ok((0..n)
-            .map(|i| self.velocity_of((i - n / 2 + s) as f64 * self.prf_hz / n as f64))
-            .collect())
+        for (i, o) in (0..n).zip(out.iter_mut()) {
+            *o = self.velocity_of((i - n / 2 + s) as f64 * self.prf_hz / n as f64);
+        }
+    }
+
+    /// The centre time of column `k`'s window, s from the first firing:
+    /// `(k·hop + (window_len − 1)/2) / prf_hz`.
+    pub fn column_time_s(&self, k: u64) -> f64 {
+        ((k * self.hop as u64) as f64 + 0.5 * (self.window_len as f64 - 1.0)) / self.prf_hz
+    }
+
+    /// For each display bin `i`, the FFT bin it shows: `(i − N/2 + shift) mod N`.
+    pub(crate) fn display_order(&self) -> Vec<usize> {
+        let n = self.fft_len as i64;
+        let shift = self.shift_bins();
+        (0..n).map(|i| (i - n / 2 + shift).rem_euclid(n) as usize).collect()
+    }
+
+    /// Bins per resolution cell, plus one (zero-padded bins are correlated): the run length of the
+    /// maximum-velocity search.
+    pub(crate) fn trace_run(&self) -> usize {
+        self.fft_len.div_ceil(self.window_len) + 1
+    }
+
+    /// How far, in bins, the analysis spreads a sharp spectral edge: the window's main lobe plus
+    /// the smoothing of the trace search (see the [module docs](self)).
+    pub(crate) fn trace_spread(&self) -> usize {
+        self.window.main_lobe_half_width() * self.fft_len.div_ceil(self.window_len) + self.trace_run() - 1
     }
 
     /// The number of columns for `n_slow` firings: `(n_slow − window_len) / hop + 1`, or 0 when
@@ -268,7 +301,7 @@ impl SpectralDoppler {
     /// Cost: one `fft_len`-point FFT per gate sample and column (`O(cols · gates · N log N)`),
     /// parallel over columns, then a sort of each column's spectrum for the traces; allocates the
     /// `[columns, fft_len]` result (converted to dB in place), one FFT buffer per worker thread
-    /// and two scratch spectra per column for the traces.
+    /// and two scratch spectra for the traces.
     pub fn sonogram(&self, iq: ArrayView2<'_, Complex32>) -> Result<Sonogram> {
         self.validate()?;
         let (n_slow, n_gate) = iq.dim();
@@ -295,66 +328,37 @@ impl SpectralDoppler {
             return Err(Error::invalid("iq", "finite samples", bad));
         }
 
-        let w = self.window.coefficients(self.window_len);
-        let norm = 1.0 / w.iter().map(|x| x * x).sum::<f32>().max(f32::MIN_POSITIVE);
-        let fft = FftPlanner::<f32>::new().plan_fft_forward(n);
-        let scratch_len = fft.get_inplace_scratch_len();
-        // Display bin i holds FFT bin (i − N/2 + shift) mod N.
-        let shift = self.shift_bins();
-        let src: Vec<usize> = (0..n as i64)
-            .map(|i| (i - (n / 2) as i64 + shift).rem_euclid(n as i64) as usize)
-            .collect();
-
+        let plan = ColumnPlan::new(self);
+        let src = self.display_order();
         let mut linear = Array2::<f32>::zeros((n_cols, n));
         linear.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each_init(
-            || {
-                (
-                    vec![Complex32::ZERO; n],
-                    vec![Complex32::ZERO; scratch_len],
-                    vec![0f32; n],
-                )
-            },
-            |(buf, scratch, acc), (k, mut row)| {
-                acc.fill(0.0);
+            || plan.scratch(),
+            |scratch, (k, mut row)| {
                 let start = k * self.hop;
-                for g in 0..n_gate {
-                    let seg = iq.slice(ndarray::s![start..start + self.window_len, g]);
-                    for (b, (x, wn)) in buf.iter_mut().zip(seg.iter().zip(&w)) {
-                        *b = x * wn;
-                    }
-                    buf[self.window_len..].fill(Complex32::ZERO);
-                    fft.process_with_scratch(buf, scratch);
-                    for (a, z) in acc.iter_mut().zip(buf.iter()) {
-                        *a += z.norm_sqr();
-                    }
-                }
+                let segments = (0..n_gate).map(|g| iq.slice(ndarray::s![start..start + self.window_len, g]));
+                plan.column(segments.map(|seg| seg.into_iter().copied()), scratch);
                 for (out, &j) in row.iter_mut().zip(&src) {
-                    *out = acc[j] * norm;
+                    *out = scratch.acc[j];
                 }
             },
         );
 
         let velocity_m_s = self.velocity_axis_m_s()?;
         let zero_bin = velocity_m_s.partition_point(|&v| v < 0.0);
-        // Bins per resolution cell, plus one: zero-padded bins are correlated.
-        let run = n.div_ceil(self.window_len) + 1;
-        // How far the analysis spreads a sharp spectral edge: the window's main lobe plus the
-        // smoothing of the trace search (see `traces`).
-        let spread = self.window.main_lobe_half_width() * n.div_ceil(self.window_len) + run - 1;
+        let (run, spread) = (self.trace_run(), self.trace_spread());
+        let mut trace_scratch = TraceScratch::new(n);
         let mut max_velocity_m_s = Vec::with_capacity(n_cols);
         let mut mean_velocity_m_s = Vec::with_capacity(n_cols);
         for row in linear.axis_iter(Axis(0)) {
             let row = row.as_slice().unwrap_or(&[]);
             let levels = (self.trace_threshold_db, self.trace_below_peak_db);
-            let (vmax, vmean) = traces(row, &velocity_m_s, zero_bin, (run, spread), levels);
-            max_velocity_m_s.push(vmax);
+            let (vmax, vmean) = traces(row, &velocity_m_s, zero_bin, (run, spread), levels, &mut trace_scratch);
+            max_velocity_m_s.push(vmax.unwrap_or(0.0));
             mean_velocity_m_s.push(vmean);
         }
-        let time_s = (0..n_cols)
-            .map(|k| ((k * self.hop) as f64 + 0.5 * (self.window_len as f64 - 1.0)) / self.prf_hz)
-            .collect();
+        let time_s = (0..n_cols).map(|k| self.column_time_s(k as u64)).collect();
         let mut power_db = linear;
-        power_db.mapv_inplace(|p| 10.0 * p.max(POWER_FLOOR).log10());
+        power_db.mapv_inplace(to_db);
         Ok(Sonogram {
             power_db,
             velocity_m_s,
@@ -371,30 +375,138 @@ fn dynamic_range(db: f64) -> Result<f64> {
     plausible("dynamic_range_db", db, MIN_DYNAMIC_RANGE_DB, MAX_DB, "dB")
 }
 
-/// Maximum and mean velocity of one column's linear spectrum `p` (display order) as the module
-/// docs describe; `zero_bin` is the first bin with a velocity ≥ 0.
-fn traces(p: &[f32], v: &[f64], zero_bin: usize, (run, spread): (usize, usize), levels_db: (f64, f64)) -> (f64, f64) {
+/// A column's power in dB: `10·log10` of it, [`POWER_FLOOR`] for an empty bin.
+pub(crate) fn to_db(p: f32) -> f32 {
+    10.0 * p.max(POWER_FLOOR).log10()
+}
+
+/// The FFT, window and buffers of one column: what the offline sonogram and the live stream share,
+/// so that both compute a column with the same arithmetic.
+#[derive(Clone)]
+pub(crate) struct ColumnPlan {
+    fft: std::sync::Arc<dyn rustfft::Fft<f32>>,
+    window: Vec<f32>,
+    /// `1 / Σ w²`.
+    norm: f32,
+}
+
+impl std::fmt::Debug for ColumnPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ColumnPlan")
+            .field("fft_len", &self.fft.len())
+            .field("window_len", &self.window.len())
+            .finish()
+    }
+}
+
+/// The buffers one column needs; `acc` holds the column's power in FFT order after
+/// [`ColumnPlan::column`].
+#[derive(Debug, Clone)]
+pub(crate) struct ColumnScratch {
+    buf: Vec<Complex32>,
+    fft_scratch: Vec<Complex32>,
+    pub(crate) acc: Vec<f32>,
+}
+
+impl ColumnPlan {
+    /// The plan of `cfg` (assumed valid). Cost: an FFT plan and the window.
+    pub(crate) fn new(cfg: &SpectralDoppler) -> ColumnPlan {
+        let window = cfg.window.coefficients(cfg.window_len);
+        let norm = 1.0 / window.iter().map(|x| x * x).sum::<f32>().max(f32::MIN_POSITIVE);
+        ColumnPlan {
+            fft: FftPlanner::<f32>::new().plan_fft_forward(cfg.fft_len),
+            window,
+            norm,
+        }
+    }
+
+    /// Buffers for [`column`](Self::column).
+    pub(crate) fn scratch(&self) -> ColumnScratch {
+        let n = self.fft.len();
+        ColumnScratch {
+            buf: vec![Complex32::ZERO; n],
+            fft_scratch: vec![Complex32::ZERO; self.fft.get_inplace_scratch_len()],
+            acc: vec![0.0; n],
+        }
+    }
+
+    /// One column's power spectrum into `s.acc` (FFT order, normalised by `Σ w²`): each segment
+    /// (one gate sample's `window_len` firings) windowed, zero-padded and transformed, `|X|²` summed
+    /// over the segments. Allocates nothing.
+    pub(crate) fn column<I, S>(&self, segments: I, s: &mut ColumnScratch)
+    where
+        I: Iterator<Item = S>,
+        S: Iterator<Item = Complex32>,
+    {
+        s.acc.fill(0.0);
+        let len = self.window.len();
+        for seg in segments {
+            for (b, (x, wn)) in s.buf.iter_mut().zip(seg.zip(&self.window)) {
+                *b = x * wn;
+            }
+            s.buf[len..].fill(Complex32::ZERO);
+            self.fft.process_with_scratch(&mut s.buf, &mut s.fft_scratch);
+            for (a, z) in s.acc.iter_mut().zip(s.buf.iter()) {
+                *a += z.norm_sqr();
+            }
+        }
+        for a in s.acc.iter_mut() {
+            *a *= self.norm;
+        }
+    }
+}
+
+/// Buffers of [`traces`], sized once for `fft_len` bins.
+#[derive(Debug, Clone)]
+pub(crate) struct TraceScratch {
+    smooth: Vec<f64>,
+    light: Vec<f64>,
+    sorted: Vec<f64>,
+}
+
+impl TraceScratch {
+    pub(crate) fn new(n: usize) -> TraceScratch {
+        TraceScratch {
+            smooth: vec![0.0; n],
+            light: vec![0.0; n],
+            sorted: vec![0.0; n],
+        }
+    }
+}
+
+/// The maximum velocity (`None` where no flow is detected) and the mean velocity of one column's
+/// linear spectrum `p` (display order) as the module docs describe; `zero_bin` is the first bin
+/// with a velocity ≥ 0, `run` and `spread` are [`SpectralDoppler::trace_run`] and
+/// [`SpectralDoppler::trace_spread`]. Allocates nothing (`scratch` holds `p.len()` bins).
+pub(crate) fn traces(
+    p: &[f32],
+    v: &[f64],
+    zero_bin: usize,
+    (run, spread): (usize, usize),
+    levels_db: (f64, f64),
+    scratch: &mut TraceScratch,
+) -> (Option<f64>, f64) {
     let (threshold_db, below_peak_db) = levels_db;
     let n = p.len();
-    if n == 0 || v.len() != n {
-        return (0.0, 0.0);
+    if n == 0 || v.len() != n || scratch.smooth.len() != n || scratch.sorted.len() != n {
+        return (None, 0.0);
     }
     let half = run.saturating_sub(1).max(1);
-    let smooth: Vec<f64> = (0..n)
-        .map(|i| {
-            let lo = i.saturating_sub(half);
-            let hi = (i + half).min(n - 1);
-            p[lo..=hi].iter().map(|&x| f64::from(x)).sum::<f64>() / (hi - lo + 1) as f64
-        })
-        .collect();
-    let light: Vec<f64> = (0..n)
-        .map(|i| {
-            let (lo, hi) = (i.saturating_sub(1), (i + 1).min(n - 1));
-            p[lo..=hi].iter().map(|&x| f64::from(x)).sum::<f64>() / (hi - lo + 1) as f64
-        })
-        .collect();
-    let mut sorted = smooth.clone();
-    sorted.sort_by(f64::total_cmp);
+    let smooth = &mut scratch.smooth;
+    for (i, s) in smooth.iter_mut().enumerate() {
+        let lo = i.saturating_sub(half);
+        let hi = (i + half).min(n - 1);
+        *s = p[lo..=hi].iter().map(|&x| f64::from(x)).sum::<f64>() / (hi - lo + 1) as f64;
+    }
+    let light = &mut scratch.light;
+    for (i, s) in light.iter_mut().enumerate() {
+        let (lo, hi) = (i.saturating_sub(1), (i + 1).min(n - 1));
+        *s = p[lo..=hi].iter().map(|&x| f64::from(x)).sum::<f64>() / (hi - lo + 1) as f64;
+    }
+    let (smooth, light) = (&scratch.smooth, &scratch.light);
+    let sorted = &mut scratch.sorted;
+    sorted.copy_from_slice(smooth);
+    sorted.sort_unstable_by(f64::total_cmp);
     let quarter = (n / 4).max(1);
     let noise = sorted[..quarter].iter().sum::<f64>() / quarter as f64;
     let (mut pos, mut neg, mut total, mut moment) = (0.0, 0.0, 0.0, 0.0);
@@ -415,56 +527,83 @@ fn traces(p: &[f32], v: &[f64], zero_bin: usize, (run, spread): (usize, usize), 
     let above = |i: usize| smooth[i] > level;
     // From the outermost bin of the flow's side inward: the first bin that starts a run of `run`
     // bins above the level, the run lying between it and the zero bin.
+    let edge = Edge {
+        smooth,
+        light,
+        v,
+        zero: zero_bin,
+        spread,
+        floor_level,
+    };
     let vmax = if pos >= neg {
         (zero_bin + run..n)
             .rev()
             .find(|&i| (i + 1 - run..=i).all(above))
-            .map(|i| half_power_edge(&smooth, &light, v, i, zero_bin, spread, floor_level))
+            .map(|i| edge.refine(i, 1))
     } else {
-        // The same search on the mirrored spectrum.
-        let rev = |x: &[f64]| x.iter().rev().copied().collect::<Vec<f64>>();
-        let (sm, lm, vm) = (rev(&smooth), rev(&light), rev(v));
-        let zero_m = n - 1 - zero_bin.min(n - 1);
         (0..(zero_bin + 1).saturating_sub(run))
             .find(|&i| (i..i + run).all(above))
-            .map(|i| half_power_edge(&sm, &lm, &vm, n - 1 - i, zero_m, spread, floor_level))
+            .map(|i| edge.refine(i, -1))
     };
-    (vmax.unwrap_or(0.0), mean)
+    (vmax, mean)
 }
 
-/// Refines the outermost bin `edge` above the detection level (bins growing away from `zero`):
-/// the edge value is the largest of the smoothed spectrum `smooth` within `2·spread` bins inside
-/// `edge`, and the trace is the outermost velocity, interpolated between bins, up to `spread`
-/// bins beyond `edge`, at which the lightly smoothed spectrum `light` (three bins) still reaches
-/// half of it. A sharp edge (a spectrum ending at v_max, flat or rising toward it) convolved
-/// with the analysis's symmetric spreading crosses half its edge value at the edge itself, and a
-/// lone tone crosses it at the half-width of the window's main lobe: the estimate does not grow
-/// with the wide smoothing that the detection needs against noise, as a fixed level below the
-/// peak does. Falls back to the bin's own velocity when half the edge value is not above
-/// `floor_level` (the trace threshold over the noise floor).
-fn half_power_edge(
-    smooth: &[f64],
-    light: &[f64],
-    v: &[f64],
-    edge: usize,
+/// A column's spectra for refining the maximum-velocity trace (see [`Edge::refine`]).
+struct Edge<'a> {
+    /// Smoothed over `2·run − 1` bins, and over three.
+    smooth: &'a [f64],
+    light: &'a [f64],
+    /// The bins' velocities.
+    v: &'a [f64],
+    /// The first bin with a velocity ≥ 0.
     zero: usize,
+    /// [`SpectralDoppler::trace_spread`].
     spread: usize,
+    /// The trace threshold over the noise floor.
     floor_level: f64,
-) -> f64 {
-    let spread = spread.max(1);
-    let lo = edge.saturating_sub(2 * spread).max(zero);
-    let half = 0.5 * smooth[lo..=edge].iter().fold(0.0f64, |m, &x| m.max(x));
-    if half <= floor_level {
-        return v[edge];
-    }
-    let hi = (edge + spread).min(light.len() - 1);
-    match (lo..=hi).rev().find(|&k| light[k] >= half) {
-        Some(k) if k < hi => {
-            let f = (light[k] - half) / (light[k] - light[k + 1]);
-            v[k] + f * (v[k + 1] - v[k])
+}
+
+impl Edge<'_> {
+    /// Refines the outermost bin `edge` above the detection level on the flow's side `dir` (+1:
+    /// velocities ≥ 0, bins growing outward; −1: negative velocities, bins shrinking outward). The
+    /// edge value is the largest smoothed power within `2·spread` bins inside `edge` (not past
+    /// zero), and the trace is the outermost velocity, interpolated between bins, up to `spread`
+    /// bins beyond `edge`, at which the three-bin spectrum still reaches half of it. A sharp edge
+    /// (a spectrum ending at v_max, flat or rising toward it) seen through the analysis's
+    /// symmetric spreading crosses half its edge value at the edge itself, and a lone tone
+    /// crosses it at the half-width of the window's main lobe: the estimate does not grow with
+    /// the wide smoothing that the detection needs against noise, as a fixed level below the
+    /// peak would. Falls back to the bin's own velocity when half the edge value is not above the
+    /// trace threshold over the noise floor.
+    fn refine(&self, edge: usize, dir: isize) -> f64 {
+        let n = self.v.len() as isize;
+        let spread = self.spread.max(1) as isize;
+        // Positions counted outward from zero: bin(x) = edge + dir·(x − e).
+        let bin = |x: isize| (edge as isize + dir * x) as usize;
+        let inner = if dir > 0 {
+            (2 * spread).min(edge as isize - self.zero as isize)
+        } else {
+            (2 * spread).min(self.zero as isize - 1 - edge as isize)
         }
-        Some(k) => v[k],
-        None => v[edge],
+        .max(0);
+        let outer = if dir > 0 {
+            spread.min(n - 1 - edge as isize)
+        } else {
+            spread.min(edge as isize)
+        };
+        let half = 0.5 * (-inner..=0).map(|x| self.smooth[bin(x)]).fold(0.0f64, f64::max);
+        if half <= self.floor_level {
+            return self.v[edge];
+        }
+        match (-inner..=outer).rev().find(|&x| self.light[bin(x)] >= half) {
+            Some(x) if x < outer => {
+                let (a, b) = (self.light[bin(x)], self.light[bin(x + 1)]);
+                let f = (a - half) / (a - b);
+                self.v[bin(x)] + f * (self.v[bin(x + 1)] - self.v[bin(x)])
+            }
+            Some(x) => self.v[bin(x)],
+            None => self.v[edge],
+        }
     }
 }
 

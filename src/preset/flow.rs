@@ -15,7 +15,9 @@
 
 use super::{Preset, PresetKind};
 use crate::doppler::clutter::ClutterFilter;
-use crate::doppler::live::{ColorFlowConfig, ColorFlowImager};
+use crate::doppler::live::{
+    ColorFlowConfig, ColorFlowImager, MModeImager, SpectralGate, SpectralImager, SpectralImagerConfig,
+};
 use crate::doppler::spectral::SpectralDoppler;
 use crate::error::{Error, Result, in_range, plausible};
 use crate::grid::{Grid, GridKind};
@@ -250,6 +252,50 @@ impl FlowPreset {
             self.color,
         )
     }
+
+    /// The live spectral Doppler of the preset's gate, on the line straight down from the probe's
+    /// centre, at the B-mode preset's default depth: its acquisition, its beamforming settings, the
+    /// gate's analysis at the slow-time rate `prf_hz / n_tx`, and the default wall filter and
+    /// display of [`SpectralImagerConfig`]. Errors: `gate` for a preset without one; those of
+    /// [`validate`](Self::validate), `Preset::acquisition` and `SpectralImager::new`.
+    pub fn spectral_imager(&self) -> Result<SpectralImager> {
+        self.validate()?;
+        let g = self
+            .gate
+            .ok_or_else(|| Error::invalid("gate", "a spectral preset (one with a sample gate)", "none"))?;
+        let acq = self.bmode.acquisition(self.bmode.default_depth_m)?;
+        let config = SpectralImagerConfig {
+            doppler: SpectralDoppler {
+                prf_hz: self.prf_hz / self.bmode.n_tx as f64,
+                ..g.doppler
+            },
+            ..SpectralImagerConfig::default()
+        };
+        let gate = SpectralGate {
+            x_m: 0.0,
+            depth_m: g.depth_m,
+            length_m: g.length_m,
+        };
+        SpectralImager::new(&acq.metadata()?, gate, self.bmode.beamform_config(), config)
+    }
+
+    /// A live M-mode on the centre line of the B-mode grid at the default depth (the middle ray of
+    /// a sector), fired with the preset's sequence, on a sweep of `sweep_columns` firings over the
+    /// B-mode preset's dynamic range. Errors: those of [`validate`](Self::validate),
+    /// `Preset::acquisition` and `MModeImager::new` (`n_columns` for the sweep's width).
+    pub fn mmode_imager(&self, sweep_columns: usize) -> Result<MModeImager> {
+        self.validate()?;
+        let acq = self.bmode.acquisition(self.bmode.default_depth_m)?;
+        let grid = acq.grid();
+        MModeImager::new(
+            &acq.metadata()?,
+            grid,
+            grid.shape().0 / 2,
+            self.bmode.beamform_config(),
+            sweep_columns,
+            self.bmode.dynamic_range_db,
+        )
+    }
 }
 
 #[cfg(test)]
@@ -285,6 +331,25 @@ mod tests {
             let expected = p.bmode.sound_speed_m_s * p.prf_hz / p.bmode.n_tx as f64 / (4.0 * p.bmode.fc_hz);
             assert!((v_n / expected - 1.0).abs() < 1e-9, "{}", p.name);
         }
+        // The spectral preset plans its live sonogram: the gate's samples span its length around its
+        // depth, the scale is the preset's (Nyquist c·prf/(4·f0·cos 60°)); the colour presets
+        // have no gate.
+        let p = FlowPreset::get(FlowPresetKind::CarotidSpectral);
+        let s = p.spectral_imager().unwrap();
+        let g = p.gate.unwrap();
+        let z = s.gate_depths_m();
+        assert!((0.5 * (z[0] + z[z.len() - 1]) - g.depth_m).abs() < 1e-9);
+        assert!((z[z.len() - 1] - z[0] - g.length_m).abs() < p.bmode.sound_speed_m_s / p.bmode.fc_hz / 4.0);
+        let v_n = s.stream().doppler().nyquist_velocity_m_s();
+        let expected = p.bmode.sound_speed_m_s * p.prf_hz / (4.0 * p.bmode.fc_hz * 0.5);
+        assert!((v_n / expected - 1.0).abs() < 1e-9);
+        let cardiac = FlowPreset::get(FlowPresetKind::CardiacColor);
+        assert_eq!(cardiac.spectral_imager().unwrap_err().parameter(), Some("gate"));
+        // M-mode on the cardiac sector's middle ray, over the whole default depth.
+        let m = cardiac.mmode_imager(300).unwrap();
+        let acq = cardiac.bmode.acquisition(cardiac.bmode.default_depth_m).unwrap();
+        assert_eq!(m.image().dim(), (acq.grid().shape().1, 300));
+        assert_eq!(cardiac.mmode_imager(1).unwrap_err().parameter(), Some("n_columns"));
         let mut p = FlowPreset::get(FlowPresetKind::CardiacColor);
         p.prf_hz = 10_000.0;
         assert_eq!(p.validate().unwrap_err().parameter(), Some("prf_hz"));
