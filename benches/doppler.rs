@@ -4,7 +4,8 @@
 //! (`doppler/color/vascular/{kernel}/threads=N`, colour frames/s as "elem/s"), printing each
 //! stage's time; the same with the preset's colour box (`doppler/color_box/vascular/{kernel}/threads=N`:
 //! colour on the middle 60 % of the width, 10–30 mm, every second line and third depth of the
-//! B-mode grid, which the newest frame is beamformed on for the B-mode);
+//! B-mode grid, which the newest frame is beamformed on for the B-mode); the colour box with the
+//! B-mode from the middle transmit only (`doppler/color_box_middle/...`, `BModeTransmits::Middle`);
 //! and the SVD wall filter alone on the same ensemble's stack
 //! (`doppler/svd/vascular/threads=N`), whose cost depends on the ensemble length, not the grid
 //! alone. The channel data is uniform noise: the cost does not depend on it.
@@ -15,7 +16,7 @@ use rand::{Rng, SeedableRng};
 use sonochip::beamform::{BeamformConfig, KernelChoice};
 use sonochip::channel_data::ChannelData;
 use sonochip::doppler::clutter::{ClutterFilter, SvdRank};
-use sonochip::doppler::live::ColorFlowImager;
+use sonochip::doppler::live::{BModeTransmits, ColorFlowConfig, ColorFlowImager};
 use sonochip::preset::flow::{FlowPreset, FlowPresetKind};
 use sonochip::sim::ensemble::Ensemble;
 
@@ -42,7 +43,16 @@ fn vascular_color(c: &mut Criterion) {
     let config = flow.color;
     let box_grid = flow.color_box.grid(acq.grid()).unwrap();
     let mut last = None;
-    for (case, color_grid) in [("color", acq.grid()), ("color_box", &box_grid)] {
+    let cases = [
+        ("color", acq.grid(), BModeTransmits::All),
+        ("color_box", &box_grid, BModeTransmits::All),
+        ("color_box_middle", &box_grid, BModeTransmits::Middle),
+    ];
+    for (case, color_grid, bmode_transmits) in cases {
+        let config = ColorFlowConfig {
+            bmode_transmits,
+            ..config
+        };
         let (cl, cd) = color_grid.shape();
         for kernel in KernelChoice::supported() {
             if kernel == KernelChoice::Scalar {

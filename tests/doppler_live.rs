@@ -144,3 +144,100 @@ fn live_colour_frames_match_the_stages_and_settings_rerender() {
     println!("colour box: {in_box} coloured vessel pixels inside, {out_box} outside");
     assert!(in_box > 300 && out_box == 0, "{in_box} {out_box}");
 }
+
+/// `BModeTransmits::Middle`: the B-mode under the colour is the middle transmit's alone. It equals,
+/// pixel for pixel, the B-mode of an imager fed only that transmit's RF, differs from the
+/// compounded B-mode, and leaves the colour (every transmit of every frame) unchanged.
+#[test]
+fn middle_transmit_bmode_is_that_transmits_alone() {
+    use sonochip::doppler::live::BModeTransmits;
+    use sonochip::sim::ensemble::Ensemble;
+    let probe = Probe::linear(32, 3e-4, 2.7e-4, 5e-3, 1).unwrap();
+    let aperture = Aperture::full(&probe, None).unwrap();
+    let sequence = Sequence::plane_wave_fan(&aperture, 6f64.to_radians(), 3, 1540.0).unwrap();
+    let grid = Grid::cartesian((-0.003, 0.003), 25, (0.008, 0.016), 100).unwrap();
+    let acq = Acquisition::for_depth(
+        aperture,
+        sequence,
+        Pulse::new(5e6, 0.6, 2.0).unwrap(),
+        20e6,
+        grid.clone(),
+        0.02,
+    )
+    .unwrap();
+    let tissue = SpeckleBuilder::new((-0.005, 0.005), (0.006, 0.018), 4.0)
+        .unwrap()
+        .thickness(1e-3)
+        .build(5)
+        .unwrap();
+    let mut moving = MovingPhantom::still(tissue.clone());
+    moving
+        .push(
+            tissue.scaled(0.1).unwrap(),
+            Motion::Translation {
+                velocity_m_s: [0.0, 0.0, -0.05],
+            },
+        )
+        .unwrap();
+    let ens = Simulator::new(&acq, Medium::soft_tissue())
+        .unwrap()
+        .run_ensemble(&moving, 6000.0, 4)
+        .unwrap();
+    let config = ColorFlowConfig {
+        ensemble_len: 4,
+        ..ColorFlowConfig::default()
+    };
+    let box_grid = Grid::cartesian((-0.002, 0.002), 9, (0.01, 0.014), 30).unwrap();
+    let imager = |meta: &sonochip::channel_data::Metadata, transmits| {
+        ColorFlowImager::with_color_box(
+            meta,
+            &grid,
+            &box_grid,
+            BeamformConfig::default(),
+            2000.0,
+            120,
+            ColorFlowConfig {
+                bmode_transmits: transmits,
+                ..config
+            },
+        )
+        .unwrap()
+    };
+    let mut all = imager(ens.metadata(), BModeTransmits::All);
+    let mut middle = imager(ens.metadata(), BModeTransmits::Middle);
+    all.process(&ens).unwrap();
+    middle.process(&ens).unwrap();
+
+    // The middle event's RF alone, as a one-transmit record.
+    let meta = ens.metadata();
+    let one = Sequence::from_events(vec![meta.sequence().events()[1].clone()]).unwrap();
+    let one_meta = sonochip::channel_data::Metadata::new(
+        meta.sampling(),
+        meta.fc_hz(),
+        one,
+        meta.channel_positions_m().to_vec(),
+        meta.channel_normals().to_vec(),
+    )
+    .unwrap();
+    let frames = ens
+        .frames()
+        .iter()
+        .map(|f| {
+            let rf = f.data().slice(ndarray::s![1..2, .., ..]).to_owned();
+            sonochip::channel_data::ChannelData::new(rf, one_meta.clone()).unwrap()
+        })
+        .collect();
+    let single = Ensemble::new(ens.prf_hz(), frames).unwrap();
+    let mut reference = imager(&one_meta, BModeTransmits::All);
+    reference.process(&single).unwrap();
+
+    assert_eq!(middle.bmode(), reference.bmode());
+    let differing = middle
+        .bmode()
+        .iter()
+        .zip(all.bmode().iter())
+        .filter(|(a, b)| a != b)
+        .count();
+    assert!(differing > middle.bmode().len() / 4, "{differing} pixels differ");
+    assert_eq!(middle.maps(), all.maps());
+}

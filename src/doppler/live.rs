@@ -5,7 +5,8 @@
 //! 1. demodulation, beamforming and carrier removal of every frame (one plan,
 //!    `EnsembleBeamformer`);
 //! 2. the B-mode raster from the newest frame (bicubic IQ interpolation, `|IQ|`, log compression
-//!    over the B-mode dynamic range);
+//!    over the B-mode dynamic range), from all its transmits or only the middle one
+//!    ([`BModeTransmits`]);
 //! 3. the clutter filter on a copy of the stack (the stack itself is kept for re-rendering);
 //! 4. the colour estimator (power, velocity, variance on the grid);
 //! 5. scan conversion of velocity and power to the raster, and the overlay.
@@ -32,10 +33,11 @@ use super::color::ColorFlowDisplay;
 use super::estimate::{ColorEstimator, ColorMaps, Method};
 use super::pipeline::EnsembleBeamformer;
 use crate::beamform::BeamformConfig;
-use crate::channel_data::Metadata;
+use crate::channel_data::{ChannelData, Metadata};
 use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size, plausible};
 use crate::grid::Grid;
 use crate::scan_convert::{RasterSpec, ScanConverter};
+use crate::sequence::Sequence;
 use crate::sim::ensemble::Ensemble;
 use ndarray::{Array2, Array3, ArrayView3, Axis};
 use num_complex::Complex32;
@@ -56,11 +58,28 @@ pub struct ColorFlowConfig {
     pub display: ColorFlowDisplay,
     /// Dynamic range of the B-mode underneath, dB (1–120).
     pub bmode_dynamic_range_db: f64,
+    /// Which transmits of the newest frame form the B-mode underneath.
+    pub bmode_transmits: BModeTransmits,
+}
+
+/// Which transmit events of an ensemble's newest frame the B-mode under the colour is beamformed
+/// from. The colour always uses every event of every frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum BModeTransmits {
+    /// Every event, compounded: the B-mode of the frame's full sequence.
+    #[default]
+    All,
+    /// The middle event only (for three plane waves at −a, 0, +a, the straight one): a third of
+    /// the B-mode's beamforming for three events, with the side lobes and clutter of a single
+    /// uncompounded wave. Scanners commonly lower the B-mode's quality in colour mode to keep the
+    /// colour frame rate.
+    Middle,
 }
 
 impl Default for ColorFlowConfig {
     /// 12 frames, a second-order polynomial wall filter, Loupas over 3 × 5, the default display,
-    /// 55 dB B-mode.
+    /// 55 dB B-mode from every transmit.
     fn default() -> Self {
         ColorFlowConfig {
             ensemble_len: 12,
@@ -69,6 +88,7 @@ impl Default for ColorFlowConfig {
             average: (3, 5),
             display: ColorFlowDisplay::default(),
             bmode_dynamic_range_db: 55.0,
+            bmode_transmits: BModeTransmits::All,
         }
     }
 }
@@ -100,8 +120,12 @@ impl ColorTimings {
 #[derive(Debug)]
 pub struct ColorFlowImager {
     beamformer: EnsembleBeamformer,
-    /// The B-mode grid's beamformer, when the colour grid is another one (a colour box).
+    /// The B-mode grid's beamformer, when the colour grid is another one (a colour box) or the
+    /// B-mode uses only some of the transmits.
     bmode_beamformer: Option<EnsembleBeamformer>,
+    /// The newest frame's events that form the B-mode (`BModeTransmits::Middle`), copied out of
+    /// the frame: `None` when the B-mode uses every event.
+    bmode_frame: Option<(usize, ChannelData<f32>)>,
     converter: ScanConverter,
     /// Colour grid → the B-mode raster (the same raster as `converter`).
     color_converter: ScanConverter,
@@ -165,12 +189,27 @@ impl ColorFlowImager {
                 config.ensemble_len,
             ));
         }
-        let separate = bmode_grid != color_grid;
         let beamformer = EnsembleBeamformer::new(meta, color_grid, beamform.clone(), config.ensemble_len)?;
-        let bmode_beamformer = if separate {
-            Some(EnsembleBeamformer::new(meta, bmode_grid, beamform, 1)?)
-        } else {
-            None
+        let (n_tx, n_ch, n_s) = meta.data_shape();
+        let bmode_frame = match config.bmode_transmits {
+            BModeTransmits::Middle if n_tx > 1 => {
+                let event = n_tx / 2;
+                let sequence = Sequence::from_events(vec![meta.sequence().events()[event].clone()])?;
+                let sub = Metadata::new(
+                    meta.sampling(),
+                    meta.fc_hz(),
+                    sequence,
+                    meta.channel_positions_m().to_vec(),
+                    meta.channel_normals().to_vec(),
+                )?;
+                Some((event, ChannelData::new(Array3::zeros((1, n_ch, n_s)), sub)?))
+            }
+            _ => None,
+        };
+        let bmode_beamformer = match &bmode_frame {
+            Some((_, frame)) => Some(EnsembleBeamformer::new(frame.meta(), bmode_grid, beamform, 1)?),
+            None if bmode_grid != color_grid => Some(EnsembleBeamformer::new(meta, bmode_grid, beamform, 1)?),
+            None => None,
         };
         let spec = RasterSpec::square_pixels_for(bmode_grid, raster_height_px)?;
         let converter = ScanConverter::new(bmode_grid, spec)?;
@@ -184,7 +223,8 @@ impl ColorFlowImager {
         let (n_lines, n_depths) = color_converter.input_shape();
         let bytes = (config.ensemble_len * n_lines * n_depths) as u128 * 8
             + (n_lines * n_depths) as u128 * 16
-            + (raster.0 * raster.1) as u128 * 16;
+            + (raster.0 * raster.1) as u128 * 16
+            + bmode_frame.as_ref().map_or(0, |_| (n_ch * n_s) as u128 * 4);
         check_size("colour imager buffers", bytes, DEFAULT_MEMORY_CAP_BYTES)?;
         Ok(ColorFlowImager {
             filtered: Array3::zeros((config.ensemble_len, n_lines, n_depths)),
@@ -196,6 +236,7 @@ impl ColorFlowImager {
             rgb: Array3::zeros((raster.0, raster.1, 3)),
             beamformer,
             bmode_beamformer,
+            bmode_frame,
             converter,
             color_converter,
             estimator,
@@ -213,9 +254,18 @@ impl ColorFlowImager {
         self.timings.beamform = t.elapsed();
         let t = Instant::now();
         let newest = self.beamformer.stack().len_of(Axis(0)) - 1;
+        let frame = &ensemble.frames()[newest];
         let bmode_image = match &mut self.bmode_beamformer {
             Some(bf) => {
-                bf.process_frame_into(&ensemble.frames()[newest], 0)?;
+                match &mut self.bmode_frame {
+                    Some((event, sub)) => {
+                        sub.data_mut()
+                            .index_axis_mut(Axis(0), 0)
+                            .assign(&frame.data().index_axis(Axis(0), *event));
+                        bf.process_frame_into(sub, 0)?;
+                    }
+                    None => bf.process_frame_into(frame, 0)?,
+                }
                 bf.stack().index_axis_move(Axis(0), 0)
             }
             None => self.beamformer.stack().index_axis_move(Axis(0), newest),
