@@ -263,35 +263,4 @@ impl Phantom {
         .feature(Feature::disk([0.007, 0.017], 0.0028, 0.0))
         .build(seed)
     }
-
-    /// A heart-like chamber (cardiac / lung family): a bright myocardial ring around an anechoic
-    /// ventricle over 10–160 mm, with a septum-like band and an echogenic valve leaflet.
-    pub fn heart(density_per_mm2: f64, seed: u64) -> Result<Phantom> {
-        SpeckleBuilder::new((-0.11, 0.11), (0.01, 0.16), density_per_mm2)?
-            .thickness(1e-3)
-            .feature(Feature::Layer {
-                z_top_m: 0.01,
-                z_bottom_m: 0.03,
-                echogenicity: 0.7,
-            })
-            .feature(Feature::Ellipse {
-                center_m: [0.0, 0.09],
-                semi_axes_m: [0.04, 0.055],
-                angle_rad: 0.2,
-                echogenicity: 2.0,
-            })
-            .feature(Feature::Ellipse {
-                center_m: [0.0, 0.09],
-                semi_axes_m: [0.028, 0.043],
-                angle_rad: 0.2,
-                echogenicity: 0.0,
-            })
-            .feature(Feature::Ellipse {
-                center_m: [0.012, 0.075],
-                semi_axes_m: [0.012, 0.0015],
-                angle_rad: 0.9,
-                echogenicity: 2.5,
-            })
-            .build(seed)
-    }
 }

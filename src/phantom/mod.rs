@@ -9,7 +9,8 @@
 //! * [`Phantom::from_image`]: scatterer amplitudes sampled from a grayscale image (Field II style);
 //! * built-in anatomy for the clinical families: [`Phantom::vessel`], [`Phantom::tendon`],
 //!   [`Phantom::nerve`] (linear); [`Phantom::abdomen`], [`Phantom::bladder`], [`Phantom::obstetric`]
-//!   (curved); [`Phantom::heart`], [`Phantom::lung`] (phased); plus [`Phantom::cyst`] and [`Phantom::resolution`] for measurements.
+//!   (curved); [`Phantom::heart`] (an apical four-chamber view whose parts can move on their own,
+//!   [`heart`]), [`Phantom::lung`] (phased); plus [`Phantom::cyst`] and [`Phantom::resolution`] for measurements.
 //!
 //! The same seed always gives the same phantom.
 //!
@@ -32,7 +33,10 @@ use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 mod anatomy;
+pub mod heart;
 pub mod motion;
+
+pub use heart::HeartPart;
 
 /// Largest number of scatterers a generator may make.
 pub const MAX_SCATTERERS: usize = 20_000_000;
