@@ -47,11 +47,12 @@
 //!
 //! # Numerics
 //!
-//! Impulses are placed on an internal grid `M·fs` (`M` chosen so that `M·fs ≥ 16·fc`) with linear
-//! weights, convolved with the tabulated pulse there, and read back at the output samples by linear
-//! interpolation on that fine grid: amplitude errors ≈ 1–2 % at `fc`, timing errors far below a sample.
-//! Noise, analog TGC and ADC quantization are applied to the finished traces in that order (thermal
-//! noise at the receiver input, then the amplifier, then the converter).
+//! Impulses are placed on an internal grid `M·fs` (`M` the smallest power of two, at most 16, with
+//! `M·fs ≥ 16·fc`) with linear weights, convolved with the tabulated pulse there, and read back at
+//! the output samples by linear interpolation on that fine grid: amplitude errors ≈ 1–2 % at `fc`,
+//! timing errors far below a sample. Noise, analog TGC and ADC quantization are applied to the
+//! finished traces in that order (thermal noise at the receiver input, then the amplifier, then
+//! the converter).
 //!
 //! # Parallelism and determinism
 //!

@@ -326,13 +326,14 @@ impl Context {
         if tap.amp == 0.0 {
             return;
         }
-        let m = self.m as i64;
+        // m is a power of two (`RunPlan::new`): floor division and the remainder by shifts.
+        let (shift, mask) = (self.m.trailing_zeros(), self.m as i64 - 1);
         let q0 = (self.sampling.t0_s() - tap.delay_s - w.t_start_s) * self.fs_fine;
         let i0 = q0.floor();
         let frac = (q0 - i0) as f32;
         let i0 = i0 as i64;
-        let (a0, r0) = (i0.div_euclid(m), i0.rem_euclid(m) as usize);
-        let (a1, r1) = ((i0 + 1).div_euclid(m), (i0 + 1).rem_euclid(m) as usize);
+        let (a0, r0) = (i0 >> shift, (i0 & mask) as usize);
+        let (a1, r1) = ((i0 + 1) >> shift, ((i0 + 1) & mask) as usize);
         let len = w.len as i64;
         let n0 = 0i64.max(-a0).max(-a1);
         let n1 = (trace.len() as i64).min(len - a0).min(len - a1);
