@@ -602,6 +602,14 @@ impl TryFrom<ChannelFields> for Channel {
 /// Speed of sound used for electronic elevation focusing (scanner convention), m/s.
 pub const LENS_SOUND_SPEED_M_S: f64 = 1540.0;
 
+/// The advance of an electronic elevation lens focused at `focus_m` for a point `dy_m` from the
+/// lens axis, seconds: `(√(f² + dy²) − f) / c` at [`LENS_SOUND_SPEED_M_S`], in a form without
+/// cancellation. [`Aperture::new`] gives each element of a focused column channel this advance;
+/// the simulator gives it to the sub-elements it splits an element into.
+pub(crate) fn lens_advance_s(dy_m: f64, focus_m: f64) -> f64 {
+    dy_m * dy_m / (focus_m.hypot(dy_m) + focus_m) / LENS_SOUND_SPEED_M_S
+}
+
 /// Active elements grouped into channels. See the [module docs](self).
 ///
 /// Built by [`Aperture::new`] (or [`Aperture::columns`], [`Aperture::full`]); its fields are
@@ -705,7 +713,6 @@ impl Aperture {
                 format!("{rows:?}"),
             ));
         }
-        let c = LENS_SOUND_SPEED_M_S;
         let mut channels = Vec::new();
         match mode {
             ChannelMode::Columns { elevation_focus_m } => {
@@ -720,11 +727,7 @@ impl Aperture {
                     let advances_s = els
                         .iter()
                         .map(|&e| match elevation_focus_m {
-                            // √(f² + dy²) − f in a form without cancellation.
-                            Some(f) => {
-                                let dy = probe.elements[e].position_m[1] - y_ref;
-                                dy * dy / (f.hypot(dy) + f) / c
-                            }
+                            Some(f) => lens_advance_s(probe.elements[e].position_m[1] - y_ref, f),
                             None => 0.0,
                         })
                         .collect();
