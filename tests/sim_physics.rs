@@ -540,3 +540,54 @@ fn binned_columns_agree_with_exact_on_split_elements() {
         assert!(peak > 0.0 && rms < 0.04, "{p:?}: {:.3} %", 100.0 * rms);
     }
 }
+
+/// The simulator's pulse table takes the excitation's spectrum: in soft tissue, the echo of a
+/// cosine burst given as samples is the cosine burst's, and the echo of a Hann-windowed sine
+/// excitation is the quadrature (Hilbert transform, computed here by FFT) of the Hann-windowed
+/// cosine's.
+#[test]
+fn echoes_follow_the_excitation() {
+    let probe = Probe::linear(1, 3e-4, 2.7e-4, 3e-4, 1).unwrap();
+    let ap = Aperture::full(&probe, None).unwrap();
+    let seq = Sequence::synthetic_aperture(&ap, C).unwrap();
+    let (fc, rate, fs) = (5e6, 100e6, 40e6);
+    let echo = |pulse: Pulse| -> Vec<f32> {
+        let s = Sampling::new(fs, 0.0, 1200).unwrap();
+        let rf = Simulator::from_parts(&ap, &seq, Medium::soft_tissue(), pulse, s)
+            .unwrap()
+            .run(&Phantom::points(&[[0.0, 0.0, 0.02]]).unwrap())
+            .unwrap();
+        rf.data().slice(s![0, 0, ..]).to_vec()
+    };
+    let rel = |a: &[f32], b: &[f32]| -> f64 {
+        let peak = a.iter().fold(0.0f64, |m, v| m.max(v.abs() as f64));
+        a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x - y).abs() as f64)) / peak
+    };
+    let shaped = |n: usize, window: bool, phase: f64| -> Vec<f32> {
+        (0..n)
+            .map(|k| {
+                let t = (k as f64 - 0.5 * (n - 1) as f64) / rate;
+                let w = if window {
+                    (std::f64::consts::PI * (k as f64 + 0.5) / n as f64).sin().powi(2)
+                } else {
+                    1.0
+                };
+                (w * (2.0 * std::f64::consts::PI * fc * t + phase).cos()) as f32
+            })
+            .collect()
+    };
+    let burst = echo(Pulse::new(fc, 0.8, 2.0).unwrap());
+    let sampled = echo(Pulse::sampled(fc, 0.8, &shaped(40, false, 0.0), rate).unwrap());
+    let err = rel(&burst, &sampled);
+    eprintln!("sampled cosine burst vs cosine burst: {:.4} % of the peak", 100.0 * err);
+    assert!(err < 0.01, "{err}");
+    let cos = echo(Pulse::sampled(fc, 0.8, &shaped(80, true, 0.0), rate).unwrap());
+    let sin = echo(Pulse::sampled(fc, 0.8, &shaped(80, true, -0.5 * std::f64::consts::PI), rate).unwrap());
+    let quad = common::quadrature(&cos);
+    let err = rel(&quad, &sin);
+    eprintln!(
+        "windowed sine vs quadrature of the windowed cosine: {:.4} % of the peak",
+        100.0 * err
+    );
+    assert!(err < 0.02, "{err}");
+}
