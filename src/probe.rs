@@ -454,7 +454,9 @@ impl Probe {
 
     /// The PICMUS L11-4v-like probe (`docs/physics.md#picmus-probe`): 128 elements, 0.30 mm pitch, 0.27 mm width, 5 mm
     /// height. With `elevation_subelements` > 1 and [`ChannelMode::Columns`] at 20 mm the elevation
-    /// lens is modelled; with 1 the element is a plain 5 mm strip.
+    /// lens is modelled by the rows; with 1 the simulator splits the 5 mm element into
+    /// sub-elements itself (`sim::SimOptions::subelements`), which then take the lens law of a
+    /// [`ChannelMode::Columns`] focus at their own positions.
     pub fn picmus_l11_4v(elevation_subelements: usize) -> Result<Probe> {
         let mut p = Probe::linear(128, 0.3e-3, 0.27e-3, 5e-3, elevation_subelements)?;
         p.name = "L11-4v (PICMUS)".into();
