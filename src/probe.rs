@@ -454,7 +454,9 @@ impl Probe {
 
     /// The PICMUS L11-4v-like probe (`docs/physics.md#picmus-probe`): 128 elements, 0.30 mm pitch, 0.27 mm width, 5 mm
     /// height. With `elevation_subelements` > 1 and [`ChannelMode::Columns`] at 20 mm the elevation
-    /// lens is modelled; with 1 the element is a plain 5 mm strip.
+    /// lens is modelled by the rows; with 1 the simulator splits the 5 mm element into
+    /// sub-elements itself (`sim::SimOptions::subelements`), which then take the lens law of a
+    /// [`ChannelMode::Columns`] focus at their own positions.
     pub fn picmus_l11_4v(elevation_subelements: usize) -> Result<Probe> {
         let mut p = Probe::linear(128, 0.3e-3, 0.27e-3, 5e-3, elevation_subelements)?;
         p.name = "L11-4v (PICMUS)".into();
@@ -602,6 +604,14 @@ impl TryFrom<ChannelFields> for Channel {
 /// Speed of sound used for electronic elevation focusing (scanner convention), m/s.
 pub const LENS_SOUND_SPEED_M_S: f64 = 1540.0;
 
+/// The advance of an electronic elevation lens focused at `focus_m` for a point `dy_m` from the
+/// lens axis, seconds: `(√(f² + dy²) − f) / c` at [`LENS_SOUND_SPEED_M_S`], in a form without
+/// cancellation. [`Aperture::new`] gives each element of a focused column channel this advance;
+/// the simulator gives it to the sub-elements it splits an element into.
+pub(crate) fn lens_advance_s(dy_m: f64, focus_m: f64) -> f64 {
+    dy_m * dy_m / (focus_m.hypot(dy_m) + focus_m) / LENS_SOUND_SPEED_M_S
+}
+
 /// Active elements grouped into channels. See the [module docs](self).
 ///
 /// Built by [`Aperture::new`] (or [`Aperture::columns`], [`Aperture::full`]); its fields are
@@ -705,7 +715,6 @@ impl Aperture {
                 format!("{rows:?}"),
             ));
         }
-        let c = LENS_SOUND_SPEED_M_S;
         let mut channels = Vec::new();
         match mode {
             ChannelMode::Columns { elevation_focus_m } => {
@@ -720,11 +729,7 @@ impl Aperture {
                     let advances_s = els
                         .iter()
                         .map(|&e| match elevation_focus_m {
-                            // √(f² + dy²) − f in a form without cancellation.
-                            Some(f) => {
-                                let dy = probe.elements[e].position_m[1] - y_ref;
-                                dy * dy / (f.hypot(dy) + f) / c
-                            }
+                            Some(f) => lens_advance_s(probe.elements[e].position_m[1] - y_ref, f),
                             None => 0.0,
                         })
                         .collect();

@@ -14,7 +14,7 @@ use sonochip::phantom::{Phantom, SpeckleBuilder, density_for};
 use sonochip::probe::{Aperture, ChannelMode, Probe};
 use sonochip::pulse::Pulse;
 use sonochip::sequence::Sequence;
-use sonochip::sim::Simulator;
+use sonochip::sim::{SimOptions, Simulator, Subelements};
 
 const C: f64 = 1540.0;
 const FC: f64 = 5e6;
@@ -208,7 +208,20 @@ fn rf_and_iq_images_agree() {
     let pulse = Pulse::new(FC, 0.8, 1.5).unwrap();
     let seq = Sequence::plane_wave_fan(&ap, 0.1, 3, C).unwrap();
     let points = [[0.0, 0.0, 0.012], [2e-3, 0.0, 0.018], [-2.5e-3, 0.0, 0.015]];
-    let data = simulate(&ap, &seq, pulse, 40e6, 0.022, &Phantom::points(&points).unwrap());
+    // Far-field elements (`Subelements::None`): split into sub-elements, the 5 mm elements'
+    // elevation near field (to h²/λ = 81 mm) changes the echoes' spectrum at 12–18 mm, and the
+    // RF and IQ images then differ by up to 0.57 dB on a bright pixel. The test compares the two
+    // beamformers on the data it was written for, not the simulator's near field.
+    let s = Sampling::for_depth(40e6, 0.022, &seq, &pulse).unwrap();
+    let data = Simulator::from_parts(&ap, &seq, Medium::lossless(), pulse, s)
+        .unwrap()
+        .with_options(SimOptions {
+            subelements: Subelements::None,
+            ..SimOptions::default()
+        })
+        .unwrap()
+        .run(&Phantom::points(&points).unwrap())
+        .unwrap();
     let grid = Grid::cartesian((-4e-3, 4e-3), 81, (0.01, 0.02), 400).unwrap();
     let mut cfg = config(Some(1.5), Window::Hann);
     cfg.interpolation = Interpolation::Cubic;

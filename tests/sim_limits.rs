@@ -397,6 +397,16 @@ fn memory_estimate_matches_the_measured_peak() {
         .build(3)
         .unwrap();
     ratios.push(estimate_over_peak("exact columns, element receive", &sim, &speckle));
+    // Sub-elements: 5 mm elements of a 1-row probe split 2 × 17 at 5 MHz (`Subelements::Auto`).
+    let tall = Aperture::full(&Probe::linear(32, 3e-4, 2.9e-4, 5e-3, 1).unwrap(), Some(0.02)).unwrap();
+    let seq = Sequence::plane_waves(&tall, &[0.0, 0.1], C).unwrap();
+    let s = Sampling::for_depth(20e6, 0.03, &seq, &pulse).unwrap();
+    let sim = Simulator::from_parts(&tall, &seq, Medium::soft_tissue(), pulse, s).unwrap();
+    let speckle = SpeckleBuilder::new((-0.005, 0.005), (0.004, 0.025), 1.0)
+        .unwrap()
+        .build(4)
+        .unwrap();
+    ratios.push(estimate_over_peak("split elements", &sim, &speckle));
     for r in ratios {
         assert!((0.8..=1.2).contains(&r), "estimate / peak = {r:.3}");
     }

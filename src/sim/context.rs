@@ -1,4 +1,4 @@
-//! What a run precomputes: the apertures as plain arrays, the fine time grid, the pulse table.
+//! What a run precomputes: the apertures as plain arrays of sub-elements, the fine time grid, the pulse table.
 
 use super::plan::RunPlan;
 use super::taps::Geometry;
@@ -35,8 +35,8 @@ impl Context {
         let c = sim.medium.c_m_s();
         let alpha = sim.medium.alpha_np_per_m_hz();
         Ok(Context {
-            tx_geo: Geometry::new(&sim.tx),
-            rx_geo: Geometry::new(&sim.rx),
+            tx_geo: Geometry::new(&sim.tx, plan.split),
+            rx_geo: Geometry::new(&sim.rx, plan.split),
             exact: sim.options.elevation == ElevationModel::Exact,
             c,
             fc,

@@ -8,14 +8,15 @@
 //! Linear acoustics with point scatterers (Born approximation, no multiple scattering), in the time
 //! domain. For a scatterer at `p` and a transmit event:
 //!
-//! 1. **Transmit field.** Every transmitting element `e` fires at its delay (channel delay minus its
-//!    lens advance) with the channel's weight; its contribution reaches `p` after `|p − x_e| / c` with
-//!    amplitude `D_e(p) / |p − x_e|`, where `D_e` is the element directivity
+//! 1. **Transmit field.** Every transmitting (sub-)element `e` fires at its delay (channel delay
+//!    minus its lens advance) with the channel's weight; its contribution reaches `p` after
+//!    `|p − x_e| / c` with amplitude `D_e(p) / |p − x_e|`, where `D_e` is the element directivity
 //!    `sinc(w·sinθ_u / λ) · sinc(h·sinθ_y / λ) · cosθ` (baffled rectangular piston, `θ_u`, `θ_y` the
 //!    angles in the element's azimuth and elevation planes, `cosθ` the obliquity factor), evaluated at
 //!    the centre frequency. The incident field at `p` is the superposition of all these impulses
-//!    convolved with the pulse-echo waveform, so focusing, diffraction, edge waves and side lobes
-//!    follow from the geometry rather than from a delay law.
+//!    convolved with the pulse-echo waveform (whose spectrum is the excitation's times the
+//!    transducer's, [`Pulse`]: cosine or sine burst, or a sampled waveform), so focusing,
+//!    diffraction, edge waves and side lobes follow from the geometry rather than from a delay law.
 //! 2. **Attenuation.** Each leg (transmit channel → `p`, `p` → receive channel) is attenuated by
 //!    `exp(−α·fc·r)` at the centre frequency (`α` in Np/(m·Hz), `r` from the channel's reference point);
 //!    the pulse's spectrum is additionally shaped by `exp(−α·(|f| − fc)·L)` for the round-trip path
@@ -30,9 +31,30 @@
 //!    weighted by `D_e(p) / |p − x_e|` (reciprocity); a column channel is the sum of its elements after
 //!    their lens advances.
 //!
+//! # Sub-elements
+//!
+//! A point source with the far-field directivity of its rectangle is right only beyond the
+//! element's far-field distance, about `h²/λ` for its longer side `h`: 30 mm for a 5 mm tall
+//! element at 7.6 MHz, where a 1-row probe's echoes fell with depth 10–28 dB off a model of the
+//! element's surface. So each element is split, inside the simulator, into `a × b` equal
+//! sub-elements ([`SimOptions::subelements`]; [`Subelements::Auto`]: sides of at most
+//! [`AUTO_MAX_SUBELEMENT_WAVELENGTHS`] wavelengths at fc, as Field II's mathematical elements and
+//! MUST's element splitting do). Each sub-element is a source of the model above with its own
+//! size in the directivity, weighted `1/(a·b)` so that the element's far field is unchanged, and
+//! keeps its channel's delay and weight. Its lens advance is the one its own position has under
+//! the aperture's elevation lens (a [`ChannelMode::Columns`](crate::probe::ChannelMode) focus: the
+//! lens law at its distance from the channel's axis), so a 1-row probe behind a lens is focused in
+//! elevation; without a lens it keeps its element's advance (0). A channel becomes `a`
+//! sub-columns in azimuth, each a column of sub-elements that the column path below handles. On
+//! axis from 5 to 60 mm, a 1-row probe's 5 mm element split this way follows the same probe built
+//! from 35 rows within 0.40 dB, unfocused or behind a 20 mm lens (`tests/sim_physics.rs`). The
+//! CMUT's 198 µm elements are not split up to 8.55 MHz; a run costs about as many times more as
+//! there are sub-elements per element on the element path, less on the column path (the 1-row
+//! PICMUS-like probe at 5.2 MHz, 1 × 16: 1.5 times, `docs/performance.md#sub-elements`).
+//!
 //! # Elevation (column channels)
 //!
-//! A column of elements behind an electronic elevation lens is summed, per scatterer, without
+//! A column of (sub-)elements behind an electronic elevation lens is summed, per scatterer, without
 //! treating each of its 64 elements separately on the fast path ([`ElevationModel::Binned`], the
 //! default): the elements' impulses are sorted into bins of a quarter period of delay, and each
 //! bin is collapsed into one impulse by its phasor sum at the centre frequency
@@ -131,6 +153,44 @@ pub enum ElevationModel {
     Exact,
 }
 
+/// How the simulator divides each element into sub-elements. See the
+/// [module docs](self#sub-elements).
+///
+/// An element is modelled as a point source with the far-field directivity of its rectangle,
+/// which holds only beyond its far-field distance, about `h²/λ` for a side `h` (30 mm for a
+/// 5 mm tall element at 7.6 MHz). Splitting it into sub-elements of about a wavelength, each such
+/// a source, brings its near field back, as Field II's mathematical elements and MUST's element
+/// splitting do. The split lives inside the simulator: the [`Probe`](crate::probe::Probe), the
+/// apertures and the record are unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Subelements {
+    /// Split each side longer than [`AUTO_MAX_SUBELEMENT_WAVELENGTHS`] wavelengths at the pulse's
+    /// centre frequency (in the medium) into the fewest equal parts no longer than that, at most
+    /// [`MAX_SUBELEMENTS`] per side. Elements of about a wavelength or less are not split (the
+    /// 198 µm elements of the 140 × 64 CMUT up to 8.55 MHz in soft tissue). The default.
+    #[default]
+    Auto,
+    /// `azimuth × elevation` sub-elements per element, each 1..=[`MAX_SUBELEMENTS`].
+    Fixed {
+        /// Parts of the element's width.
+        azimuth: usize,
+        /// Parts of the element's height.
+        elevation: usize,
+    },
+    /// Every element one source (the model before sub-elements: exact in the element's far
+    /// field only).
+    None,
+}
+
+/// Longest side of an [`Subelements::Auto`] sub-element, wavelengths at the pulse's centre
+/// frequency: sides up to 1.1 λ stay whole (so that an element of about a wavelength, such as the
+/// CMUT's 198 µm at 8 MHz, λ = 192.5 µm, is not split into four for 3 % of size).
+pub const AUTO_MAX_SUBELEMENT_WAVELENGTHS: f64 = 1.1;
+
+/// Most sub-elements per side of an element ([`Subelements`]).
+pub const MAX_SUBELEMENTS: usize = 64;
+
 /// Options of a simulation: acquisition chain and resources. Plain data; [`Simulator::with_options`]
 /// validates it. The default has no noise, TGC or quantization, the binned column model and a cap
 /// of [`DEFAULT_MEMORY_CAP_BYTES`].
@@ -150,6 +210,8 @@ pub struct SimOptions {
     pub adc_bits: Option<u32>,
     /// Column model.
     pub elevation: ElevationModel,
+    /// Sub-elements of each element ([`Subelements::Auto`]: about a wavelength each).
+    pub subelements: Subelements,
     /// Most heap a run may use, bytes: [`Simulator::run`] checks [`Simulator::memory_bytes`]
     /// (RF, pulse table, per-block buffers, per-thread scratch) against it before allocating
     /// anything large.
@@ -164,6 +226,7 @@ impl Default for SimOptions {
             analog_tgc: None,
             adc_bits: None,
             elevation: ElevationModel::Binned,
+            subelements: Subelements::Auto,
             memory_cap_bytes: DEFAULT_MEMORY_CAP_BYTES,
         }
     }
@@ -320,8 +383,8 @@ impl Simulator {
     }
 
     /// Sets the options, validated: `noise_snr_db` in −60..=200, `adc_bits` in 2..=24,
-    /// `analog_tgc` slope in 0..=20 dB/cm and maximum in 0..=120 dB (`InvalidParameter` naming the
-    /// field otherwise).
+    /// `analog_tgc` slope in 0..=20 dB/cm and maximum in 0..=120 dB, fixed `subelements` in
+    /// 1..=[`MAX_SUBELEMENTS`] per side (`InvalidParameter` naming the field otherwise).
     pub fn with_options(mut self, options: SimOptions) -> Result<Simulator> {
         if let Some(s) = options.noise_snr_db {
             in_range("noise_snr_db", s, -60.0, 200.0)?;
@@ -334,6 +397,13 @@ impl Simulator {
         if let Some(t) = options.analog_tgc {
             in_range("analog_tgc.db_per_cm", t.db_per_cm, 0.0, 20.0)?;
             in_range("analog_tgc.max_db", t.max_db, 0.0, 120.0)?;
+        }
+        if let Subelements::Fixed { azimuth, elevation } = options.subelements {
+            for (name, n) in [("subelements.azimuth", azimuth), ("subelements.elevation", elevation)] {
+                if !(1..=MAX_SUBELEMENTS).contains(&n) {
+                    return Err(Error::invalid(name, format!("1..={MAX_SUBELEMENTS}"), n));
+                }
+            }
         }
         self.options = options;
         Ok(self)
@@ -354,12 +424,13 @@ impl Simulator {
     /// [`SimOptions::memory_cap_bytes`] before allocating anything large.
     ///
     /// It is the largest of the run's three phases, each the sum of what it holds:
-    /// * building the pulse table: the apertures' geometry (40 B per element), the table
+    /// * building the pulse table: the apertures' geometry (40 B per sub-element, see
+    ///   [`SimOptions::subelements`]), the table
     ///   (`paths × len × 4` B: one waveform per 0.25 mm of round trip when the medium attenuates)
     ///   and its FFT work (about 56 B per FFT point, 8 × the waveform's length);
     /// * accumulating the echoes: the geometry, the table, the RF ([`Simulator::output_bytes`]),
     ///   the scatterers' order (4 B each), and the buffers of one block of scatterers — the taps
-    ///   of every element (16 B each per scatterer), the incident waves (4 B per fine sample of
+    ///   of every sub-element (16 B each per scatterer), the incident waves (4 B per fine sample of
     ///   the longest possible wave per scatterer) — and one scratch set per thread (two waves, the
     ///   pulse and the longest column);
     /// * post-processing and describing the record: the RF and the metadata.

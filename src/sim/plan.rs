@@ -8,7 +8,7 @@
 
 use super::Simulator;
 use super::scratch;
-use super::taps::{Geometry, TapArena};
+use super::taps::{Geometry, Split, TapArena, sub_elements};
 use super::wave::{PulseTable, WaveArena};
 use crate::channel_data::MAX_DEPTH_M;
 use crate::probe::Aperture;
@@ -43,20 +43,27 @@ fn mul(a: usize, b: usize) -> u128 {
 pub(super) struct ApertureSizes {
     /// Channels.
     pub(super) channels: usize,
-    /// Elements over all channels: the most taps a scatterer can have (one per element on the
-    /// element path; at most one bin per element on the column path).
+    /// Sub-elements over all channels: the most taps a scatterer can have (one per sub-element on
+    /// the element path; at most one bin per sub-element on the column path).
     pub(super) elements: usize,
-    /// Most elements in one channel (the column scratch).
+    /// Most sub-elements in one sub-column (the column scratch).
     pub(super) max_column: usize,
 }
 
 impl ApertureSizes {
-    fn new(ap: &Aperture) -> ApertureSizes {
+    fn new(ap: &Aperture, split: Split) -> ApertureSizes {
         let ch = ap.channels();
         ApertureSizes {
             channels: ch.len(),
-            elements: ch.iter().map(|c| c.elements.len()).sum(),
-            max_column: ch.iter().map(|c| c.elements.len()).max().unwrap_or(0),
+            elements: ch
+                .iter()
+                .map(|c| split.count(c.elements.len()))
+                .fold(0, usize::saturating_add),
+            max_column: ch
+                .iter()
+                .map(|c| c.elements.len().saturating_mul(split.el))
+                .max()
+                .unwrap_or(0),
         }
     }
 }
@@ -74,6 +81,8 @@ pub(super) struct RunPlan {
     pub(super) table_paths: usize,
     /// The pulse sampled at `fs_fine`.
     pub(super) shape: SampleShape,
+    /// How the elements are split into sub-elements (one probe: the same for both apertures).
+    pub(super) split: Split,
     pub(super) tx: ApertureSizes,
     pub(super) rx: ApertureSizes,
     /// Transmit and receive apertures are the same (one tap arena serves both).
@@ -107,8 +116,9 @@ impl RunPlan {
             len: usize::MAX / 2,
             fft_len: usize::MAX / 2,
         });
-        let (tx, rx) = (ApertureSizes::new(&sim.tx), ApertureSizes::new(&sim.rx));
-        let wave_stride = wave_stride(sim, fs_fine, m, shape.half);
+        let split = Split::for_aperture(sim.options.subelements, &sim.tx, c / fc);
+        let (tx, rx) = (ApertureSizes::new(&sim.tx, split), ApertureSizes::new(&sim.rx, split));
+        let wave_stride = wave_stride(sim, split, fs_fine, m, shape.half);
         let threads = rayon::current_num_threads().max(1);
         let by_taps = BLOCK_TAPS / tx.elements.max(rx.elements).max(1);
         let by_waves = BLOCK_WAVE_SAMPLES / wave_stride.max(1);
@@ -120,6 +130,7 @@ impl RunPlan {
             l_max,
             table_paths,
             shape,
+            split,
             tx,
             rx,
             same_apertures: sim.tx == sim.rx,
@@ -152,7 +163,7 @@ impl RunPlan {
     /// the largest of its three phases (building the pulse table; accumulating the echoes;
     /// post-processing and describing the record).
     pub(super) fn bytes(&self, sim: &Simulator, phantom_len: usize) -> u128 {
-        let geometry = Geometry::bytes(&sim.tx).saturating_add(Geometry::bytes(&sim.rx));
+        let geometry = Geometry::bytes(&sim.tx, self.split).saturating_add(Geometry::bytes(&sim.rx, self.split));
         let table = PulseTable::bytes(self.table_paths, self.shape.len);
         let rf = sim.output_bytes();
         let build = geometry.saturating_add(table).saturating_add(self.shape.synth_bytes());
@@ -186,22 +197,23 @@ impl RunPlan {
 /// A bound on the fine samples of any incident wave of `sim`'s sequence (rounded up to a
 /// multiple of `m`). A wave spans the arrivals `d_ch + τ` of every tap of every active channel:
 /// the channels' delays spread by at most the event's own spread, and a tap's delay `τ` lies
-/// within half a period of some element's `r_e / c − advance_e` (exactly on the element path; the
-/// column path moves a bin's impulse by its phase, at most half a period), whose spread over the
-/// elements is at most their bounding box's diagonal over `c` plus the spread of the advances.
-/// The wave adds the pulse (`2·half + 1`) and a guard of `half + 1` on each side.
-fn wave_stride(sim: &Simulator, fs_fine: f64, m: usize, half: usize) -> usize {
-    let els = sim.tx.probe().elements();
+/// within half a period of some sub-element's `r_e / c − advance_e` (exactly on the element path;
+/// the column path moves a bin's impulse by its phase, at most half a period), whose spread over
+/// the sub-elements is at most their bounding box's diagonal over `c` plus the spread of the
+/// advances. The wave adds the pulse (`2·half + 1`) and a guard of `half + 1` on each side.
+fn wave_stride(sim: &Simulator, split: Split, fs_fine: f64, m: usize, half: usize) -> usize {
     let (mut lo, mut hi) = ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]);
     let (mut adv_lo, mut adv_hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for ch in sim.tx.channels() {
-        for (&e, &a) in ch.elements.iter().zip(&ch.advances_s) {
-            for k in 0..3 {
-                lo[k] = lo[k].min(els[e].position_m[k]);
-                hi[k] = hi[k].max(els[e].position_m[k]);
+        for j in 0..split.az {
+            for (q, a) in sub_elements(&sim.tx, split, ch, j) {
+                for k in 0..3 {
+                    lo[k] = lo[k].min(q[k]);
+                    hi[k] = hi[k].max(q[k]);
+                }
+                adv_lo = adv_lo.min(a);
+                adv_hi = adv_hi.max(a);
             }
-            adv_lo = adv_lo.min(a);
-            adv_hi = adv_hi.max(a);
         }
     }
     let diagonal = (0..3).map(|k| (hi[k] - lo[k]).powi(2)).sum::<f64>().sqrt();

@@ -1,11 +1,13 @@
-//! The impulses ("taps") of one scatterer on every channel of an aperture: element directivity,
-//! spreading and attenuation at fc, and the delay-binned collapse of column channels.
+//! The impulses ("taps") of one scatterer on every channel of an aperture: the split of elements
+//! into sub-elements, their directivity, spreading and attenuation at fc, and the delay-binned
+//! collapse of column channels.
 
 use super::context::Context;
 use super::math::{dist, sinc, sinc_small, small_sin_cos};
 use super::scratch::Pool;
+use super::{AUTO_MAX_SUBELEMENT_WAVELENGTHS, MAX_SUBELEMENTS, Subelements};
 use crate::phantom::Scatterer;
-use crate::probe::Aperture;
+use crate::probe::{Aperture, Channel, ChannelMode, lens_advance_s};
 use rayon::prelude::*;
 use std::f64::consts::PI;
 use std::mem::size_of;
@@ -65,8 +67,8 @@ pub(super) struct Tap {
 /// The taps of a block of scatterers on every channel of one aperture, in slots of a fixed size:
 /// scatterer `i` owns `taps[i·stride..(i+1)·stride]` and `offsets[i·(n_ch+1)..(i+1)·(n_ch+1)]`,
 /// and its channel `ch` the taps `offsets[ch]..offsets[ch + 1]` of its slot. The stride is the
-/// aperture's number of elements, which no scatterer's taps exceed (one per element on the element
-/// path, at most one bin per element on the column path).
+/// aperture's number of sub-elements, which no scatterer's taps exceed (one per sub-element on the
+/// element path, at most one bin per sub-element on the column path).
 pub(super) struct TapArena {
     taps: Vec<Tap>,
     offsets: Vec<u32>,
@@ -146,58 +148,192 @@ impl TapSlot<'_> {
     /// Ends channel `ch`: its taps are those stored since the previous channel ended.
     #[inline(always)]
     fn end_channel(&mut self, ch: usize) {
-        // n ≤ stride = the aperture's elements ≤ MAX_ELEMENTS, well inside u32.
+        // n ≤ stride = the aperture's sub-elements ≤ MAX_ELEMENTS · MAX_SUBELEMENTS² = 2^29,
+        // inside u32.
         self.offsets[ch + 1] = self.n as u32;
     }
 }
 
-/// Plain-array geometry of an aperture.
+/// How every element of a probe is split into sub-elements: `az × el` equal rectangles of
+/// `width_m × height_m`, each weighted `1 / (az·el)` so that a split element's far field is the
+/// whole element's (the split discretises the element's surface; it does not make it stronger).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Split {
+    pub(super) az: usize,
+    pub(super) el: usize,
+    /// The element's size, metres.
+    element: (f64, f64),
+}
+
+impl Split {
+    /// The split `sub` of elements `width_m × height_m` at wavelength `lambda_m`; a fixed split
+    /// is validated by `Simulator::with_options`, and clamped here to the same range.
+    pub(super) fn new(sub: Subelements, width_m: f64, height_m: f64, lambda_m: f64) -> Split {
+        let auto = |size: f64| {
+            let n = (size / (AUTO_MAX_SUBELEMENT_WAVELENGTHS * lambda_m)).ceil();
+            if n.is_finite() {
+                (n as usize).clamp(1, MAX_SUBELEMENTS)
+            } else {
+                1
+            }
+        };
+        let (az, el) = match sub {
+            Subelements::Auto => (auto(width_m), auto(height_m)),
+            Subelements::Fixed { azimuth, elevation } => (azimuth, elevation),
+            Subelements::None => (1, 1),
+        };
+        Split {
+            az: az.clamp(1, MAX_SUBELEMENTS),
+            el: el.clamp(1, MAX_SUBELEMENTS),
+            element: (width_m, height_m),
+        }
+    }
+
+    /// The split of `ap`'s elements (every element of a probe has the same size).
+    pub(super) fn for_aperture(sub: Subelements, ap: &Aperture, lambda_m: f64) -> Split {
+        let e = &ap.probe().elements()[0];
+        Split::new(sub, e.width_m, e.height_m, lambda_m)
+    }
+
+    /// Sub-element width and height, metres.
+    pub(super) fn size(&self) -> (f64, f64) {
+        (self.element.0 / self.az as f64, self.element.1 / self.el as f64)
+    }
+
+    /// Offset of sub-element `j` of `n` from the centre of a side of length `len`.
+    fn offset(j: usize, n: usize, len: f64) -> f64 {
+        if n == 1 {
+            0.0
+        } else {
+            (j as f64 + 0.5) * (len / n as f64) - 0.5 * len
+        }
+    }
+
+    /// Offset of azimuth sub-column `j` from the element's centre along its azimuth direction.
+    pub(super) fn offset_az(&self, j: usize) -> f64 {
+        Split::offset(j, self.az, self.element.0)
+    }
+
+    /// Offset of elevation sub-row `k` from the element's centre along y.
+    pub(super) fn offset_el(&self, k: usize) -> f64 {
+        Split::offset(k, self.el, self.element.1)
+    }
+
+    /// Sub-elements of a channel of `n` elements.
+    pub(super) fn count(&self, n: usize) -> usize {
+        n.saturating_mul(self.az).saturating_mul(self.el)
+    }
+}
+
+/// The sub-elements of sub-column `j` of channel `ch` of `ap` under `split`: position and lens
+/// advance of each, element by element (in the channel's order), each element's sub-rows by
+/// increasing y. A sub-element's advance is the one its own position has under the aperture's
+/// elevation lens (`ChannelMode::Columns` with a focus: the lens law at its distance from the
+/// channel's axis); without a lens it keeps its element's advance (0).
+pub(super) fn sub_elements<'a>(
+    ap: &'a Aperture,
+    split: Split,
+    ch: &'a Channel,
+    j: usize,
+) -> impl Iterator<Item = ([f64; 3], f64)> + 'a {
+    let els = ap.probe().elements();
+    let focus = match ap.mode() {
+        ChannelMode::Columns {
+            elevation_focus_m: Some(f),
+        } if split.el > 1 => Some(f),
+        _ => None,
+    };
+    let u = els[ch.elements[0]].azimuth_dir();
+    let du = split.offset_az(j);
+    ch.elements.iter().zip(&ch.advances_s).flat_map(move |(&e, &a)| {
+        let p = els[e].position_m;
+        (0..split.el).map(move |k| {
+            let q = [p[0] + du * u[0], p[1] + split.offset_el(k), p[2] + du * u[2]];
+            let adv = focus.map_or(a, |f| lens_advance_s(q[1] - ch.position_m[1], f));
+            (q, adv)
+        })
+    })
+}
+
+/// Reference point of sub-column `j` of channel `ch`: the channel's reference point moved along
+/// the elements' azimuth direction to the sub-column (the point the column path measures the
+/// sub-column's delays from).
+pub(super) fn sub_column_ref(ap: &Aperture, split: Split, ch: &Channel, j: usize) -> [f64; 3] {
+    let u = ap.probe().elements()[ch.elements[0]].azimuth_dir();
+    let (du, p) = (split.offset_az(j), ch.position_m);
+    if du == 0.0 {
+        return p;
+    }
+    [p[0] + du * u[0], p[1], p[2] + du * u[2]]
+}
+
+/// Plain-array geometry of an aperture, split into sub-elements. A channel is `split.az`
+/// sub-columns (sub-elements sharing x, z and normal, differing in y); a sub-column is each of the
+/// channel's elements split `split.el` times in elevation.
 #[derive(Debug, Clone)]
 pub(super) struct Geometry {
-    /// Per channel: reference point, normal (x, z), azimuth direction (x, z), element range.
+    /// Per channel: reference point, normal (x, z), azimuth direction (x, z), sub-column range.
     pub(super) ref_pos: Vec<[f64; 3]>,
     pub(super) normal: Vec<[f64; 2]>,
     pub(super) udir: Vec<[f64; 2]>,
-    pub(super) range: Vec<(usize, usize)>,
-    /// Per element (channel-major): position, lens advance.
+    pub(super) cols: Vec<(usize, usize)>,
+    /// Per sub-column: reference point (see [`sub_column_ref`]), sub-element range.
+    pub(super) col_ref: Vec<[f64; 3]>,
+    pub(super) col_range: Vec<(usize, usize)>,
+    /// Per sub-element (channel-major, then sub-column): position, lens advance.
     pub(super) pos: Vec<[f64; 3]>,
     pub(super) advance_s: Vec<f64>,
-    /// Per element, f32 for the column fast path: y relative to the channel's reference, advance.
+    /// Per sub-element, f32 for the column fast path: y relative to the channel's reference, advance.
     pub(super) y_rel: Vec<f32>,
     pub(super) advance_f32: Vec<f32>,
+    /// Sub-element size, metres.
     pub(super) width_m: f64,
     pub(super) height_m: f64,
+    /// Weight of a sub-element: `1 / (az·el)`.
+    pub(super) weight: f64,
 }
 
-/// Bytes per channel and per element of a [`Geometry`].
+/// Bytes per channel, per sub-column and per sub-element of a [`Geometry`].
 const GEOMETRY_CHANNEL_BYTES: u128 = 24 + 16 + 16 + 16;
+const GEOMETRY_COLUMN_BYTES: u128 = 24 + 16;
 const GEOMETRY_ELEMENT_BYTES: u128 = 24 + 8 + 4 + 4;
 
 impl Geometry {
-    pub(super) fn new(ap: &Aperture) -> Geometry {
+    pub(super) fn new(ap: &Aperture, split: Split) -> Geometry {
         let els = ap.probe().elements();
-        let (n_ch, n_el) = (ap.n_channels(), ap.channels().iter().map(|c| c.elements.len()).sum());
+        let n_ch = ap.n_channels();
+        let n_col = n_ch * split.az;
+        let n_el = ap.channels().iter().map(|c| split.count(c.elements.len())).sum();
+        let (width_m, height_m) = split.size();
         let mut g = Geometry {
             ref_pos: Vec::with_capacity(n_ch),
             normal: Vec::with_capacity(n_ch),
             udir: Vec::with_capacity(n_ch),
-            range: Vec::with_capacity(n_ch),
+            cols: Vec::with_capacity(n_ch),
+            col_ref: Vec::with_capacity(n_col),
+            col_range: Vec::with_capacity(n_col),
             pos: Vec::with_capacity(n_el),
             advance_s: Vec::with_capacity(n_el),
             y_rel: Vec::with_capacity(n_el),
             advance_f32: Vec::with_capacity(n_el),
-            width_m: els[0].width_m,
-            height_m: els[0].height_m,
+            width_m,
+            height_m,
+            weight: 1.0 / (split.az * split.el) as f64,
         };
         for ch in ap.channels() {
-            let start = g.pos.len();
-            for (&e, &a) in ch.elements.iter().zip(&ch.advances_s) {
-                g.pos.push(els[e].position_m);
-                g.advance_s.push(a);
-                g.y_rel.push((els[e].position_m[1] - ch.position_m[1]) as f32);
-                g.advance_f32.push(a as f32);
+            let first_col = g.col_range.len();
+            for j in 0..split.az {
+                let start = g.pos.len();
+                for (q, a) in sub_elements(ap, split, ch, j) {
+                    g.pos.push(q);
+                    g.advance_s.push(a);
+                    g.y_rel.push((q[1] - ch.position_m[1]) as f32);
+                    g.advance_f32.push(a as f32);
+                }
+                g.col_range.push((start, g.pos.len()));
+                g.col_ref.push(sub_column_ref(ap, split, ch, j));
             }
-            g.range.push((start, g.pos.len()));
+            g.cols.push((first_col, g.col_range.len()));
             g.ref_pos.push(ch.position_m);
             g.normal.push([ch.normal[0], ch.normal[2]]);
             let u = els[ch.elements[0]].azimuth_dir();
@@ -206,20 +342,27 @@ impl Geometry {
         g
     }
 
-    /// Heap of [`Geometry::new`]`(ap)`.
-    pub(super) fn bytes(ap: &Aperture) -> u128 {
-        let n_el: usize = ap.channels().iter().map(|c| c.elements.len()).sum();
-        (ap.n_channels() as u128 * GEOMETRY_CHANNEL_BYTES).saturating_add(n_el as u128 * GEOMETRY_ELEMENT_BYTES)
+    /// Heap of [`Geometry::new`]`(ap, split)`.
+    pub(super) fn bytes(ap: &Aperture, split: Split) -> u128 {
+        let n_el: usize = ap
+            .channels()
+            .iter()
+            .map(|c| split.count(c.elements.len()))
+            .fold(0, usize::saturating_add);
+        let n_ch = ap.n_channels() as u128;
+        (n_ch * GEOMETRY_CHANNEL_BYTES)
+            .saturating_add(n_ch * split.az as u128 * GEOMETRY_COLUMN_BYTES)
+            .saturating_add(n_el as u128 * GEOMETRY_ELEMENT_BYTES)
     }
 }
 
 impl Context {
-    /// Directivity times spreading `D_e / r` of an element with normal `n` and azimuth direction
+    /// Directivity times spreading `D_e / r` of a (sub-)element of `geo` with normal `n` and azimuth direction
     /// `u` (both in the x–z plane) for the vector `d = p − x_e` of length `r`: 0 for a scatterer
     /// behind or on the element's plane (including `r = 0`). The spreading `1/r` is held at its
     /// value at `r_min = λ/(2π)` closer in, where the far-field point-source model has no meaning
     /// (it keeps a scatterer next to an element finite).
-    pub(super) fn element_gain(&self, n: [f64; 2], u: [f64; 2], d: [f64; 3], r: f64) -> f64 {
+    pub(super) fn element_gain(&self, geo: &Geometry, n: [f64; 2], u: [f64; 2], d: [f64; 3], r: f64) -> f64 {
         let dn = d[0] * n[0] + d[2] * n[1];
         if dn <= 0.0 {
             return 0.0;
@@ -229,8 +372,7 @@ impl Context {
         let cos_t = dn / r;
         let su = (d[0] * u[0] + d[2] * u[1]) / r;
         let sy = d[1] / r;
-        sinc(self.tx_geo.width_m * su / self.lambda) * sinc(self.tx_geo.height_m * sy / self.lambda) * cos_t
-            / r.max(self.r_min)
+        sinc(geo.width_m * su / self.lambda) * sinc(geo.height_m * sy / self.lambda) * cos_t / r.max(self.r_min)
     }
 
     /// Fills `slots` with the impulses of every channel of `geo` for each scatterer of `block`,
@@ -274,52 +416,57 @@ impl Context {
         let r0 = dist(p, self.center);
         slot.n = 0;
         slot.offsets[0] = 0;
-        for ch in 0..geo.range.len() {
-            let (a, b) = geo.range[ch];
+        for ch in 0..geo.cols.len() {
             let r_ref = dist(p, geo.ref_pos[ch]);
             // The leg's attenuation at fc relative to half the round trip L/2 = r0 (the pulse
             // table carries exp(−α·|f|·L)): bounded by exp(±α·fc·|x − centre|), see
-            // `MAX_APERTURE_LOSS_NP`.
-            let att = (-self.alpha * self.fc * (r_ref - r0)).exp();
+            // `MAX_APERTURE_LOSS_NP`. Times the sub-elements' weight.
+            let att = (-self.alpha * self.fc * (r_ref - r0)).exp() * geo.weight;
             let (n, u) = (geo.normal[ch], geo.udir[ch]);
-            let tau_ref = r_ref / self.c;
-            if self.exact || b - a == 1 {
-                for e in a..b {
-                    let x = geo.pos[e];
-                    let d = [p[0] - x[0], p[1] - x[1], p[2] - x[2]];
-                    let r = dist(p, x);
-                    let g = self.element_gain(n, u, d, r) * att;
-                    slot.push(g, r / self.c - geo.advance_s[e]);
+            let (c0, c1) = geo.cols[ch];
+            for col in c0..c1 {
+                let (a, b) = geo.col_range[col];
+                if self.exact || b - a == 1 {
+                    for e in a..b {
+                        let x = geo.pos[e];
+                        let d = [p[0] - x[0], p[1] - x[1], p[2] - x[2]];
+                        let r = dist(p, x);
+                        let g = self.element_gain(geo, n, u, d, r) * att;
+                        slot.push(g, r / self.c - geo.advance_s[e]);
+                    }
+                } else {
+                    let r_col = dist(p, geo.col_ref[col]);
+                    self.column_taps(geo, (n, u), col, p, r_col, att, scratch, slot);
                 }
-            } else {
-                self.column_taps(geo, ch, p, tau_ref, r_ref, att, scratch, slot);
             }
             slot.end_channel(ch);
         }
     }
 
-    /// Column channel `ch` of `geo` (elements sharing x, z and normal, differing in y) for a
-    /// scatterer at `p`: the elements' impulses are grouped into bins of [`BIN_PERIODS`] periods
-    /// of delay and each bin collapsed into one impulse by its phasor sum at fc (exact phase within
-    /// a bin, whose spread is at most a quarter period).
+    /// Sub-column `col` of `geo` (sub-elements sharing x, z and normal `nu.0`, azimuth direction
+    /// `nu.1`, differing in y; `r_col` the scatterer's distance from its reference point) for a
+    /// scatterer at `p`: the sub-elements' impulses are grouped into bins of [`BIN_PERIODS`]
+    /// periods of delay and each bin collapsed into one impulse by its phasor sum at fc (exact
+    /// phase within a bin, whose spread is at most a quarter period).
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     pub(super) fn column_taps(
         &self,
         geo: &Geometry,
-        ch: usize,
+        nu: ([f64; 2], [f64; 2]),
+        col: usize,
         p: [f64; 3],
-        tau_ref: f64,
-        r_ref: f64,
+        r_col: f64,
         att: f64,
         s: &mut ColumnScratch,
         taps: &mut TapSlot,
     ) {
-        let (a, b) = geo.range[ch];
+        let (a, b) = geo.col_range[col];
         let n_el = b - a;
-        let Some((az, lo, hi)) = self.column_elements(geo, ch, p, r_ref, s) else {
+        let Some((az, lo, hi)) = self.column_elements(geo, nu, col, p, r_col, s) else {
             return;
         };
+        let tau_ref = r_col / self.c;
         let k = (2.0 * PI * self.fc) as f32;
         let bins = DelayBins::new(lo, hi, self.fc, n_el);
         s.bin_sums(n_el, &bins, k);
@@ -332,24 +479,24 @@ impl Context {
         }
     }
 
-    /// Pass 1 of a column (vectorisable): each element's delay relative to `r_ref / c` (into
-    /// `s.delta`) and its gain `D_e / r_e` without the azimuth factor (into `s.gain`), spreading
-    /// held at `r_min` closer in as in [`Context::element_gain`]. Returns the
+    /// Pass 1 of a sub-column (vectorisable): each sub-element's delay relative to `r_col / c`
+    /// (into `s.delta`) and its gain `D_e / r_e` without the azimuth factor (into `s.gain`),
+    /// spreading held at `r_min` closer in as in [`Context::element_gain`]. Returns the
     /// azimuth directivity and the range of the delays, or `None` when the scatterer is not in
-    /// front of the column.
+    /// front of the sub-column.
     #[inline(always)]
     fn column_elements(
         &self,
         geo: &Geometry,
-        ch: usize,
+        (n, u): ([f64; 2], [f64; 2]),
+        col: usize,
         p: [f64; 3],
         r_ref: f64,
         s: &mut ColumnScratch,
     ) -> Option<(f64, f32, f32)> {
-        let (a, b) = geo.range[ch];
+        let (a, b) = geo.col_range[col];
         let n_el = b - a;
         let x0 = geo.pos[a];
-        let (n, u) = (geo.normal[ch], geo.udir[ch]);
         let (dx, dz) = (p[0] - x0[0], p[2] - x0[2]);
         let dn = dx * n[0] + dz * n[1];
         if dn <= 0.0 {
@@ -357,7 +504,7 @@ impl Context {
         }
         let du = dx * u[0] + dz * u[1];
         let az = sinc(geo.width_m * du / (r_ref.max(self.r_min) * self.lambda));
-        let dy_ref = (p[1] - geo.ref_pos[ch][1]) as f32;
+        let dy_ref = (p[1] - geo.col_ref[col][1]) as f32;
         let rho2 = (dx * dx + dz * dz) as f32;
         // r_ref ≥ dn > 0, but its f32 form may underflow to 0 right at the face.
         let r_ref32 = (r_ref as f32).max(f32::MIN_POSITIVE);

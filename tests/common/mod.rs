@@ -78,3 +78,17 @@ pub fn delay(x: &[f32], d: f64) -> Vec<f64> {
     p.plan_fft_inverse(n).process(&mut buf);
     buf[..x.len()].iter().map(|v| v.re / n as f64).collect()
 }
+
+/// The Hilbert transform (quadrature) of a real trace: the imaginary part of its analytic signal.
+pub fn quadrature(x: &[f32]) -> Vec<f32> {
+    let (mut buf, mut p) = padded_spectrum(x);
+    let n = buf.len();
+    for (k, v) in buf.iter_mut().enumerate() {
+        if k == 0 || k == n / 2 {
+            continue;
+        }
+        *v *= if k < n / 2 { 2.0 } else { 0.0 };
+    }
+    p.plan_fft_inverse(n).process(&mut buf);
+    buf[..x.len()].iter().map(|v| (v.im / n as f64) as f32).collect()
+}
