@@ -89,7 +89,8 @@ impl Workload {
     pub fn picmus(n_waves: usize) -> Result<Workload> {
         let probe = Probe::picmus_l11_4v(1)?;
         let depth = (0.005, 0.05);
-        let aperture = Aperture::full(&probe, None)?;
+        // The L11-4v's elevation lens focuses its 5 mm tall elements at about 20 mm.
+        let aperture = Aperture::full(&probe, Some(0.02))?;
         let sequence = Sequence::plane_wave_fan(&aperture, 16f64.to_radians(), n_waves, SCANNER_C_M_S)?;
         let pulse = Pulse::new(5.208e6, 0.67, 2.5)?;
         let grid = Grid::cartesian((-0.01905, 0.01905), 387, depth, 609)?;
