@@ -25,10 +25,31 @@
 //!    its peak, the peak's logarithm kept beside it and blended geometrically), and each leg only
 //!    `exp(−α·fc·(r − L/2))`: a deep, lossy echo comes out as small as it is (0 below `f32`'s
 //!    range), never as an overflowed normalisation times an underflowed sample.
-//!    [`MAX_APERTURE_LOSS_NP`] bounds the legs' factors.
+//!    [`MAX_APERTURE_LOSS_NP`] bounds the legs' factors. With an attenuation map the table is
+//!    indexed by the equivalent path instead (next section).
 //! 3. **Receive.** Each receiving element sees the incident waveform delayed by `|p − x_e| / c` and
 //!    weighted by `D_e(p) / |p − x_e|` (reciprocity); a column channel is the sum of its elements after
 //!    their lens advances.
+//!
+//! # Attenuation along the path
+//!
+//! [`Simulator::with_attenuation`] gives regions of the x–z plane their own attenuation
+//! ([`AttenuationMap`]). The attenuation is linear in frequency everywhere, so the round trip's
+//! loss at every frequency `f` is `exp(−|f|·A)` with `A = 2·∫α ds` (Np/Hz) along the path, and a
+//! path through several tissues is the same as a homogeneous one of equivalent length
+//! `L_eq = A / α_t`. Each scatterer therefore takes the pulse table's waveform for `L_eq` instead
+//! of its geometric round trip: its amplitude *and* its frequency downshift follow the tissue
+//! along the path, and the table is unchanged (tabulated in `α_t`: the medium's attenuation, at
+//! least soft tissue's when a map is given, so a lossless medium with a map works). The path is
+//! the straight ray from the transmit aperture's centre to the scatterer, used both ways, and
+//! integrated exactly by cutting it at the regions' boundaries (`O(regions²)` per scatterer and
+//! transmit, no allocation). The legs' relative factors stay `exp(−α·fc·(r − r0))` with the
+//! medium's `α`: a channel's path is assumed to differ from the centre's in the medium only.
+//! That is the approximation: every element of the aperture sees the scatterer through the
+//! centre ray's tissue, so a shadow's edge is the sharp projection of its region from the
+//! aperture's centre rather than a penumbra as wide as the aperture where rays from different
+//! elements cross the region's edge differently; away from such edges the model is exact for
+//! straight rays (no refraction, no reflection or transmission loss at the regions' boundaries).
 //!
 //! # Elevation (column channels)
 //!
@@ -100,7 +121,7 @@ mod wave;
 use crate::acquisition::Acquisition;
 use crate::channel_data::{ChannelData, MAX_CHANNEL_DISTANCE_M, Metadata, Sampling};
 use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size, in_range};
-use crate::medium::Medium;
+use crate::medium::{AttenuationMap, Medium};
 use crate::phantom::{Phantom, Scatterer};
 use crate::probe::Aperture;
 use crate::pulse::Pulse;
@@ -195,6 +216,7 @@ pub struct Simulator {
     rx: Aperture,
     sequence: Sequence,
     medium: Medium,
+    attenuation: AttenuationMap,
     pulse: Pulse,
     sampling: Sampling,
     options: SimOptions,
@@ -244,6 +266,7 @@ impl Simulator {
             rx: aperture.clone(),
             sequence: sequence.clone(),
             medium,
+            attenuation: AttenuationMap::default(),
             pulse,
             sampling,
             options: SimOptions::default(),
@@ -318,6 +341,27 @@ impl Simulator {
         Ok(())
     }
 
+    /// Attenuation that depends on the tissue: `map`'s regions have their own attenuation, the
+    /// medium's applies elsewhere (an empty map is the homogeneous medium). Each echo is
+    /// attenuated, at every frequency, by the map integrated along the straight ray from the
+    /// transmit aperture's centre to its scatterer and back (see the
+    /// [module docs](self#attenuation-along-the-path)). The map is valid by construction; it may
+    /// lengthen the pulse table (counted in [`Simulator::memory_bytes`]).
+    ///
+    /// Why a simulator setting and not a field of [`Medium`]: a medium is a small `Copy` value
+    /// passed by value through presets, the imager and validation, and most runs need no map; the
+    /// map is the scene's (it comes with a phantom, as `phantom::Anatomy` does), like the phantom
+    /// given to [`Simulator::run`].
+    pub fn with_attenuation(mut self, map: AttenuationMap) -> Simulator {
+        self.attenuation = map;
+        self
+    }
+
+    /// The attenuation map (empty unless [`Simulator::with_attenuation`] set one).
+    pub fn attenuation(&self) -> &AttenuationMap {
+        &self.attenuation
+    }
+
     /// Sets the options, validated: `noise_snr_db` in −60..=200, `adc_bits` in 2..=24,
     /// `analog_tgc` slope in 0..=20 dB/cm and maximum in 0..=120 dB (`InvalidParameter` naming the
     /// field otherwise).
@@ -353,8 +397,10 @@ impl Simulator {
     /// [`SimOptions::memory_cap_bytes`] before allocating anything large.
     ///
     /// It is the largest of the run's three phases, each the sum of what it holds:
-    /// * building the pulse table: the apertures' geometry (40 B per element), the table
-    ///   (`paths × len × 4` B: one waveform per 0.25 mm of round trip when the medium attenuates)
+    /// * building the pulse table: the apertures' geometry (40 B per element) and the attenuation
+    ///   map's copy, the table (`paths × len × 4` B: one waveform per 0.25 mm of round trip when
+    ///   the medium attenuates; with a map, per 0.25 mm of equivalent path, up to the most a ray
+    ///   can integrate through the map's regions)
     ///   and its FFT work (about 56 B per FFT point, 8 × the waveform's length);
     /// * accumulating the echoes: the geometry, the table, the RF ([`Simulator::output_bytes`]),
     ///   the scatterers' order (4 B each), and the buffers of one block of scatterers — the taps

@@ -1,7 +1,6 @@
 //! The pulse table, the incident wave at a scatterer, and the receive accumulation of its echoes.
 
 use super::context::Context;
-use super::math::dist;
 use super::scratch::Pool;
 use super::taps::{Tap, TapArena, Taps};
 use crate::error::Result;
@@ -257,7 +256,7 @@ impl Context {
             hist[i] += a * (1.0 - f);
             hist[i + 1] += a * f;
         }
-        let l = 2.0 * dist(s.position_m, self.center);
+        let l = self.table_path(s.position_m);
         let g = &mut scratch.g[..self.table.len];
         self.table.blend(l, g);
         // u[k] = Σ_j g[j] · hist[k + center − j]; hist is zero within `half` of both ends. The
