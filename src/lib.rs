@@ -148,8 +148,8 @@ pub mod prelude {
     pub use crate::frame::BModeFrame;
     pub use crate::grid::Grid;
     pub use crate::imager::Imager;
-    pub use crate::medium::Medium;
-    pub use crate::phantom::{Feature, Phantom, SpeckleBuilder};
+    pub use crate::medium::{AttenuationMap, AttenuationRegion, Medium};
+    pub use crate::phantom::{Anatomy, Feature, Phantom, SpeckleBuilder};
     pub use crate::preset::{GridDensity, Preset, PresetKind};
     pub use crate::probe::{Aperture, ChannelMode, Probe};
     pub use crate::pulse::Pulse;
