@@ -34,22 +34,36 @@
 //! # Attenuation along the path
 //!
 //! [`Simulator::with_attenuation`] gives regions of the x–z plane their own attenuation
-//! ([`AttenuationMap`]). The attenuation is linear in frequency everywhere, so the round trip's
-//! loss at every frequency `f` is `exp(−|f|·A)` with `A = 2·∫α ds` (Np/Hz) along the path, and a
-//! path through several tissues is the same as a homogeneous one of equivalent length
-//! `L_eq = A / α_t`. Each scatterer therefore takes the pulse table's waveform for `L_eq` instead
-//! of its geometric round trip: its amplitude *and* its frequency downshift follow the tissue
-//! along the path, and the table is unchanged (tabulated in `α_t`: the medium's attenuation, at
-//! least soft tissue's when a map is given, so a lossless medium with a map works). The path is
-//! the straight ray from the transmit aperture's centre to the scatterer, used both ways, and
-//! integrated exactly by cutting it at the regions' boundaries (`O(regions²)` per scatterer and
-//! transmit, no allocation). The legs' relative factors stay `exp(−α·fc·(r − r0))` with the
-//! medium's `α`: a channel's path is assumed to differ from the centre's in the medium only.
-//! That is the approximation: every element of the aperture sees the scatterer through the
-//! centre ray's tissue, so a shadow's edge is the sharp projection of its region from the
-//! aperture's centre rather than a penumbra as wide as the aperture where rays from different
-//! elements cross the region's edge differently; away from such edges the model is exact for
-//! straight rays (no refraction, no reflection or transmission loss at the regions' boundaries).
+//! ([`AttenuationMap`]). The attenuation is linear in frequency everywhere, so an echo's loss at
+//! every frequency `f` is `exp(−|f|·A)` with `A = ∫α ds` over its round trip (Np/Hz), and a path
+//! through several tissues is the same as a homogeneous one of equivalent length `L_eq = A / α_t`.
+//! Each scatterer therefore takes the pulse table's waveform for `L_eq` instead of its geometric
+//! round trip: its amplitude *and* its frequency downshift follow the tissue along the path, and
+//! the table itself is unchanged (tabulated in `α_t`: the medium's attenuation, at least soft
+//! tissue's when a map is given, so that a lossless medium with a map works; it is lengthened to
+//! the most loss a path can gather in the map's regions).
+//!
+//! `A` is the medium's part as before, `2·α·|p − centre|` (the legs' relative factors
+//! `exp(−α·fc·(r − r0))` refer to it), plus the map's excess `∫(α_map − α) ds` along one straight
+//! ray per leg, integrated exactly by cutting the ray at the regions' boundaries (`O(regions²)`
+//! per scatterer and transmit, no allocation):
+//! * **transmit**: from where the transmitted wave's ray through the scatterer leaves the probe
+//!   face — back along the direction of a plane wave, on the line from a diverging wave's virtual
+//!   source (the element itself in synthetic aperture) — or from the aperture's centre for a
+//!   focused wave or explicit delays;
+//! * **receive**: up to the point of the receive aperture's lateral extent nearest the scatterer
+//!   (straight up under a linear array, as the receive aperture a beamformer centres on the
+//!   pixel; towards the nearest edge beside it).
+//!
+//! That is the approximation: every element of the aperture sees the scatterer through its
+//! leg's one ray, so a shadow's edge is the sharp projection of its region along that ray rather
+//! than a penumbra where rays from different elements cross the region's edge differently (as wide
+//! as the part of the aperture that receives, times the region's distance over the scatterer's);
+//! away from such edges the model is exact for straight rays (no refraction, and no reflection or
+//! transmission loss at the regions' boundaries: specular interfaces are scatterers, see
+//! `phantom::SpecularInterface`). Per-channel rays would soften the edges at a cost of one path
+//! integral per channel and scatterer, and could change only the level at fc (the waveform is
+//! shared by the scatterer's channels); they are not implemented.
 //!
 //! # Elevation (column channels)
 //!
@@ -343,8 +357,8 @@ impl Simulator {
 
     /// Attenuation that depends on the tissue: `map`'s regions have their own attenuation, the
     /// medium's applies elsewhere (an empty map is the homogeneous medium). Each echo is
-    /// attenuated, at every frequency, by the map integrated along the straight ray from the
-    /// transmit aperture's centre to its scatterer and back (see the
+    /// attenuated, at every frequency, by the map integrated along one straight ray per leg, the
+    /// transmitted wave's and the receive aperture's (see the
     /// [module docs](self#attenuation-along-the-path)). The map is valid by construction; it may
     /// lengthen the pulse table (counted in [`Simulator::memory_bytes`]).
     ///

@@ -212,23 +212,23 @@ pub(super) fn table_alpha(sim: &Simulator) -> f64 {
     }
 }
 
-/// The longest equivalent path the table needs for round trips up to `l_max` (metres): one way
-/// `ℓ = l_max/2` integrates at most `α_m·ℓ + Σ max(0, α_i − α_m)·min(chord_i, ℓ)` (a point lies in
-/// one region's chord), and never more than `α_max·ℓ`.
+/// The longest equivalent path the table needs for round trips up to `l_max` (metres): the
+/// medium's part `2·α_m·r0 ≤ α_m·l_max`, plus each leg's excess over the map's regions, at most
+/// `Σ max(0, α_i − α_m)·min(chord_i, l_max)` (a point lies in one region's chord; a leg's ray is no
+/// longer than the record's path), all of it never more than `α_max·l_max` per leg.
 fn table_l_max(sim: &Simulator, l_max: f64, table_alpha: f64) -> f64 {
     if sim.attenuation.is_empty() || table_alpha <= 0.0 {
         return l_max;
     }
-    let half = 0.5 * l_max;
     let med = sim.medium.attenuation_db_cm_mhz();
-    let (mut sum, mut max) = (med * half, med);
+    let (mut excess, mut max) = (0.0, med);
     for r in sim.attenuation.regions() {
         let a = r.attenuation_db_cm_mhz();
-        sum += (a - med).max(0.0) * r.max_chord_m().min(half);
+        excess += (a - med).max(0.0) * r.max_chord_m().min(l_max);
         max = max.max(a);
     }
-    let one_way_np_hz = db_cm_mhz_to_np_m_hz(sum.min(max * half));
-    (2.0 * one_way_np_hz / table_alpha).max(l_max.min(1e-3))
+    let db = (med * l_max + 2.0 * excess.min(max * l_max)).min(2.0 * max * l_max);
+    (db_cm_mhz_to_np_m_hz(db) / table_alpha).max(1e-3)
 }
 
 /// A bound on the fine samples of any incident wave of `sim`'s sequence (rounded up to a
