@@ -156,9 +156,10 @@ impl Anatomy {
     }
 
     /// A lung scene (lung preset, an intercostal view) for a pulse of centre frequency `fc_hz`:
-    /// chest wall over two ribs (bright surfaces, bone's attenuation: shadows), a specular pleural
-    /// line at 20 mm between them with its reverberations with the probe face (A-lines at 40, 60,
-    /// 80, 100 mm), and no tissue beneath the pleura (air transmits almost nothing).
+    /// chest wall (skin, subcutaneous fat, a fascia, muscle) over two ribs (bright surfaces, bone's
+    /// attenuation: shadows), a specular pleural
+    /// line at 30 mm between them with its reverberations with the probe face (A-lines at 60, 90
+    /// and 120 mm), and no tissue beneath the pleura (air transmits almost nothing).
     ///
     /// The pleura is a [`SpecularInterface`] (reflection −0.9: tissue to air is −0.9995, less the
     /// interface's roughness; probe face 0.5, an assumption) plus a thin rough band of incoherent
@@ -166,9 +167,9 @@ impl Anatomy {
     /// attenuation, which is what the image lines need: their echoes travelled through the chest
     /// wall, not through air.
     pub fn lung(density_per_mm2: f64, fc_hz: f64, seed: u64) -> Result<Anatomy> {
-        let pleura_m = 0.02;
-        let ribs = [[-0.014, 0.015], [0.014, 0.015]];
-        let (rib_axes, marrow_axes, marrow_drop) = ([0.006, 0.003], [0.0055, 0.0022], 0.0008);
+        let pleura_m = 0.03;
+        let ribs = [[-0.014, 0.022], [0.014, 0.022]];
+        let (rib_axes, marrow_axes, marrow_drop) = ([0.0065, 0.0032], [0.006, 0.0024], 0.0008);
         let below = |c: [f64; 2]| [c[0], c[1] + marrow_drop];
         let tissue = scene(
             (-0.08, 0.08),
@@ -176,6 +177,8 @@ impl Anatomy {
             density_per_mm2,
             &[
                 Feature::layer(0.005, 0.007, 1.6),
+                Feature::layer(0.007, 0.012, 0.5),
+                Feature::layer(0.012, 0.0128, 2.5),
                 Feature::layer(pleura_m - 0.0003, pleura_m + 0.0003, 3.0),
                 Feature::layer(pleura_m + 0.0003, 0.12, 0.0),
                 Feature::ellipse(ribs[0], rib_axes, 0.0, 6.0),
@@ -194,7 +197,7 @@ impl Anatomy {
             x_range_m: (-0.04, 0.04),
             reflection: -0.9,
             probe_reflection: 0.5,
-            reverberations: 4,
+            reverberations: 3,
             taper_m: 0.006,
             units_per_m: LUNG_UNITS_PER_M,
         }
@@ -260,7 +263,8 @@ impl Anatomy {
 }
 
 /// Phantom units per metre of the lung's pleural interface (`SpecularInterface::units_per_m`):
-/// chosen so that the pleural line stands about 30 dB above the chest wall's speckle.
+/// chosen by eye, so that the pleural line and the first A-line stand out white above the chest
+/// wall's speckle in the lung preset's 55 dB display (the unit of speckle amplitude is arbitrary).
 const LUNG_UNITS_PER_M: f64 = 5e3;
 
 /// The lung preset's centre frequency, Hz (the wavelength of [`Phantom::lung`]'s pleural line).

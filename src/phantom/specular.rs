@@ -163,7 +163,7 @@ mod tests {
                 .map(|s| s.amplitude as f64)
                 .fold(0.0f64, |m, a| if a.abs() > m.abs() { a } else { m })
         };
-        for (k, r) in [(1.0, -0.9), (2.0, 0.81 * 0.5), (3.0, -0.729 * 0.25)] {
+        for (k, r) in [(1.0f64, -0.9f64), (2.0, 0.81 * 0.5), (3.0, -0.729 * 0.25)] {
             let want = r * lambda / 4.0 * (k * 0.02 / (2.0 * lambda)).sqrt();
             assert!(
                 (centre(k) - want).abs() < 1e-6 * want.abs(),
