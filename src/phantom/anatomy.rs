@@ -210,7 +210,7 @@ impl Anatomy {
 
     /// A tendon (MSK preset): a hyperechoic band of fibrils (thin bright layers) between muscle and
     /// a bone at 32 mm: a bright cortex, and bone's attenuation beneath it, which shadows the
-    /// (weakly scattering) bone interior.
+    /// (weakly scattering, −10 dB) bone interior.
     pub fn tendon(density_per_mm2: f64, seed: u64) -> Result<Anatomy> {
         let bone_m = 0.032;
         let fibril = |i: usize| Feature::ellipse([0.0, 0.0128 + 0.0016 * i as f64], [0.019, 0.0003], 0.05, 3.0);
@@ -228,7 +228,7 @@ impl Anatomy {
                 fibril(3),
                 fibril(4),
                 Feature::layer(bone_m, 0.0335, 6.0),
-                Feature::layer(0.0335, 0.045, 1.0),
+                Feature::layer(0.0335, 0.045, 0.3),
             ],
             &[AttenuationRegion::layer(bone_m, 0.05, BONE_DB_CM_MHZ)],
             seed,
@@ -265,7 +265,7 @@ impl Anatomy {
 /// Phantom units per metre of the lung's pleural interface (`SpecularInterface::units_per_m`):
 /// chosen by eye, so that the pleural line and the first A-line stand out white above the chest
 /// wall's speckle in the lung preset's 55 dB display (the unit of speckle amplitude is arbitrary).
-const LUNG_UNITS_PER_M: f64 = 5e3;
+const LUNG_UNITS_PER_M: f64 = 1e3;
 
 /// The lung preset's centre frequency, Hz (the wavelength of [`Phantom::lung`]'s pleural line).
 const LUNG_FC_HZ: f64 = 3e6;
