@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 mod anatomy;
 pub mod motion;
-mod specular;
+pub mod specular;
 
 pub use anatomy::Anatomy;
 pub use specular::SpecularInterface;
