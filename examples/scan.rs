@@ -1,5 +1,5 @@
-//! The main job: every clinical preset images its built-in phantom (simulated RF → live B-mode
-//! pipeline) and writes one PNG each, with a depth ruler, under `out/scan/`; prints per-preset frame
+//! The main job: every clinical preset images its built-in scene (phantom and the attenuation map
+//! of its tissues; simulated RF → live B-mode pipeline) and writes one PNG each, with a depth ruler, under `out/scan/`; prints per-preset frame
 //! timings.
 //!
 //! Run with `cargo run --release --example scan`. The phantoms are 2D slices (1 mm thick) at about
@@ -20,9 +20,9 @@ fn main() -> sonochip::Result<()> {
         let mut imager = Imager::new(*kind)?;
         let preset = imager.preset().clone();
         let per_cell = if preset.fc_hz > 5e6 { 1.0 } else { 0.6 };
-        let phantom = preset.phantom(per_cell, 100 + i as u64)?;
+        let anatomy = preset.anatomy(per_cell, 100 + i as u64)?;
         let t = Instant::now();
-        let rf = imager.simulate(&phantom, Medium::soft_tissue())?;
+        let rf = imager.simulate_anatomy(&anatomy, Medium::soft_tissue())?;
         let sim_s = t.elapsed().as_secs_f64();
         // Twice: the first frame warms caches; timings are from the second.
         imager.process(&rf)?;
@@ -33,7 +33,7 @@ fn main() -> sonochip::Result<()> {
         println!(
             "{:<9} {:>10} {:>8.2} {:>10} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>8.1}",
             preset.name,
-            phantom.len(),
+            anatomy.phantom.len(),
             sim_s,
             format!("{lines}x{depths}"),
             ms(tm.demod),

@@ -56,7 +56,7 @@ use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size};
 use crate::frame::BModeFrame;
 use crate::grid::Grid;
 use crate::medium::Medium;
-use crate::phantom::Phantom;
+use crate::phantom::{Anatomy, Phantom};
 use crate::preset::{Family, Preset};
 use crate::scan_convert::{Baseband, RasterSpec, ScanConverter};
 use crate::sim::{SimOptions, Simulator};
@@ -241,6 +241,15 @@ impl Imager {
         Simulator::new(&self.acquisition, medium)?
             .with_options(options)?
             .run(phantom)
+    }
+
+    /// Simulates one frame of a scene with the attenuation map of its tissues (a preset's
+    /// `Preset::anatomy`): `anatomy.phantom` in `medium`, attenuated along each echo's path by
+    /// `anatomy.attenuation` (noise, TGC and ADC off).
+    pub fn simulate_anatomy(&self, anatomy: &Anatomy, medium: Medium) -> Result<ChannelData<f32>> {
+        Simulator::new(&self.acquisition, medium)?
+            .with_attenuation(anatomy.attenuation.clone())
+            .run(&anatomy.phantom)
     }
 
     /// Checks that `data` was acquired with this imager's acquisition; the error says when it was

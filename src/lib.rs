@@ -66,12 +66,12 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`error`] | [`Error`], its [`ErrorKind`]s and the memory cap |
-//! | [`probe`], [`medium`], [`pulse`] | element geometry and apertures; speed of sound and attenuation; the pulse |
+//! | [`probe`], [`medium`], [`pulse`] | element geometry and apertures; speed of sound and attenuation (homogeneous, or a map of the tissues); the pulse |
 //! | [`sequence`] | transmit events and the one arrival-time model (time zero) of simulator and beamformer |
 //! | [`grid`] | pixel grids: Cartesian, polar (sector, curved), explicit axes, point lists |
 //! | [`channel_data`] | [`Sampling`](channel_data::Sampling), [`Metadata`](channel_data::Metadata), RF/IQ [`ChannelData`](channel_data::ChannelData), `.npy` + JSON files |
 //! | [`acquisition`] | [`Acquisition`](acquisition::Acquisition): what is set up once before scanning |
-//! | [`phantom`], [`sim`] | scatterers; the RF simulator |
+//! | [`phantom`], [`sim`] | scatterers (speckle, specular interfaces, the presets' anatomy with its attenuation map); the RF simulator |
 //! | [`demod`], [`beamform`], [`envelope`], [`bmode`], [`frame`], [`scan_convert`] | the processing stages, each a plan made once and run on every frame |
 //! | [`doppler`] | slow time: clutter filters, velocity estimators, spectral Doppler, colour flow |
 //! | [`metrics`] | image-quality metrics (FWHM, CR, CNR, gCNR, speckle statistics) |
@@ -148,8 +148,8 @@ pub mod prelude {
     pub use crate::frame::BModeFrame;
     pub use crate::grid::Grid;
     pub use crate::imager::Imager;
-    pub use crate::medium::Medium;
-    pub use crate::phantom::{Feature, Phantom, SpeckleBuilder};
+    pub use crate::medium::{AttenuationMap, AttenuationRegion, Medium};
+    pub use crate::phantom::{Anatomy, Feature, Phantom, SpeckleBuilder};
     pub use crate::preset::{GridDensity, Preset, PresetKind};
     pub use crate::probe::{Aperture, ChannelMode, Probe};
     pub use crate::pulse::Pulse;

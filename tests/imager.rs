@@ -10,8 +10,8 @@ use sonochip::phantom::SpeckleBuilder;
 use sonochip::preset::{GridDensity, Preset, PresetKind};
 
 fn simulate(imager: &Imager, per_cell: f64, seed: u64) -> sonochip::channel_data::ChannelData {
-    let phantom = imager.preset().phantom(per_cell, seed).unwrap();
-    imager.simulate(&phantom, Medium::soft_tissue()).unwrap()
+    let anatomy = imager.preset().anatomy(per_cell, seed).unwrap();
+    imager.simulate_anatomy(&anatomy, Medium::soft_tissue()).unwrap()
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! tests run one at a time (`serial`) so that a measurement sees only its own allocations.
 
 use sonochip::channel_data::{ChannelData, Sampling};
-use sonochip::medium::Medium;
+use sonochip::medium::{AttenuationMap, AttenuationRegion, MAX_ATTENUATION_REGIONS, Medium};
 use sonochip::phantom::{Phantom, SpeckleBuilder};
 use sonochip::probe::{Aperture, ArraySpec, ChannelMode, Probe};
 use sonochip::pulse::Pulse;
@@ -370,6 +370,16 @@ fn memory_estimate_matches_the_measured_peak() {
         let sim = Simulator::from_parts(&ap, &seq, medium, long, s).unwrap();
         ratios.push(estimate_over_peak(name, &sim, &points));
     }
+    // A bone disk lengthens the pulse table (by its excess loss over its diameter).
+    let bone = AttenuationMap::new(vec![AttenuationRegion::disk([0.0, 0.01], 0.005, 20.0)]).unwrap();
+    let sim = Simulator::from_parts(&ap, &seq, Medium::soft_tissue(), long, s)
+        .unwrap()
+        .with_attenuation(bone);
+    ratios.push(estimate_over_peak(
+        "long pulse, soft tissue with a bone disk",
+        &sim,
+        &points,
+    ));
 
     let small = Probe::new(ArraySpec {
         name: "small".into(),
@@ -490,6 +500,13 @@ fn simulate_on_small_stacks() {
         .unwrap()
         .with_rx_aperture(&elems)
         .unwrap();
+    // A map of the most regions: the path integral keeps its intervals on the stack.
+    let regions = (0..MAX_ATTENUATION_REGIONS)
+        .map(|i| AttenuationRegion::disk([0.0, 0.003 + 2e-4 * i as f64], 0.001, (i % 20) as f64))
+        .collect();
+    let mapped = Simulator::from_parts(&cols, &seq, Medium::soft_tissue(), pulse, s)
+        .unwrap()
+        .with_attenuation(AttenuationMap::new(regions).unwrap());
     let one = Probe::linear(1, 3e-4, 2.7e-4, 3e-4, 1).unwrap();
     let ap = Aperture::full(&one, None).unwrap();
     let sa = Sequence::synthetic_aperture(&ap, C).unwrap();
@@ -506,6 +523,7 @@ fn simulate_on_small_stacks() {
     pool.install(|| {
         assert!(all_finite(&binned.run(&speckle).unwrap()));
         assert!(all_finite(&exact.run(&speckle).unwrap()));
+        assert!(all_finite(&mapped.run(&speckle).unwrap()));
         assert!(all_finite(&long_sim.run(&points).unwrap()));
     });
 }

@@ -11,6 +11,11 @@
 //!   [`Phantom::nerve`] (linear); [`Phantom::abdomen`], [`Phantom::bladder`], [`Phantom::obstetric`]
 //!   (curved); [`Phantom::heart`] (an apical four-chamber view whose parts can move on their own,
 //!   [`heart`]), [`Phantom::lung`] (phased); plus [`Phantom::cyst`] and [`Phantom::resolution`] for measurements.
+//!   The same scenes with the attenuation maps of their tissues (fluid, blood, bone) are
+//!   [`Anatomy`]s ([`Anatomy::vessel`], …), which is what the presets simulate;
+//! * [`SpecularInterface`]: a flat specular interface parallel to the probe face (a pleura) as a
+//!   dense coherent line of scatterers calibrated to its reflection coefficient, with image lines
+//!   for its reverberations with the probe face (A-lines).
 //!
 //! The same seed always gives the same phantom.
 //!
@@ -35,6 +40,10 @@ use serde::{Deserialize, Serialize};
 mod anatomy;
 pub mod heart;
 pub mod motion;
+pub mod specular;
+
+pub use anatomy::Anatomy;
+pub use specular::SpecularInterface;
 
 pub use heart::HeartPart;
 
@@ -146,6 +155,35 @@ impl Feature {
             center_m,
             semi_axes_m: [radius_m, radius_m],
             angle_rad: 0.0,
+            echogenicity,
+        }
+    }
+
+    /// An ellipse (see [`Feature::Ellipse`]).
+    pub fn ellipse(center_m: [f64; 2], semi_axes_m: [f64; 2], angle_rad: f64, echogenicity: f64) -> Feature {
+        Feature::Ellipse {
+            center_m,
+            semi_axes_m,
+            angle_rad,
+            echogenicity,
+        }
+    }
+
+    /// A layer (see [`Feature::Layer`]).
+    pub fn layer(z_top_m: f64, z_bottom_m: f64, echogenicity: f64) -> Feature {
+        Feature::Layer {
+            z_top_m,
+            z_bottom_m,
+            echogenicity,
+        }
+    }
+
+    /// A ring (see [`Feature::Annulus`]).
+    pub fn annulus(center_m: [f64; 2], inner_m: f64, outer_m: f64, echogenicity: f64) -> Feature {
+        Feature::Annulus {
+            center_m,
+            inner_m,
+            outer_m,
             echogenicity,
         }
     }

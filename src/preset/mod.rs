@@ -42,7 +42,7 @@ use crate::error::{Error, Result, in_range, plausible};
 use crate::frame::MAX_RASTER_SIDE_PX;
 use crate::grid::Grid;
 use crate::medium::SCANNER_C_M_S;
-use crate::phantom::{Phantom, density_for};
+use crate::phantom::{Anatomy, Phantom, density_for};
 use crate::probe::{Aperture, ChannelMode, Probe};
 use crate::pulse::Pulse;
 use crate::sequence::Sequence;
@@ -427,18 +427,26 @@ impl Preset {
         density_for(per_cell, 1.5 * lambda, lambda)
     }
 
-    /// The built-in phantom of this preset's kind at `per_cell` scatterers per resolution cell.
+    /// The built-in phantom of this preset's kind at `per_cell` scatterers per resolution cell
+    /// (the scatterers of [`Preset::anatomy`], without its attenuation map).
     pub fn phantom(&self, per_cell: f64, seed: u64) -> Result<Phantom> {
+        Ok(self.anatomy(per_cell, seed)?.phantom)
+    }
+
+    /// The built-in scene of this preset's kind at `per_cell` scatterers per resolution cell, with
+    /// the attenuation map of its tissues (fluid, blood, bone).
+    /// `Imager::simulate_anatomy` simulates it.
+    pub fn anatomy(&self, per_cell: f64, seed: u64) -> Result<Anatomy> {
         let d = self.speckle_density(per_cell);
         match self.kind {
-            PresetKind::Abdomen => Phantom::abdomen(d, seed),
-            PresetKind::Bladder => Phantom::bladder(d, seed),
-            PresetKind::Ob => Phantom::obstetric(d, seed),
-            PresetKind::Cardiac => Phantom::heart(d, seed),
-            PresetKind::Lung => Phantom::lung(d, seed),
-            PresetKind::Vascular => Phantom::vessel(d, seed),
-            PresetKind::Msk => Phantom::tendon(d, seed),
-            PresetKind::Nerve => Phantom::nerve(d, seed),
+            PresetKind::Abdomen => Anatomy::abdomen(d, seed),
+            PresetKind::Bladder => Anatomy::bladder(d, seed),
+            PresetKind::Ob => Anatomy::obstetric(d, seed),
+            PresetKind::Cardiac => Anatomy::heart(d, seed),
+            PresetKind::Lung => Anatomy::lung(d, self.fc_hz, seed),
+            PresetKind::Vascular => Anatomy::vessel(d, seed),
+            PresetKind::Msk => Anatomy::tendon(d, seed),
+            PresetKind::Nerve => Anatomy::nerve(d, seed),
         }
     }
 }

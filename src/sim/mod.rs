@@ -26,7 +26,8 @@
 //!    its peak, the peak's logarithm kept beside it and blended geometrically), and each leg only
 //!    `exp(−α·fc·(r − L/2))`: a deep, lossy echo comes out as small as it is (0 below `f32`'s
 //!    range), never as an overflowed normalisation times an underflowed sample.
-//!    [`MAX_APERTURE_LOSS_NP`] bounds the legs' factors.
+//!    [`MAX_APERTURE_LOSS_NP`] bounds the legs' factors. With an attenuation map the table is
+//!    indexed by the equivalent path instead (next section).
 //! 3. **Receive.** Each receiving element sees the incident waveform delayed by `|p − x_e| / c` and
 //!    weighted by `D_e(p) / |p − x_e|` (reciprocity); a column channel is the sum of its elements after
 //!    their lens advances.
@@ -51,6 +52,40 @@
 //! CMUT's 198 µm elements are not split up to 8.55 MHz; a run costs about as many times more as
 //! there are sub-elements per element on the element path, less on the column path (the 1-row
 //! PICMUS-like probe at 5.2 MHz, 1 × 16: 1.5 times, `docs/performance.md#sub-elements`).
+//!
+//! # Attenuation along the path
+//!
+//! [`Simulator::with_attenuation`] gives regions of the x–z plane their own attenuation
+//! ([`AttenuationMap`]). The attenuation is linear in frequency everywhere, so an echo's loss at
+//! every frequency `f` is `exp(−|f|·A)` with `A = ∫α ds` over its round trip (Np/Hz), and a path
+//! through several tissues is the same as a homogeneous one of equivalent length `L_eq = A / α_t`.
+//! Each scatterer therefore takes the pulse table's waveform for `L_eq` instead of its geometric
+//! round trip: its amplitude *and* its frequency downshift follow the tissue along the path, and
+//! the table itself is unchanged (tabulated in `α_t`: the medium's attenuation, at least soft
+//! tissue's when a map is given, so that a lossless medium with a map works; it is lengthened to
+//! the most loss a path can gather in the map's regions).
+//!
+//! `A` is the medium's part as before, `2·α·|p − centre|` (the legs' relative factors
+//! `exp(−α·fc·(r − r0))` refer to it), plus the map's excess `∫(α_map − α) ds` along one straight
+//! ray per leg, integrated exactly by cutting the ray at the regions' boundaries (`O(regions²)`
+//! per scatterer and transmit, no allocation):
+//! * **transmit**: from where the transmitted wave's ray through the scatterer leaves the probe
+//!   face — back along the direction of a plane wave, on the line from a diverging wave's virtual
+//!   source (the element itself in synthetic aperture) — or from the aperture's centre for a
+//!   focused wave or explicit delays;
+//! * **receive**: up to the point of the receive aperture's lateral extent nearest the scatterer
+//!   (straight up under a linear array, as the receive aperture a beamformer centres on the
+//!   pixel; towards the nearest edge beside it).
+//!
+//! That is the approximation: every element of the aperture sees the scatterer through its
+//! leg's one ray, so a shadow's edge is the sharp projection of its region along that ray rather
+//! than a penumbra where rays from different elements cross the region's edge differently (as wide
+//! as the part of the aperture that receives, times the region's distance over the scatterer's);
+//! away from such edges the model is exact for straight rays (no refraction, and no reflection or
+//! transmission loss at the regions' boundaries: specular interfaces are scatterers, see
+//! `phantom::SpecularInterface`). Per-channel rays would soften the edges at a cost of one path
+//! integral per channel and scatterer, and could change only the level at fc (the waveform is
+//! shared by the scatterer's channels); they are not implemented.
 //!
 //! # Elevation (column channels)
 //!
@@ -123,7 +158,7 @@ mod wave;
 use crate::acquisition::Acquisition;
 use crate::channel_data::{ChannelData, MAX_CHANNEL_DISTANCE_M, Metadata, Sampling};
 use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size, in_range};
-use crate::medium::Medium;
+use crate::medium::{AttenuationMap, Medium};
 use crate::phantom::{Phantom, Scatterer};
 use crate::probe::Aperture;
 use crate::pulse::Pulse;
@@ -259,6 +294,7 @@ pub struct Simulator {
     rx: Aperture,
     sequence: Sequence,
     medium: Medium,
+    attenuation: AttenuationMap,
     pulse: Pulse,
     sampling: Sampling,
     options: SimOptions,
@@ -308,6 +344,7 @@ impl Simulator {
             rx: aperture.clone(),
             sequence: sequence.clone(),
             medium,
+            attenuation: AttenuationMap::default(),
             pulse,
             sampling,
             options: SimOptions::default(),
@@ -382,6 +419,27 @@ impl Simulator {
         Ok(())
     }
 
+    /// Attenuation that depends on the tissue: `map`'s regions have their own attenuation, the
+    /// medium's applies elsewhere (an empty map is the homogeneous medium). Each echo is
+    /// attenuated, at every frequency, by the map integrated along one straight ray per leg, the
+    /// transmitted wave's and the receive aperture's (see the
+    /// [module docs](self#attenuation-along-the-path)). The map is valid by construction; it may
+    /// lengthen the pulse table (counted in [`Simulator::memory_bytes`]).
+    ///
+    /// Why a simulator setting and not a field of [`Medium`]: a medium is a small `Copy` value
+    /// passed by value through presets, the imager and validation, and most runs need no map; the
+    /// map is the scene's (it comes with a phantom, as `phantom::Anatomy` does), like the phantom
+    /// given to [`Simulator::run`].
+    pub fn with_attenuation(mut self, map: AttenuationMap) -> Simulator {
+        self.attenuation = map;
+        self
+    }
+
+    /// The attenuation map (empty unless [`Simulator::with_attenuation`] set one).
+    pub fn attenuation(&self) -> &AttenuationMap {
+        &self.attenuation
+    }
+
     /// Sets the options, validated: `noise_snr_db` in −60..=200, `adc_bits` in 2..=24,
     /// `analog_tgc` slope in 0..=20 dB/cm and maximum in 0..=120 dB, fixed `subelements` in
     /// 1..=[`MAX_SUBELEMENTS`] per side (`InvalidParameter` naming the field otherwise).
@@ -425,8 +483,9 @@ impl Simulator {
     ///
     /// It is the largest of the run's three phases, each the sum of what it holds:
     /// * building the pulse table: the apertures' geometry (40 B per sub-element, see
-    ///   [`SimOptions::subelements`]), the table
-    ///   (`paths × len × 4` B: one waveform per 0.25 mm of round trip when the medium attenuates)
+    ///   [`SimOptions::subelements`]) and the attenuation map's copy, the table (`paths × len × 4`
+    ///   B: one waveform per 0.25 mm of round trip when the medium attenuates; with a map, per
+    ///   0.25 mm of equivalent path, up to the most a ray can integrate through the map's regions)
     ///   and its FFT work (about 56 B per FFT point, 8 × the waveform's length);
     /// * accumulating the echoes: the geometry, the table, the RF ([`Simulator::output_bytes`]),
     ///   the scatterers' order (4 B each), and the buffers of one block of scatterers — the taps

@@ -11,6 +11,7 @@ use super::scratch;
 use super::taps::{Geometry, Split, TapArena, sub_elements};
 use super::wave::{PulseTable, WaveArena};
 use crate::channel_data::MAX_DEPTH_M;
+use crate::medium::{AttenuationRegion, Medium, db_cm_mhz_to_np_m_hz};
 use crate::probe::Aperture;
 use crate::pulse::SampleShape;
 use crate::sequence::TxKind;
@@ -75,8 +76,10 @@ pub(super) struct RunPlan {
     pub(super) m: usize,
     /// Rate of the fine grid, Hz.
     pub(super) fs_fine: f64,
-    /// Longest round-trip path of the pulse table, metres.
-    pub(super) l_max: f64,
+    /// Attenuation the pulse table's paths are measured in, Np/(m·Hz) (see [`table_alpha`]).
+    pub(super) table_alpha: f64,
+    /// Longest equivalent path of the pulse table, metres (see [`table_l_max`]).
+    pub(super) table_l_max: f64,
     /// Waveforms in the pulse table.
     pub(super) table_paths: usize,
     /// The pulse sampled at `fs_fine`.
@@ -107,7 +110,9 @@ impl RunPlan {
         let c = sim.medium.c_m_s();
         let t_end = sim.sampling.time_s(sim.sampling.n_samples());
         let l_max = (c * (t_end - sim.sampling.t0_s())).clamp(1e-3, 2.0 * MAX_DEPTH_M * 2.0);
-        let (table_paths, _) = PulseTable::paths(sim.medium.alpha_np_per_m_hz(), l_max);
+        let table_alpha = table_alpha(sim);
+        let table_l_max = table_l_max(sim, l_max, table_alpha);
+        let (table_paths, _) = PulseTable::paths(table_alpha, table_l_max);
         // The rate is in the pulse's range: fs ≥ the Nyquist rate > fc, and fs_fine ≤ 1e4·fc
         // (fs ≤ 1 GHz, fc ≥ 100 kHz, and fs_fine < 32·fc whenever m > 1). Were it not, the
         // saturated sizes would make the estimate refuse the run (and the table would fail).
@@ -127,7 +132,8 @@ impl RunPlan {
         RunPlan {
             m,
             fs_fine,
-            l_max,
+            table_alpha,
+            table_l_max,
             table_paths,
             shape,
             split,
@@ -163,7 +169,11 @@ impl RunPlan {
     /// the largest of its three phases (building the pulse table; accumulating the echoes;
     /// post-processing and describing the record).
     pub(super) fn bytes(&self, sim: &Simulator, phantom_len: usize) -> u128 {
-        let geometry = Geometry::bytes(&sim.tx, self.split).saturating_add(Geometry::bytes(&sim.rx, self.split));
+        // The run's copy of the attenuation map.
+        let map = mul(sim.attenuation.regions().len(), size_of::<AttenuationRegion>());
+        let geometry = Geometry::bytes(&sim.tx, self.split)
+            .saturating_add(Geometry::bytes(&sim.rx, self.split))
+            .saturating_add(map);
         let table = PulseTable::bytes(self.table_paths, self.shape.len);
         let rf = sim.output_bytes();
         let build = geometry.saturating_add(table).saturating_add(self.shape.synth_bytes());
@@ -192,6 +202,45 @@ impl RunPlan {
         let finish = rf.saturating_add(post_bytes(sim)).saturating_add(metadata_bytes(sim));
         build.max(run).max(finish)
     }
+}
+
+/// The attenuation the pulse table is tabulated in, Np/(m·Hz): its waveform for the equivalent
+/// path `L` carries `exp(−α_t·|f|·L)`, and an echo whose path integrates to `∫α ds` takes
+/// `L = 2·∫α ds / α_t`. A homogeneous medium uses its own attenuation, so `L` is the geometric round
+/// trip. With a map it is the medium's, but at least soft tissue's 0.5 dB/(cm·MHz): the table then
+/// steps by the loss of 0.25 mm of soft tissue (or more) even in a lossless medium, and bone
+/// regions lengthen it by their excess loss only.
+pub(super) fn table_alpha(sim: &Simulator) -> f64 {
+    let a = sim.medium.alpha_np_per_m_hz();
+    let map_attenuates = sim
+        .attenuation
+        .regions()
+        .iter()
+        .any(|r| r.attenuation_db_cm_mhz() > 0.0);
+    if sim.attenuation.is_empty() || !map_attenuates {
+        a
+    } else {
+        a.max(Medium::soft_tissue().alpha_np_per_m_hz())
+    }
+}
+
+/// The longest equivalent path the table needs for round trips up to `l_max` (metres): the
+/// medium's part `2·α_m·r0 ≤ α_m·l_max`, plus each leg's excess over the map's regions, at most
+/// `Σ max(0, α_i − α_m)·min(chord_i, l_max)` (a point lies in one region's chord; a leg's ray is no
+/// longer than the record's path), all of it never more than `α_max·l_max` per leg.
+fn table_l_max(sim: &Simulator, l_max: f64, table_alpha: f64) -> f64 {
+    if sim.attenuation.is_empty() || table_alpha <= 0.0 {
+        return l_max;
+    }
+    let med = sim.medium.attenuation_db_cm_mhz();
+    let (mut excess, mut max) = (0.0, med);
+    for r in sim.attenuation.regions() {
+        let a = r.attenuation_db_cm_mhz();
+        excess += (a - med).max(0.0) * r.max_chord_m().min(l_max);
+        max = max.max(a);
+    }
+    let db = (med * l_max + 2.0 * excess.min(max * l_max)).min(2.0 * max * l_max);
+    (db_cm_mhz_to_np_m_hz(db) / table_alpha).max(1e-3)
 }
 
 /// A bound on the fine samples of any incident wave of `sim`'s sequence (rounded up to a

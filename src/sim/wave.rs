@@ -1,7 +1,6 @@
 //! The pulse table, the incident wave at a scatterer, and the receive accumulation of its echoes.
 
 use super::context::Context;
-use super::math::dist;
 use super::scratch::Pool;
 use super::taps::{Tap, TapArena, Taps};
 use crate::error::Result;
@@ -213,24 +212,23 @@ impl Context {
             .for_each_init(
                 || pool.lease(),
                 |scratch, (i, ((poly, header), s))| {
-                    *header =
-                        self.incident_wave(ev.delays_s(), ev.apod(), s, taps.scatterer(i), &mut scratch.wave, poly);
+                    *header = self.incident_wave(ev, s, taps.scatterer(i), &mut scratch.wave, poly);
                 },
             );
     }
 
-    /// The incident (two-way pulse-shaped) waveform at scatterer `s` for an event with per-channel
-    /// `delays` and weights `apod`, times the scatterer's amplitude, into `poly` (a wave slot).
-    /// `None` when nothing arrives.
+    /// The incident (two-way pulse-shaped) waveform at scatterer `s` for event `ev` (its
+    /// per-channel delays and weights, and its wavefront for the attenuation map's rays), times the
+    /// scatterer's amplitude, into `poly` (a wave slot). `None` when nothing arrives.
     fn incident_wave(
         &self,
-        delays: &[f64],
-        apod: &[f32],
+        ev: &TxEvent,
         s: &Scatterer,
         taps: Taps,
         scratch: &mut WaveScratch,
         poly: &mut [f32],
     ) -> Option<WaveHeader> {
+        let (delays, apod) = (ev.delays_s(), ev.apod());
         let mut t_lo = f64::INFINITY;
         let mut t_hi = f64::NEG_INFINITY;
         for (t, _) in arrivals(delays, apod, taps) {
@@ -257,7 +255,7 @@ impl Context {
             hist[i] += a * (1.0 - f);
             hist[i + 1] += a * f;
         }
-        let l = 2.0 * dist(s.position_m, self.center);
+        let l = self.table_path(s.position_m, ev.kind());
         let g = &mut scratch.g[..self.table.len];
         self.table.blend(l, g);
         // u[k] = Σ_j g[j] · hist[k + center − j]; hist is zero within `half` of both ends. The
