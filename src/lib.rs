@@ -114,6 +114,8 @@ pub mod beamform;
 pub mod bmode;
 pub mod channel_data;
 pub mod demod;
+#[cfg(feature = "dicom")]
+pub mod dicom;
 pub mod doppler;
 pub mod envelope;
 pub mod error;
