@@ -44,7 +44,7 @@
 //! representation (length, no `\` or control characters), dates, UIDs, geometry (as
 //! [`BModeFrame::new`](crate::frame::BModeFrame::new)), equal shapes and geometry across the frames
 //! of a cine loop, and the pixel data's size (below 4 GiB, the largest value an explicit-length
-//! element holds, and the crate's memory cap). Bad input gives a typed [`Error`](crate::Error)
+//! element holds, and the crate's memory cap). Bad input gives a typed [`Error`]
 //! naming the field; no function here panics. Generated UIDs are `2.25.` UUID-derived (random,
 //! version 4). [`Study::new`] and [`Series::new`] take the system clock's UTC time (offset 0); an
 //! app may set local times with their offset. All times of an object are in the study's offset,
