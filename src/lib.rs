@@ -76,6 +76,7 @@
 //! | [`doppler`] | slow time: clutter filters, velocity estimators, spectral Doppler, colour flow |
 //! | [`metrics`] | image-quality metrics (FWHM, CR, CNR, gCNR, speckle statistics) |
 //! | [`preset`], [`imager`] | clinical presets and the live pipeline |
+//! | `dicom` (feature `dicom`) | DICOM export (Ultrasound (Multi-frame) Image Storage, grey and RGB, with the ultrasound regions' geometry) and de-identification |
 //! | [`validation`], [`workload`] | the validation report and the named benchmark workloads |
 //!
 //! The design record (architecture, decisions, layering) is `docs/design.md`, the physics the tests
@@ -114,6 +115,8 @@ pub mod beamform;
 pub mod bmode;
 pub mod channel_data;
 pub mod demod;
+#[cfg(feature = "dicom")]
+pub mod dicom;
 pub mod doppler;
 pub mod envelope;
 pub mod error;

@@ -27,6 +27,7 @@ const ORDER: &[&str] = &[
     "metrics",
     "preset",
     "imager",
+    "dicom",
     "validation",
     "workload",
 ];
