@@ -209,12 +209,16 @@ impl Anatomy {
     }
 
     /// A tendon (MSK preset): a hyperechoic band of fibrils (thin bright layers) between muscle and
-    /// a bone at 32 mm: a bright cortex, and bone's attenuation beneath it, which shadows the
-    /// (weakly scattering, −10 dB) bone interior.
-    pub fn tendon(density_per_mm2: f64, seed: u64) -> Result<Anatomy> {
+    /// a bone at 32 mm, for a pulse at `fc_hz`. The bone's cortex is a specular interface
+    /// (soft tissue to cortical bone, R = 0.6), not a bright band of speckle: a thick band of
+    /// strong random scatterers shows, under it, the plane-wave point-spread tails of every
+    /// scatterer, a tent of clutter up to 5 mm deep where the aperture is one-sided; a coherent
+    /// interface's tails cancel along it. Bone's attenuation beneath the cortex shadows its
+    /// (weakly scattering, −10 dB) interior.
+    pub fn tendon(density_per_mm2: f64, fc_hz: f64, seed: u64) -> Result<Anatomy> {
         let bone_m = 0.032;
         let fibril = |i: usize| Feature::ellipse([0.0, 0.0128 + 0.0016 * i as f64], [0.019, 0.0003], 0.05, 3.0);
-        scene(
+        let tissue = scene(
             (-0.015, 0.015),
             (0.002, 0.045),
             density_per_mm2,
@@ -227,12 +231,25 @@ impl Anatomy {
                 fibril(2),
                 fibril(3),
                 fibril(4),
-                Feature::layer(bone_m, 0.0335, 6.0),
-                Feature::layer(0.0335, 0.045, 0.3),
+                Feature::layer(bone_m, 0.045, 0.3),
             ],
             &[AttenuationRegion::layer(bone_m, 0.05, BONE_DB_CM_MHZ)],
             seed,
-        )
+        )?;
+        let cortex = SpecularInterface {
+            depth_m: bone_m,
+            x_range_m: (-0.02, 0.02),
+            reflection: 0.6,
+            probe_reflection: 0.0,
+            reverberations: 0,
+            taper_m: 0.003,
+            units_per_m: MSK_UNITS_PER_M,
+        }
+        .phantom(fc_hz, SCANNER_C_M_S)?;
+        Ok(Anatomy {
+            phantom: tissue.phantom.merged(&cortex),
+            attenuation: tissue.attenuation,
+        })
     }
 
     /// A peripheral nerve (nerve preset): a honeycomb of hypoechoic fascicles in a hyperechoic
@@ -269,6 +286,10 @@ const LUNG_UNITS_PER_M: f64 = 1e3;
 
 /// The lung preset's centre frequency, Hz (the wavelength of [`Phantom::lung`]'s pleural line).
 const LUNG_FC_HZ: f64 = 3e6;
+/// Level of the MSK bone cortex's interface against the speckle (see [`LUNG_UNITS_PER_M`]).
+const MSK_UNITS_PER_M: f64 = 1e3;
+/// The MSK preset's centre frequency, for [`Phantom::tendon`].
+const MSK_FC_HZ: f64 = 6e6;
 
 impl Phantom {
     /// The scatterers of [`Anatomy::vessel`].
@@ -298,7 +319,7 @@ impl Phantom {
 
     /// The scatterers of [`Anatomy::tendon`].
     pub fn tendon(density_per_mm2: f64, seed: u64) -> Result<Phantom> {
-        Ok(Anatomy::tendon(density_per_mm2, seed)?.phantom)
+        Ok(Anatomy::tendon(density_per_mm2, MSK_FC_HZ, seed)?.phantom)
     }
 
     /// The scatterers of [`Anatomy::nerve`].

@@ -445,7 +445,7 @@ impl Preset {
             PresetKind::Cardiac => Anatomy::heart(d, seed),
             PresetKind::Lung => Anatomy::lung(d, self.fc_hz, seed),
             PresetKind::Vascular => Anatomy::vessel(d, seed),
-            PresetKind::Msk => Anatomy::tendon(d, seed),
+            PresetKind::Msk => Anatomy::tendon(d, self.fc_hz, seed),
             PresetKind::Nerve => Anatomy::nerve(d, seed),
         }
     }
