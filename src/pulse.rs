@@ -439,20 +439,7 @@ impl Pulse {
         let rate = 64.0 * self.fc_hz;
         let s = Synth::new(self, rate, self.shape(rate)).sampled(0.0, 0.0);
         let n = (4 * s.values.len()).next_power_of_two();
-        let mut buf: Vec<Complex<f64>> = (0..n)
-            .map(|i| Complex::new(s.values.get(i).copied().unwrap_or(0.0) as f64, 0.0))
-            .collect();
-        let mut planner = FftPlanner::new();
-        planner.plan_fft_forward(n).process(&mut buf);
-        for (k, v) in buf.iter_mut().enumerate() {
-            if k > 0 && k < n / 2 {
-                *v *= 2.0;
-            } else if k > n / 2 {
-                *v = Complex::new(0.0, 0.0);
-            }
-        }
-        planner.plan_fft_inverse(n).process(&mut buf);
-        let env: Vec<f64> = buf.iter().take(s.values.len()).map(|v| v.norm()).collect();
+        let env: Vec<f64> = analytic_signal(&s.values, n).iter().map(|v| v.norm()).collect();
         let peak = env[s.center];
         let half = 0.5 * peak;
         let cross = |step: isize| -> f64 {
@@ -683,6 +670,26 @@ impl Synth {
     }
 }
 
+/// The analytic signal `x + j·H{x}` of `x`, zero-padded to `n ≥ x.len()` points (one-sided
+/// spectrum, inverse FFT normalised by `n`), its first `x.len()` samples. Cost: two FFTs of `n`
+/// points.
+fn analytic_signal(x: &[f32], n: usize) -> Vec<Complex<f64>> {
+    let mut buf: Vec<Complex<f64>> = (0..n)
+        .map(|i| Complex::new(x.get(i).copied().unwrap_or(0.0) as f64, 0.0))
+        .collect();
+    let mut planner = FftPlanner::new();
+    planner.plan_fft_forward(n).process(&mut buf);
+    for (k, v) in buf.iter_mut().enumerate() {
+        if k > 0 && k < n / 2 {
+            *v *= 2.0;
+        } else if k > n / 2 {
+            *v = Complex::new(0.0, 0.0);
+        }
+    }
+    planner.plan_fft_inverse(n).process(&mut buf);
+    buf.truncate(x.len());
+    buf.iter().map(|v| v / n as f64).collect()
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -766,22 +773,7 @@ mod tests {
 
     /// The analytic signal of `x` (FFT of twice the next power of two, negative frequencies zeroed).
     fn analytic(x: &[f32]) -> Vec<Complex<f64>> {
-        let n = 2 * x.len().next_power_of_two();
-        let mut buf: Vec<Complex<f64>> = (0..n)
-            .map(|i| Complex::new(x.get(i).copied().unwrap_or(0.0) as f64, 0.0))
-            .collect();
-        let mut planner = FftPlanner::new();
-        planner.plan_fft_forward(n).process(&mut buf);
-        for (k, v) in buf.iter_mut().enumerate() {
-            if k > 0 && k < n / 2 {
-                *v *= 2.0;
-            } else if k > n / 2 {
-                *v = Complex::new(0.0, 0.0);
-            }
-        }
-        planner.plan_fft_inverse(n).process(&mut buf);
-        buf.truncate(x.len());
-        buf.iter().map(|v| v / n as f64).collect()
+        analytic_signal(x, 2 * x.len().next_power_of_two())
     }
 
     /// Largest difference of two waveforms over the larger one's peak.
