@@ -13,29 +13,10 @@ use sonochip::probe::{Aperture, ChannelMode, Probe};
 use sonochip::pulse::Pulse;
 use sonochip::sequence::Sequence;
 use sonochip::sim::Simulator;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-struct Counting;
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator, only counting calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: same contract as `GlobalAlloc::alloc`.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as `GlobalAlloc::dealloc`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: same contract as `GlobalAlloc::realloc`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{Counting, allocations};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -73,13 +54,13 @@ fn frames_allocate_nothing() {
             bf.beamform_into(&data, img.view_mut()).unwrap();
             bf_iq.beamform_iq_into(&iq, img_iq.view_mut()).unwrap();
             dm.demodulate_into(data.data().view(), iq_buf.view_mut()).unwrap();
-            let before = ALLOCATIONS.load(Ordering::SeqCst);
+            let before = allocations();
             for _ in 0..3 {
                 bf.beamform_into(&data, img.view_mut()).unwrap();
                 bf_iq.beamform_iq_into(&iq, img_iq.view_mut()).unwrap();
                 dm.demodulate_into(data.data().view(), iq_buf.view_mut()).unwrap();
             }
-            let after = ALLOCATIONS.load(Ordering::SeqCst);
+            let after = allocations();
             assert_eq!(after - before, 0, "{k:?}: {} allocations in 3 frames", after - before);
         });
         assert!(img.iter().any(|v| *v != 0.0));

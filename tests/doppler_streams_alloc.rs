@@ -7,24 +7,10 @@ use sonochip::doppler::spectral::SpectralDoppler;
 use sonochip::phantom::motion::{Motion, MovingPhantom};
 use sonochip::prelude::*;
 use sonochip::sim::ensemble::Ensemble;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator and only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{Counting, allocations};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -102,7 +88,7 @@ fn pushes_do_not_allocate() {
                 mmode.push(p).unwrap();
             }
         }
-        let before = ALLOCS.load(Ordering::SeqCst);
+        let before = allocations();
         let mut columns = 0;
         for _ in 0..3 {
             for p in &pieces {
@@ -110,7 +96,7 @@ fn pushes_do_not_allocate() {
                 mmode.push(p).unwrap();
             }
         }
-        (ALLOCS.load(Ordering::SeqCst) - before, columns)
+        (allocations() - before, columns)
     });
     assert!(columns > 8, "the column ring wrapped: {columns} columns");
     assert_eq!(count, 0, "allocations in 15 pushes of each imager");

@@ -3,24 +3,10 @@
 use sonochip::imager::Imager;
 use sonochip::medium::Medium;
 use sonochip::preset::PresetKind;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator and only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{Counting, allocations};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -38,13 +24,13 @@ fn steady_state_frames_do_not_allocate() {
         for _ in 0..3 {
             imager.process(&rf).unwrap();
         }
-        let before = ALLOCS.load(Ordering::SeqCst);
+        let before = allocations();
         for g in 0..20 {
             imager.set_gain_control(40.0 + g as f64).unwrap();
             imager.process(&rf).unwrap();
             imager.remap().unwrap();
         }
-        ALLOCS.load(Ordering::SeqCst) - before
+        allocations() - before
     });
     assert_eq!(count, 0, "allocations in 20 steady-state frames");
 }
