@@ -241,3 +241,69 @@ fn middle_transmit_bmode_is_that_transmits_alone() {
     assert!(differing > middle.bmode().len() / 4, "{differing} pixels differ");
     assert_eq!(middle.maps(), all.maps());
 }
+
+/// The ensemble beamformer demodulates only the RF samples its grid's echoes can reach, and its
+/// images are the ones the whole record gives: a colour box at 12–18 mm of a 30 mm record reads a
+/// part of each trace, and its envelopes equal the one-shot IQ imaging of every frame on the whole
+/// record (`imager::envelope_image`).
+#[test]
+fn ensemble_beamformer_demodulates_only_the_window_it_needs() {
+    use sonochip::doppler::pipeline::EnsembleBeamformer;
+    use sonochip::imager::envelope_image;
+    let probe = Probe::linear(32, 3e-4, 2.7e-4, 5e-3, 1).unwrap();
+    let aperture = Aperture::full(&probe, None).unwrap();
+    let sequence = Sequence::plane_wave_fan(&aperture, 6f64.to_radians(), 3, 1540.0).unwrap();
+    let full_grid = Grid::cartesian((-0.004, 0.004), 33, (0.005, 0.03), 200).unwrap();
+    let acq = Acquisition::for_depth(
+        aperture,
+        sequence,
+        Pulse::new(5e6, 0.6, 2.0).unwrap(),
+        20e6,
+        full_grid,
+        0.03,
+    )
+    .unwrap();
+    let tissue = SpeckleBuilder::new((-0.006, 0.006), (0.004, 0.03), 4.0)
+        .unwrap()
+        .thickness(1e-3)
+        .build(9)
+        .unwrap();
+    let mut moving = MovingPhantom::still(tissue.clone());
+    moving
+        .push(
+            tissue.scaled(0.3).unwrap(),
+            Motion::Translation {
+                velocity_m_s: [0.0, 0.0, 0.02],
+            },
+        )
+        .unwrap();
+    let ens = Simulator::new(&acq, Medium::soft_tissue())
+        .unwrap()
+        .run_ensemble(&moving, 5000.0, 3)
+        .unwrap();
+    let box_grid = Grid::cartesian((-0.002, 0.002), 17, (0.012, 0.018), 60).unwrap();
+    let cfg = BeamformConfig {
+        f_number: Some(1.5),
+        window: Window::Hann,
+        ..BeamformConfig::default()
+    };
+    let mut bf = EnsembleBeamformer::new(ens.metadata(), &box_grid, cfg.clone(), 3).unwrap();
+    bf.process(&ens).unwrap();
+    let n = ens.metadata().n_samples();
+    let (first, end) = bf.rf_window();
+    println!("colour box 12–18 mm: RF samples {first}..{end} of {n}");
+    assert!(
+        first > 0 && end < n && (end - first) * 10 < n * 8,
+        "{first}..{end} of {n}"
+    );
+    for (k, frame) in ens.frames().iter().enumerate() {
+        let windowed = bf.envelope(k).unwrap();
+        let whole = envelope_image(frame, &box_grid, cfg.clone()).unwrap();
+        let peak = whole.iter().fold(0f32, |m, v| m.max(*v));
+        let worst = windowed
+            .iter()
+            .zip(whole.iter())
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(worst <= 1e-4 * peak, "frame {k}: {worst} against a peak of {peak}");
+    }
+}

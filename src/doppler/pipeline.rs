@@ -8,6 +8,14 @@
 //! phasors, so the slow-time phase of a pixel changes only with what moved. It allocates nothing
 //! after planning.
 //!
+//! **Samples demodulated.** Only the RF samples the grid's echoes can reach are demodulated: from
+//! the earliest to the latest `transmit arrival + distance to a receive channel` over the grid's
+//! pixels, the events and every channel (at the beamformer's speed of sound), widened by
+//! [`ECHO_WINDOW_MARGIN_PERIODS`] periods of the centre frequency plus the demodulation filter's
+//! half-length on each side, and aligned to the decimation so that the IQ samples are those of the
+//! whole record. A colour box at 10–30 mm of a 40 mm record, or a spectral gate, needs a fraction
+//! of the record (the vascular colour box: [`EnsembleBeamformer::rf_window`]).
+//!
 //! Only the nominal carrier is removed (not the residual carrier the B-mode path measures per
 //! frame): a per-frame correction would add its own slow-time phase. The echoes' mean frequency,
 //! lowered by attenuation, stays in the image as a phase ramp along depth, which is what the
@@ -15,20 +23,26 @@
 
 use super::estimate::{ColorEstimator, Method};
 use crate::beamform::{BeamformConfig, Beamformer};
-use crate::channel_data::{ChannelData, Metadata};
+use crate::channel_data::{ChannelData, Metadata, Sampling};
 use crate::demod::{DemodConfig, Demodulator};
 use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size};
 use crate::grid::Grid;
 use crate::scan_convert::{baseband_phasors, remove_carrier};
 use crate::sim::ensemble::{Ensemble, MAX_FRAMES};
-use ndarray::{Array2, Array3, ArrayView3, Axis};
+use ndarray::{Array2, Array3, ArrayView3, Axis, s};
 use num_complex::Complex32;
+
+/// Periods of the centre frequency added to each side of the RF window a plan demodulates (the
+/// pulse's length and the interpolation's reach), besides the demodulation filter's half-length.
+pub const ECHO_WINDOW_MARGIN_PERIODS: f64 = 8.0;
 
 /// Demodulation, beamforming and carrier removal for every frame of an ensemble (see the
 /// [module docs](self)).
 #[derive(Debug)]
 pub struct EnsembleBeamformer {
     demod: Demodulator,
+    /// The RF samples demodulated, `[first, end)`.
+    window: (usize, usize),
     beamformer: Beamformer,
     phasors: Vec<Complex32>,
     iq: Array3<Complex32>,
@@ -51,8 +65,20 @@ impl EnsembleBeamformer {
             return Err(Error::invalid("n_frames", format!("1..={MAX_FRAMES} frames"), n_frames));
         }
         let depths_m = grid.line_depths_m()?;
-        let demod = Demodulator::new(meta.sampling(), DemodConfig::iq_imaging(meta.fc_hz()))?;
-        let iq_meta = demod.output_metadata(meta)?;
+        let demod_config = DemodConfig::iq_imaging(meta.fc_hz());
+        let full = Demodulator::new(meta.sampling(), demod_config)?;
+        let window = echo_window(meta, grid, config.sound_speed_m_s, &full)?;
+        let sampling = meta.sampling();
+        let windowed = Sampling::new(sampling.fs_hz(), sampling.time_s(window.0), window.1 - window.0)?;
+        let sub_meta = Metadata::new(
+            windowed,
+            meta.fc_hz(),
+            meta.sequence().clone(),
+            meta.channel_positions_m().to_vec(),
+            meta.channel_normals().to_vec(),
+        )?;
+        let demod = Demodulator::new(windowed, demod_config)?;
+        let iq_meta = demod.output_metadata(&sub_meta)?;
         let beamformer = Beamformer::new(&iq_meta, grid, config)?;
         let (n_tx, n_ch, _) = meta.data_shape();
         let (n_lines, n_depths) = beamformer.image_shape();
@@ -70,6 +96,7 @@ impl EnsembleBeamformer {
             0.0
         };
         Ok(EnsembleBeamformer {
+            window,
             iq: Array3::zeros((n_tx, n_ch, demod.output_len())),
             stack: Array3::zeros((n_frames, n_lines, n_depths)),
             frame_meta: meta.clone(),
@@ -115,7 +142,15 @@ impl EnsembleBeamformer {
                 k,
             ));
         }
-        self.demod.demodulate_into(frame.data().view(), self.iq.view_mut())?;
+        if frame.data().dim() != self.frame_meta.data_shape() {
+            return Err(Error::shape(
+                "frame",
+                format!("{:?} (tx, channels, samples)", self.frame_meta.data_shape()),
+                format!("{:?}", frame.data().dim()),
+            ));
+        }
+        let rf = frame.data().slice(s![.., .., self.window.0..self.window.1]);
+        self.demod.demodulate_into(rf, self.iq.view_mut())?;
         let mut image = self.stack.index_axis_mut(Axis(0), k);
         self.beamformer.beamform_iq_raw_into(self.iq.view(), image.view_mut())?;
         remove_carrier(image, &self.phasors)
@@ -164,4 +199,62 @@ impl EnsembleBeamformer {
     pub fn beamformer(&self) -> &Beamformer {
         &self.beamformer
     }
+
+    /// The RF samples each frame's demodulation reads, `[first, end)` of the record (see the
+    /// [module docs](self)).
+    pub fn rf_window(&self) -> (usize, usize) {
+        self.window
+    }
+}
+
+/// The RF samples `[first, end)` that the echoes of `grid`'s pixels can reach (see the [module
+/// docs](self)), for the demodulation `full` of the whole record. Cost: pixels × (events +
+/// channels) distances.
+fn echo_window(meta: &Metadata, grid: &Grid, c_override: Option<f64>, full: &Demodulator) -> Result<(usize, usize)> {
+    let c = c_override.unwrap_or(meta.c_m_s());
+    let sampling = meta.sampling();
+    let (n, fs) = (sampling.n_samples(), sampling.fs_hz());
+    let channels = meta.channel_positions_m();
+    let dist =
+        |a: [f64; 3], b: [f64; 3]| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt();
+    let (mut t_lo, mut t_hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for p in grid.positions() {
+        let (near, far) = channels
+            .iter()
+            .map(|&x| dist(p, x))
+            .fold((f64::INFINITY, 0.0f64), |(lo, hi), d| (lo.min(d), hi.max(d)));
+        for ev in meta.sequence().events() {
+            let t = ev.arrival_time_at(p, c);
+            t_lo = t_lo.min(t + near / c);
+            t_hi = t_hi.max(t + far / c);
+        }
+    }
+    if !(t_lo.is_finite() && t_hi.is_finite()) {
+        return Ok((0, n));
+    }
+    let cfg = full.config();
+    let d = cfg.decimation.max(1);
+    // The demodulation filter's reach, generously: its whole default length (about 8·fs/cutoff
+    // taps, twice its half-length) plus a decimation step, so that no IQ sample a pixel reads
+    // sees the zeros beyond the window.
+    let filter = cfg.n_taps.unwrap_or((8.0 * fs / cfg.cutoff_hz).ceil() as usize) + d;
+    let margin = (ECHO_WINDOW_MARGIN_PERIODS * fs / meta.fc_hz()).ceil() as usize + filter;
+    let first = ((t_lo - sampling.t0_s()) * fs).floor();
+    let end = ((t_hi - sampling.t0_s()) * fs).ceil();
+    let first = if first.is_finite() {
+        (first.max(0.0) as usize).saturating_sub(margin)
+    } else {
+        0
+    };
+    let end = if end.is_finite() {
+        (end.max(0.0) as usize).saturating_add(margin + 1).min(n)
+    } else {
+        n
+    };
+    // Aligned to the decimation: the windowed IQ samples are the whole record's.
+    let first = (first / d) * d;
+    if end <= first {
+        return Ok((0, n));
+    }
+    Ok((first, end))
 }
