@@ -152,37 +152,16 @@ fn live_colour_frames_match_the_stages_and_settings_rerender() {
 fn middle_transmit_bmode_is_that_transmits_alone() {
     use sonochip::doppler::live::BModeTransmits;
     use sonochip::sim::ensemble::Ensemble;
-    let probe = Probe::linear(32, 3e-4, 2.7e-4, 5e-3, 1).unwrap();
-    let aperture = Aperture::full(&probe, None).unwrap();
-    let sequence = Sequence::plane_wave_fan(&aperture, 6f64.to_radians(), 3, 1540.0).unwrap();
     let grid = Grid::cartesian((-0.003, 0.003), 25, (0.008, 0.016), 100).unwrap();
-    let acq = Acquisition::for_depth(
-        aperture,
-        sequence,
-        Pulse::new(5e6, 0.6, 2.0).unwrap(),
-        20e6,
-        grid.clone(),
+    let ens = three_wave_ensemble(
+        &grid,
         0.02,
-    )
-    .unwrap();
-    let tissue = SpeckleBuilder::new((-0.005, 0.005), (0.006, 0.018), 4.0)
-        .unwrap()
-        .thickness(1e-3)
-        .build(5)
-        .unwrap();
-    let mut moving = MovingPhantom::still(tissue.clone());
-    moving
-        .push(
-            tissue.scaled(0.1).unwrap(),
-            Motion::Translation {
-                velocity_m_s: [0.0, 0.0, -0.05],
-            },
-        )
-        .unwrap();
-    let ens = Simulator::new(&acq, Medium::soft_tissue())
-        .unwrap()
-        .run_ensemble(&moving, 6000.0, 4)
-        .unwrap();
+        ((-0.005, 0.005), (0.006, 0.018)),
+        5,
+        (0.1, -0.05),
+        6000.0,
+        4,
+    );
     let config = ColorFlowConfig {
         ensemble_len: 4,
         ..ColorFlowConfig::default()
@@ -250,37 +229,16 @@ fn middle_transmit_bmode_is_that_transmits_alone() {
 fn ensemble_beamformer_demodulates_only_the_window_it_needs() {
     use sonochip::doppler::pipeline::EnsembleBeamformer;
     use sonochip::imager::envelope_image;
-    let probe = Probe::linear(32, 3e-4, 2.7e-4, 5e-3, 1).unwrap();
-    let aperture = Aperture::full(&probe, None).unwrap();
-    let sequence = Sequence::plane_wave_fan(&aperture, 6f64.to_radians(), 3, 1540.0).unwrap();
     let full_grid = Grid::cartesian((-0.004, 0.004), 33, (0.005, 0.03), 200).unwrap();
-    let acq = Acquisition::for_depth(
-        aperture,
-        sequence,
-        Pulse::new(5e6, 0.6, 2.0).unwrap(),
-        20e6,
-        full_grid,
+    let ens = three_wave_ensemble(
+        &full_grid,
         0.03,
-    )
-    .unwrap();
-    let tissue = SpeckleBuilder::new((-0.006, 0.006), (0.004, 0.03), 4.0)
-        .unwrap()
-        .thickness(1e-3)
-        .build(9)
-        .unwrap();
-    let mut moving = MovingPhantom::still(tissue.clone());
-    moving
-        .push(
-            tissue.scaled(0.3).unwrap(),
-            Motion::Translation {
-                velocity_m_s: [0.0, 0.0, 0.02],
-            },
-        )
-        .unwrap();
-    let ens = Simulator::new(&acq, Medium::soft_tissue())
-        .unwrap()
-        .run_ensemble(&moving, 5000.0, 3)
-        .unwrap();
+        ((-0.006, 0.006), (0.004, 0.03)),
+        9,
+        (0.3, 0.02),
+        5000.0,
+        3,
+    );
     let box_grid = Grid::cartesian((-0.002, 0.002), 17, (0.012, 0.018), 60).unwrap();
     let cfg = BeamformConfig {
         f_number: Some(1.5),
@@ -306,4 +264,38 @@ fn ensemble_beamformer_demodulates_only_the_window_it_needs() {
             .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
         assert!(worst <= 1e-4 * peak, "frame {k}: {worst} against a peak of {peak}");
     }
+}
+
+/// `n` frames at `prf` of three plane waves over ±6° from a 32-element, 0.3 mm pitch linear probe at
+/// 5 MHz, recorded to `depth_m` for `grid`: speckle over `region` (x, z ranges; 1 mm thick,
+/// seeded) that stays, plus a copy at `moving.0` of its amplitude translating in depth at
+/// `moving.1` m/s.
+fn three_wave_ensemble(
+    grid: &Grid,
+    depth_m: f64,
+    region: ((f64, f64), (f64, f64)),
+    seed: u64,
+    moving: (f32, f64),
+    prf: f64,
+    n: usize,
+) -> sonochip::sim::ensemble::Ensemble {
+    let probe = Probe::linear(32, 3e-4, 2.7e-4, 5e-3, 1).unwrap();
+    let aperture = Aperture::full(&probe, None).unwrap();
+    let sequence = Sequence::plane_wave_fan(&aperture, 6f64.to_radians(), 3, 1540.0).unwrap();
+    let pulse = Pulse::new(5e6, 0.6, 2.0).unwrap();
+    let acq = Acquisition::for_depth(aperture, sequence, pulse, 20e6, grid.clone(), depth_m).unwrap();
+    let tissue = SpeckleBuilder::new(region.0, region.1, 4.0)
+        .unwrap()
+        .thickness(1e-3)
+        .build(seed)
+        .unwrap();
+    let mut scene = MovingPhantom::still(tissue.clone());
+    let velocity_m_s = [0.0, 0.0, moving.1];
+    scene
+        .push(tissue.scaled(moving.0).unwrap(), Motion::Translation { velocity_m_s })
+        .unwrap();
+    Simulator::new(&acq, Medium::soft_tissue())
+        .unwrap()
+        .run_ensemble(&scene, prf, n)
+        .unwrap()
 }
