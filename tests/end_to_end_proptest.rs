@@ -8,6 +8,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use sonochip::prelude::*;
+use sonochip::preset::MAX_DERIVED_SAMPLES;
 
 fn cases() -> u32 {
     std::env::var("SONOCHIP_E2E_CASES")
@@ -217,7 +218,8 @@ proptest! {
         let mut p = Preset::get(PresetKind::ALL[kind]);
         p.n_tx = n_tx;
         // Even line counts: a fixed grid; odd ones: a derived grid with margins 1–1.5.
-        p.grid = if lines % 2 == 0 {
+        let derived = lines % 2 == 1;
+        p.grid = if !derived {
             GridDensity::Fixed { lines, depth_samples: depths }
         } else {
             GridDensity::Derived { axial: 1.0 + depths as f64 / 256.0, lateral: 1.0 + lines as f64 / 128.0 }
@@ -235,6 +237,19 @@ proptest! {
         });
         match r {
             Ok(finite) => prop_assert!(finite),
+            // A derived grid follows the physics, so raising fc and the margins at the deepest
+            // depth can ask for more than the 4096-sample cap: that one refusal is legitimate,
+            // and it must name the grid and report a count over the cap.
+            Err(e) if derived && e.parameter() == Some("grid") => {
+                let over = e
+                    .to_string()
+                    .split("got ")
+                    .nth(1)
+                    .and_then(|g| g.split_whitespace().next())
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .is_some_and(|n| n > MAX_DERIVED_SAMPLES);
+                prop_assert!(over, "a grid refusal without a count over the cap: {e}");
+            }
             Err(e) => return Err(TestCaseError::fail(format!("a valid edited preset failed: {e}"))),
         }
     }

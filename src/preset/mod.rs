@@ -51,7 +51,7 @@ use std::ops::Range;
 pub mod flow;
 mod grid_density;
 use grid_density::Field;
-pub use grid_density::GridDensity;
+pub use grid_density::{GridDensity, MAX_DERIVED_SAMPLES};
 
 /// Which probe the CMUT array emulates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -492,6 +492,37 @@ mod tests {
                 assert!(ARRAY_PITCH_M <= lambda / (1.0 + s), "{}", p.name);
             }
         }
+    }
+
+    /// A derived grid follows the physics, so an edit can ask for more than the cap: the abdomen
+    /// preset at its deepest 0.30 m with fc raised 30 % and 1.4× axial oversampling needs about
+    /// 4,200 depth samples. That is refused with the count (the case the end-to-end property test
+    /// found), and the same edit at the default margins builds.
+    #[test]
+    fn derived_grid_over_the_cap_is_refused_with_its_count() {
+        let mut p = Preset::get(PresetKind::Abdomen);
+        p.fc_hz *= 1.3;
+        p.fs_hz = 4.0 * p.fc_hz;
+        p.grid = GridDensity::Derived {
+            axial: 1.4,
+            lateral: 1.25,
+        };
+        let e = p.acquisition(p.depth_bounds_m.1).unwrap_err();
+        assert_eq!(e.parameter(), Some("grid"), "{e}");
+        let n: usize = e
+            .to_string()
+            .split("got ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((4097..4400).contains(&n), "{e}");
+        p.grid = GridDensity::DERIVED;
+        let (_, depths) = p.acquisition(p.depth_bounds_m.1).unwrap().grid().shape();
+        assert!((2900..=MAX_DERIVED_SAMPLES).contains(&depths), "{depths}");
     }
 
     /// Each field's check names the field (and, where a unit mistake is likely, its unit).
