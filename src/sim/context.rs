@@ -1,5 +1,6 @@
 //! What a run precomputes: the apertures as plain arrays of sub-elements, the fine time grid, the pulse table.
 
+use super::kernel::Simd;
 use super::math::dist;
 use super::plan::RunPlan;
 use super::taps::Geometry;
@@ -35,8 +36,8 @@ pub(super) struct Context {
     pub(super) m: usize,
     pub(super) fs_fine: f64,
     pub(super) table: PulseTable,
-    #[cfg(target_arch = "x86_64")]
-    pub(super) avx2_fma: bool,
+    /// The inner loops' instruction set.
+    pub(super) simd: Simd,
 }
 
 impl Context {
@@ -71,8 +72,7 @@ impl Context {
             m: plan.m,
             fs_fine: plan.fs_fine,
             table: PulseTable::new(&sim.pulse, plan.fs_fine, plan.table_alpha, plan.table_l_max)?,
-            #[cfg(target_arch = "x86_64")]
-            avx2_fma: is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            simd: Simd::select(sim.options.kernel)?,
         })
     }
 }

@@ -149,6 +149,7 @@
 // accumulation (`wave`), and small numeric helpers (`math`).
 mod context;
 pub mod ensemble;
+mod kernel;
 mod math;
 mod plan;
 mod scratch;
@@ -156,6 +157,7 @@ mod taps;
 mod wave;
 
 use crate::acquisition::Acquisition;
+use crate::beamform::KernelChoice;
 use crate::channel_data::{ChannelData, MAX_CHANNEL_DISTANCE_M, Metadata, Sampling};
 use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size, in_range};
 use crate::medium::{AttenuationMap, Medium};
@@ -247,6 +249,12 @@ pub struct SimOptions {
     pub elevation: ElevationModel,
     /// Sub-elements of each element ([`Subelements::Auto`]: about a wavelength each).
     pub subelements: Subelements,
+    /// Instruction set of the inner loops: [`KernelChoice::Auto`] (AVX2 where the CPU has it) or
+    /// an explicit one, an error at [`Simulator::with_options`] if the CPU lacks it. Every kernel
+    /// gives the same RF bit for bit; `Scalar` is the reference the others are tested against.
+    /// The simulator has no AVX-512 or NEON loops of its own: `Avx512` runs the AVX2 loops and
+    /// `Neon` the plain ones.
+    pub kernel: KernelChoice,
     /// Most heap a run may use, bytes: [`Simulator::run`] checks [`Simulator::memory_bytes`]
     /// (RF, pulse table, per-block buffers, per-thread scratch) against it before allocating
     /// anything large.
@@ -262,6 +270,7 @@ impl Default for SimOptions {
             adc_bits: None,
             elevation: ElevationModel::Binned,
             subelements: Subelements::Auto,
+            kernel: KernelChoice::Auto,
             memory_cap_bytes: DEFAULT_MEMORY_CAP_BYTES,
         }
     }
@@ -463,6 +472,7 @@ impl Simulator {
                 }
             }
         }
+        kernel::Simd::select(options.kernel)?;
         self.options = options;
         Ok(self)
     }
@@ -557,7 +567,7 @@ impl Simulator {
         let block = plan.block_for(order.len());
         let mut tx_taps = TapArena::new(block, plan.tx.elements, plan.tx.channels);
         let mut rx_taps = (!plan.same_apertures).then(|| TapArena::new(block, plan.rx.elements, plan.rx.channels));
-        let mut waves = WaveArena::new(block, plan.wave_stride);
+        let mut waves = WaveArena::new(block, plan.wave_stride, plan.m);
         let pool = Pool::new(plan.scratch_sets(order.len()), plan.scratch_sizes());
         let mut chunk: Vec<&Scatterer> = Vec::with_capacity(block);
         let n_trace = self.rx.n_channels() * self.sampling.n_samples();

@@ -192,7 +192,7 @@ impl RunPlan {
             mul(phantom_len, 4)
                 .saturating_add(mul(block, size_of::<&crate::phantom::Scatterer>()))
                 .saturating_add(taps)
-                .saturating_add(WaveArena::bytes(block, self.wave_stride))
+                .saturating_add(WaveArena::bytes(block, self.wave_stride, self.m))
                 .saturating_add(scratch)
         };
         let run = geometry

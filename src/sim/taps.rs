@@ -3,6 +3,7 @@
 //! collapse of column channels.
 
 use super::context::Context;
+use super::kernel::Simd;
 use super::math::{dist, sinc, sinc_small, small_sin_cos};
 use super::scratch::Pool;
 use super::{AUTO_MAX_SUBELEMENT_WAVELENGTHS, MAX_SUBELEMENTS, Subelements};
@@ -397,8 +398,8 @@ impl Context {
     /// `slot`, with the widest vector instructions the CPU offers.
     fn taps(&self, geo: &Geometry, s: &Scatterer, scratch: &mut ColumnScratch, slot: &mut TapSlot) {
         #[cfg(target_arch = "x86_64")]
-        if self.avx2_fma {
-            // SAFETY: the CPU supports AVX2 and FMA (checked at run time in `Context::new`).
+        if self.simd == Simd::Avx2 {
+            // SAFETY: `Avx2` is only selected when the CPU supports AVX2 and FMA.
             return unsafe { self.taps_avx2(geo, s, scratch, slot) };
         }
         self.taps_generic(geo, s, scratch, slot)

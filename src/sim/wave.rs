@@ -10,43 +10,69 @@ use crate::sequence::TxEvent;
 use rayon::prelude::*;
 use std::mem::size_of;
 
-/// Where an incident wave lies on the fine grid: its polyphase samples `poly[r·len + k]` (in the
-/// slot of a [`WaveArena`]) are the waveform at `t_start_s + (k·M + r) / fs_fine`.
+/// Zero samples before and after each polyphase row of a wave slot: the receive reads a row up to
+/// this many samples outside the wave, so that the taps of a channel whose offsets differ by at
+/// most this much go through one loop over their common output range (see [`Context::receive`]).
+pub(super) const WAVE_PAD: usize = 8;
+
+/// Most taps of one channel and scatterer that the receive sums in one loop; a channel with more
+/// (a scatterer close to a long column) adds its taps one at a time.
+const FUSED_TAPS: usize = 8;
+
+/// Where an incident wave lies on the fine grid: its polyphase row `r` (in the slot of a
+/// [`WaveArena`], from `r·row_len()`) holds [`WAVE_PAD`] zeros, the waveform at
+/// `t_start_s + (k·M + r) / fs_fine` for `k` in `0..len`, and [`WAVE_PAD`] zeros.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct WaveHeader {
     pub(super) t_start_s: f64,
     pub(super) len: usize,
 }
 
-/// The incident waves of a block of scatterers for one event, in slots of `stride` fine samples
-/// (a bound on any wave of the run, see `plan::wave_stride`): scatterer `i`'s wave is
-/// `data[i·stride..]`, described by `headers[i]` (`None` when nothing reaches it).
+impl WaveHeader {
+    /// Samples of one padded polyphase row.
+    #[inline(always)]
+    fn row_len(&self) -> usize {
+        self.len + 2 * WAVE_PAD
+    }
+}
+
+/// The incident waves of a block of scatterers for one event, in slots of `slot` samples (a
+/// bound on any wave of the run, `plan::wave_stride` fine samples, plus the rows' padding):
+/// scatterer `i`'s wave is `data[i·slot..]`, described by `headers[i]` (`None` when nothing
+/// reaches it).
 pub(super) struct WaveArena {
     headers: Vec<Option<WaveHeader>>,
     data: Vec<f32>,
-    stride: usize,
+    slot: usize,
 }
 
 impl WaveArena {
-    /// An arena for `block` waves of up to `stride` fine samples.
-    pub(super) fn new(block: usize, stride: usize) -> WaveArena {
+    /// Samples of a slot for waves of up to `stride` fine samples on a grid `m` times the output's.
+    fn slot(stride: usize, m: usize) -> usize {
+        stride.saturating_add(m.saturating_mul(2 * WAVE_PAD))
+    }
+
+    /// An arena for `block` waves of up to `stride` fine samples (`m` polyphase rows).
+    pub(super) fn new(block: usize, stride: usize, m: usize) -> WaveArena {
+        let slot = WaveArena::slot(stride, m);
         WaveArena {
             headers: vec![None; block],
-            data: vec![0.0; block * stride],
-            stride,
+            data: vec![0.0; block * slot],
+            slot,
         }
     }
 
     /// Heap of [`WaveArena::new`].
-    pub(super) fn bytes(block: usize, stride: usize) -> u128 {
-        let slot = (stride as u128 * 4).saturating_add(size_of::<Option<WaveHeader>>() as u128);
+    pub(super) fn bytes(block: usize, stride: usize, m: usize) -> u128 {
+        let slot = (WaveArena::slot(stride, m) as u128 * 4).saturating_add(size_of::<Option<WaveHeader>>() as u128);
         (block as u128).saturating_mul(slot)
     }
 
-    /// The wave of scatterer `i` of the block: where it lies and its polyphase samples.
+    /// The wave of scatterer `i` of the block: where it lies and its padded polyphase rows.
+    #[inline(always)]
     fn wave(&self, i: usize, m: usize) -> Option<(WaveHeader, &[f32])> {
         let h = self.headers[i]?;
-        Some((h, &self.data[i * self.stride..i * self.stride + h.len * m]))
+        Some((h, &self.data[i * self.slot..i * self.slot + h.row_len() * m]))
     }
 }
 
@@ -202,10 +228,10 @@ impl Context {
         arena: &mut WaveArena,
         pool: &Pool,
     ) {
-        let stride = arena.stride;
+        let slot = arena.slot;
         arena
             .data
-            .par_chunks_mut(stride)
+            .par_chunks_mut(slot)
             .zip(arena.headers.par_iter_mut())
             .zip(block.par_iter())
             .enumerate()
@@ -276,10 +302,14 @@ impl Context {
             }
         }
         let scale = self.table.scale(l) * s.amplitude as f64;
-        let poly = &mut poly[..n_fine];
-        for r in 0..m {
-            for k in 0..len {
-                poly[r * len + k] = (u[k * m + r] as f64 * scale) as f32;
+        let row_len = len + 2 * WAVE_PAD;
+        for (r, row) in poly[..row_len * m].chunks_exact_mut(row_len).enumerate() {
+            let (head, rest) = row.split_at_mut(WAVE_PAD);
+            let (body, tail) = rest.split_at_mut(len);
+            head.fill(0.0);
+            tail.fill(0.0);
+            for (k, o) in body.iter_mut().enumerate() {
+                *o = (u[k * m + r] as f64 * scale) as f32;
             }
         }
         Some(WaveHeader {
@@ -289,60 +319,91 @@ impl Context {
     }
 
     /// Adds the echoes of the first `n` scatterers of a block (their waves in `waves`, their
-    /// receive taps in `taps`) to the trace of receive channel `ch`, with the widest vector
-    /// instructions the CPU offers (the arithmetic is the same on every path).
+    /// receive taps in `taps`) to the trace of receive channel `ch`, with the kernel `simd`
+    /// chose (the arithmetic, and so the trace, is the same bit for bit on every path).
+    ///
+    /// A channel's taps (one per delay bin of its column, or per sub-element) lie within a few
+    /// output samples of one another: they are summed in one pass over their common output range,
+    /// each sample loaded and stored once, their waves read through the rows' zero padding where
+    /// a tap's own range is shorter. Taps further apart than the padding, or more than
+    /// [`FUSED_TAPS`], go one at a time.
     pub(super) fn receive(&self, trace: &mut [f32], ch: usize, n: usize, waves: &WaveArena, taps: &TapArena) {
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2_fma {
-            // SAFETY: the CPU supports AVX2 and FMA (checked at run time in `Context::new`).
-            unsafe { self.receive_avx2(trace, ch, n, waves, taps) };
-            return;
-        }
-        self.receive_generic(trace, ch, n, waves, taps);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    fn receive_avx2(&self, trace: &mut [f32], ch: usize, n: usize, waves: &WaveArena, taps: &TapArena) {
-        self.receive_generic(trace, ch, n, waves, taps);
-    }
-
-    #[inline(always)]
-    fn receive_generic(&self, trace: &mut [f32], ch: usize, n: usize, waves: &WaveArena, taps: &TapArena) {
         for i in 0..n {
-            if let Some((header, poly)) = waves.wave(i, self.m) {
-                for tap in taps.scatterer(i).channel(ch) {
-                    self.add_echo(trace, header, poly, tap);
+            let Some((header, poly)) = waves.wave(i, self.m) else {
+                continue;
+            };
+            let taps = taps.scatterer(i).channel(ch);
+            let mut descs = [EchoTap::default(); FUSED_TAPS];
+            let mut k = 0;
+            let (mut a_lo, mut a_hi) = (i64::MAX, i64::MIN);
+            for tap in taps {
+                if tap.amp == 0.0 {
+                    continue;
+                }
+                if k == FUSED_TAPS {
+                    k += 1;
+                    break;
+                }
+                let (d, lo, hi) = self.echo_tap(header, tap);
+                descs[k] = d;
+                a_lo = a_lo.min(lo);
+                a_hi = a_hi.max(hi);
+                k += 1;
+            }
+            if k == 0 {
+                continue;
+            }
+            if k <= FUSED_TAPS && a_hi - a_lo <= WAVE_PAD as i64 {
+                // Reads at n + a for n in [n0, n1), a in [a_lo, a_hi]: within the padded rows.
+                let n0 = 0i64.max(-a_hi);
+                let n1 = (trace.len() as i64).min(header.len as i64 - a_lo);
+                if n1 > n0 {
+                    self.simd.echoes(trace, n0 as usize, n1 as usize, poly, &descs[..k]);
+                }
+            } else {
+                for tap in taps.iter().filter(|t| t.amp != 0.0) {
+                    let (d, lo, hi) = self.echo_tap(header, tap);
+                    let n0 = 0i64.max(-lo);
+                    let n1 = (trace.len() as i64).min(header.len as i64 - hi);
+                    if n1 > n0 {
+                        self.simd.echoes(trace, n0 as usize, n1 as usize, poly, &[d]);
+                    }
                 }
             }
         }
     }
 
-    /// Adds `tap.amp · wave(t − tap.delay)` to the trace at the output sample times.
+    /// Where tap `tap` reads wave `w`: output sample `n` adds `w0·poly[off0 + n] + w1·poly[off1 +
+    /// n]` (linear interpolation between two neighbouring fine-grid phases), and the rows' indices
+    /// `n + a` it reads lie between `n + lo` and `n + hi`.
     #[inline(always)]
-    fn add_echo(&self, trace: &mut [f32], w: WaveHeader, poly: &[f32], tap: &Tap) {
-        if tap.amp == 0.0 {
-            return;
-        }
+    fn echo_tap(&self, w: WaveHeader, tap: &Tap) -> (EchoTap, i64, i64) {
         // m is a power of two (`RunPlan::new`): floor division and the remainder by shifts.
         let (shift, mask) = (self.m.trailing_zeros(), self.m as i64 - 1);
         let q0 = (self.sampling.t0_s() - tap.delay_s - w.t_start_s) * self.fs_fine;
         let i0 = q0.floor();
         let frac = (q0 - i0) as f32;
         let i0 = i0 as i64;
-        let (a0, r0) = (i0 >> shift, (i0 & mask) as usize);
-        let (a1, r1) = ((i0 + 1) >> shift, ((i0 + 1) & mask) as usize);
-        let len = w.len as i64;
-        let n0 = 0i64.max(-a0).max(-a1);
-        let n1 = (trace.len() as i64).min(len - a0).min(len - a1);
-        if n1 <= n0 {
-            return;
-        }
-        let (w0, w1) = (tap.amp * (1.0 - frac), tap.amp * frac);
-        let p0 = &poly[r0 * w.len + (n0 + a0) as usize..r0 * w.len + (n1 + a0) as usize];
-        let p1 = &poly[r1 * w.len + (n0 + a1) as usize..r1 * w.len + (n1 + a1) as usize];
-        for ((o, &u0), &u1) in trace[n0 as usize..n1 as usize].iter_mut().zip(p0).zip(p1) {
-            *o += w0 * u0 + w1 * u1;
-        }
+        let (a0, r0) = (i0 >> shift, i0 & mask);
+        let (a1, r1) = ((i0 + 1) >> shift, (i0 + 1) & mask);
+        let row = w.row_len() as i64;
+        let pad = WAVE_PAD as i64;
+        // off + n ≥ 0 for every n the caller passes (n + a ≥ −pad).
+        let d = EchoTap {
+            w0: tap.amp * (1.0 - frac),
+            w1: tap.amp * frac,
+            off0: (r0 * row + pad + a0) as isize,
+            off1: (r1 * row + pad + a1) as isize,
+        };
+        (d, a0.min(a1), a0.max(a1))
     }
+}
+
+/// One receive tap as the echo kernels read it (see [`Context::echo_tap`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct EchoTap {
+    pub(super) w0: f32,
+    pub(super) w1: f32,
+    pub(super) off0: isize,
+    pub(super) off1: isize,
 }
