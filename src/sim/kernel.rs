@@ -59,6 +59,75 @@ impl Simd {
     }
 }
 
+impl Simd {
+    /// The convolution of a histogram with the pulse: `u[k] = Σ_j g[j]·hist[k + L − 1 − j]` over
+    /// `j` in order with `g[j] ≠ 0`, starting from 0 (`L = g.len()`). The caller guarantees
+    /// `hist.len() ≥ u.len() + L − 1`.
+    #[inline(always)]
+    pub(super) fn convolve(self, u: &mut [f32], hist: &[f32], g: &[f32]) {
+        debug_assert!(!g.is_empty() && hist.len() + 1 >= u.len() + g.len());
+        match self {
+            Simd::Scalar => convolve_scalar(u, 0, hist, g),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Avx2` is only selected when the CPU has AVX2 and FMA; the bound on
+            // `hist` is the caller's contract, checked in debug builds.
+            Simd::Avx2 => unsafe { convolve_avx2(u, hist, g) },
+        }
+    }
+}
+
+/// The reference loop of [`Simd::convolve`], from output `k0` on.
+#[inline(always)]
+fn convolve_scalar(u: &mut [f32], k0: usize, hist: &[f32], g: &[f32]) {
+    let last = g.len() - 1;
+    for (k, o) in u.iter_mut().enumerate().skip(k0) {
+        let mut acc = 0.0f32;
+        for (j, &gj) in g.iter().enumerate() {
+            if gj != 0.0 {
+                acc += gj * hist[k + last - j];
+            }
+        }
+        *o = acc;
+    }
+}
+
+/// [`Simd::convolve`] with AVX2: 32 outputs per step in four registers, each pulse sample
+/// broadcast once per step.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `hist.len() ≥ u.len() + g.len() − 1`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn convolve_avx2(u: &mut [f32], hist: &[f32], g: &[f32]) {
+    use std::arch::x86_64::*;
+    const STEP: usize = 32;
+    let last = g.len() - 1;
+    let h = hist.as_ptr();
+    let mut k = 0;
+    while k + STEP <= u.len() {
+        let mut acc = [_mm256_setzero_ps(); 4];
+        for (j, &gj) in g.iter().enumerate() {
+            if gj == 0.0 {
+                continue;
+            }
+            let gv = _mm256_set1_ps(gj);
+            // SAFETY: k + last − j + STEP ≤ u.len() + last ≤ hist.len().
+            let src = unsafe { h.add(k + last - j) };
+            for (r, a) in acc.iter_mut().enumerate() {
+                // acc + g·hist (no FMA: the scalar loop's rounding).
+                let x = unsafe { _mm256_loadu_ps(src.add(8 * r)) };
+                *a = _mm256_add_ps(*a, _mm256_mul_ps(gv, x));
+            }
+        }
+        for (r, a) in acc.iter().enumerate() {
+            // SAFETY: k + STEP ≤ u.len().
+            unsafe { _mm256_storeu_ps(u.as_mut_ptr().add(k + 8 * r), *a) };
+        }
+        k += STEP;
+    }
+    convolve_scalar(u, k, hist, g);
+}
+
 #[cfg(target_arch = "x86_64")]
 fn has_avx2_fma() -> bool {
     is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")

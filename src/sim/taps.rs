@@ -593,10 +593,20 @@ impl ColumnScratch {
         }
         self.sums.clear();
         self.sums.resize(bins.n, (0.0, 0.0));
-        for i in 0..n_el {
-            let j = self.bin[i] as usize;
-            self.sums[j].0 += self.re[i];
-            self.sums[j].1 += self.im[i];
+        // Neighbouring elements mostly share a bin: a run of them is summed in registers (in
+        // element order, as adding each to the bin's sum in memory would, bit for bit) and its
+        // bin's sum loaded and stored once, not once per element.
+        let (bin, re, im) = (&self.bin[..n_el], &self.re[..n_el], &self.im[..n_el]);
+        let mut i = 0;
+        while i < n_el {
+            let j = bin[i];
+            let (mut sr, mut si) = self.sums[j as usize];
+            while i < n_el && bin[i] == j {
+                sr += re[i];
+                si += im[i];
+                i += 1;
+            }
+            self.sums[j as usize] = (sr, si);
         }
     }
 }

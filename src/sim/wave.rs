@@ -88,7 +88,8 @@ pub(super) struct WaveScratch {
 impl WaveScratch {
     pub(super) fn new(wave: usize, pulse: usize) -> WaveScratch {
         WaveScratch {
-            hist: vec![0.0; wave],
+            // The wave and the convolution's zeros on each side (`pulse` = 2·half + 1).
+            hist: vec![0.0; wave + pulse],
             u: vec![0.0; wave],
             g: vec![0.0; pulse],
         }
@@ -96,7 +97,7 @@ impl WaveScratch {
 
     /// Heap of [`WaveScratch::new`].
     pub(super) fn bytes(wave: usize, pulse: usize) -> u128 {
-        (wave as u128).saturating_mul(8).saturating_add(pulse as u128 * 4)
+        (wave as u128).saturating_mul(8).saturating_add(pulse as u128 * 8)
     }
 }
 
@@ -271,36 +272,27 @@ impl Context {
         let len = n_hist.div_ceil(m);
         // n_fine ≤ the slot's length: the plan bounds the arrivals' span (`plan::wave_stride`).
         let n_fine = len * m;
-        let hist = &mut scratch.hist[..n_fine];
+        // The histogram of the wave's fine samples, with `half` more zeros on each side for the
+        // convolution: fine sample i of the wave is hist[half + i].
+        let hist = &mut scratch.hist[..n_fine + 2 * half];
         hist.fill(0.0);
         // The same arrivals as the span above: every index lies in [half + 1, n_hist − half − 2].
         for (t, a) in arrivals(delays, apod, taps) {
             let x = (t - t_start) * fs;
             let i = x as usize;
             let f = (x - i as f64) as f32;
-            hist[i] += a * (1.0 - f);
-            hist[i + 1] += a * f;
+            hist[half + i] += a * (1.0 - f);
+            hist[half + i + 1] += a * f;
         }
         let l = self.table_path(s.position_m, ev.kind());
         let g = &mut scratch.g[..self.table.len];
         self.table.blend(l, g);
-        // u[k] = Σ_j g[j] · hist[k + center − j]; hist is zero within `half` of both ends. The
-        // shape's peak is 1: the path's attenuation and the amplitude scale the result, in f64,
-        // so that a deep echo is only as small as it is, never lost in an intermediate.
+        // u[k] = Σ_j g[j] · hist[k + center − j] (the wave's fine samples are zero within `half`
+        // of both ends, so the padding adds only zeros). The shape's peak is 1: the path's
+        // attenuation and the amplitude scale the result, in f64, so that a deep echo is only as
+        // small as it is, never lost in an intermediate.
         let u = &mut scratch.u[..n_fine];
-        u.fill(0.0);
-        for (j, &gj) in g.iter().enumerate() {
-            if gj == 0.0 {
-                continue;
-            }
-            // k + half − j in [0, n_fine)  =>  k in [j − half, n_fine + j − half)
-            let k0 = j.saturating_sub(half);
-            let k1 = (n_fine + j).saturating_sub(half).min(n_fine);
-            let src0 = k0 + half - j;
-            for (o, &h) in u[k0..k1].iter_mut().zip(&hist[src0..src0 + (k1 - k0)]) {
-                *o += gj * h;
-            }
-        }
+        self.simd.convolve(u, hist, g);
         let scale = self.table.scale(l) * s.amplitude as f64;
         let row_len = len + 2 * WAVE_PAD;
         for (r, row) in poly[..row_len * m].chunks_exact_mut(row_len).enumerate() {
