@@ -175,7 +175,7 @@ use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use scratch::Pool;
 use taps::TapArena;
-use wave::WaveArena;
+use wave::{RECEIVE_GROUP, WaveArena};
 
 /// How column channels are computed. See the [module docs](self#elevation-column-channels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -581,10 +581,11 @@ impl Simulator {
             let rx_taps = rx_taps.as_ref().unwrap_or(&tx_taps);
             for (ev, traces) in self.sequence.events().iter().zip(rf.chunks_mut(n_trace)) {
                 ctx.fill_waves(ev, &chunk, &tx_taps, &mut waves, &pool);
+                let n_s = self.sampling.n_samples();
                 traces
-                    .par_chunks_mut(self.sampling.n_samples())
+                    .par_chunks_mut((n_s * RECEIVE_GROUP).max(1))
                     .enumerate()
-                    .for_each(|(ch, trace)| ctx.receive(trace, ch, chunk.len(), &waves, rx_taps));
+                    .for_each(|(g, group)| ctx.receive(group, n_s, g * RECEIVE_GROUP, chunk.len(), &waves, rx_taps));
             }
         }
     }

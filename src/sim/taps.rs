@@ -524,9 +524,22 @@ impl Context {
             // Spreading held at r_min closer in (as in `element_gain`).
             *g = sinc_small(el * dy / r.max(r_min)) * dn / r2.max(r_min2);
         }
+        // The range of the delays, eight lanes at a time (min and max are exact, so the lanes
+        // change nothing but the speed).
+        let (mut lo8, mut hi8) = ([f32::INFINITY; 8], [f32::NEG_INFINITY; 8]);
+        let chunks = s.delta[..n_el].chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for k in 0..8 {
+                lo8[k] = lo8[k].min(c[k]);
+                hi8[k] = hi8[k].max(c[k]);
+            }
+        }
         let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-        for &d in &s.delta[..n_el] {
+        for &d in lo8.iter().chain(rest) {
             lo = lo.min(d);
+        }
+        for &d in hi8.iter().chain(rest) {
             hi = hi.max(d);
         }
         Some((az, lo, hi))

@@ -1,6 +1,7 @@
 //! The pulse table, the incident wave at a scatterer, and the receive accumulation of its echoes.
 
 use super::context::Context;
+use super::kernel::Simd;
 use super::scratch::Pool;
 use super::taps::{Tap, TapArena, Taps};
 use crate::error::Result;
@@ -14,6 +15,13 @@ use std::mem::size_of;
 /// this many samples outside the wave, so that the taps of a channel whose offsets differ by at
 /// most this much go through one loop over their common output range (see [`Context::receive`]).
 pub(super) const WAVE_PAD: usize = 8;
+
+/// Bytes of the waves the receive goes through for each channel of a group before the next tile
+/// (half the first-level data cache of current x86 and ARM cores).
+const RECEIVE_TILE_BYTES: usize = 16 << 10;
+
+/// Receive channels per parallel task (a task's traces take each tile of waves in turn).
+pub(super) const RECEIVE_GROUP: usize = 8;
 
 /// Most taps of one channel and scatterer that the receive sums in one loop; a channel with more
 /// (a scatterer close to a long column) adds its taps one at a time.
@@ -255,6 +263,38 @@ impl Context {
         scratch: &mut WaveScratch,
         poly: &mut [f32],
     ) -> Option<WaveHeader> {
+        #[cfg(target_arch = "x86_64")]
+        if self.simd == Simd::Avx2 {
+            // SAFETY: `Avx2` is only selected when the CPU supports AVX2 and FMA.
+            return unsafe { self.incident_wave_avx2(ev, s, taps, scratch, poly) };
+        }
+        self.incident_wave_generic(ev, s, taps, scratch, poly)
+    }
+
+    /// [`Context::incident_wave`] compiled for AVX2 and FMA (the same arithmetic: Rust never
+    /// contracts a multiply and an add into an FMA by itself).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn incident_wave_avx2(
+        &self,
+        ev: &TxEvent,
+        s: &Scatterer,
+        taps: Taps,
+        scratch: &mut WaveScratch,
+        poly: &mut [f32],
+    ) -> Option<WaveHeader> {
+        self.incident_wave_generic(ev, s, taps, scratch, poly)
+    }
+
+    #[inline(always)]
+    fn incident_wave_generic(
+        &self,
+        ev: &TxEvent,
+        s: &Scatterer,
+        taps: Taps,
+        scratch: &mut WaveScratch,
+        poly: &mut [f32],
+    ) -> Option<WaveHeader> {
         let (delays, apod) = (ev.delays_s(), ev.apod());
         let mut t_lo = f64::INFINITY;
         let mut t_hi = f64::NEG_INFINITY;
@@ -311,55 +351,113 @@ impl Context {
     }
 
     /// Adds the echoes of the first `n` scatterers of a block (their waves in `waves`, their
-    /// receive taps in `taps`) to the trace of receive channel `ch`, with the kernel `simd`
-    /// chose (the arithmetic, and so the trace, is the same bit for bit on every path).
+    /// receive taps in `taps`) to the traces of receive channels `ch0..` (`traces`, one after
+    /// another, `n_samples` each), with the kernel `simd` chose (the arithmetic, and so the
+    /// traces, are the same bit for bit on every path).
+    ///
+    /// The scatterers go in tiles whose waves fit the first-level cache, each tile over every
+    /// channel of the group, so that a wave is read from memory once per group rather than once
+    /// per channel; every trace still receives its scatterers in block order.
     ///
     /// A channel's taps (one per delay bin of its column, or per sub-element) lie within a few
     /// output samples of one another: they are summed in one pass over their common output range,
     /// each sample loaded and stored once, their waves read through the rows' zero padding where
     /// a tap's own range is shorter. Taps further apart than the padding, or more than
     /// [`FUSED_TAPS`], go one at a time.
-    pub(super) fn receive(&self, trace: &mut [f32], ch: usize, n: usize, waves: &WaveArena, taps: &TapArena) {
-        for i in 0..n {
-            let Some((header, poly)) = waves.wave(i, self.m) else {
-                continue;
-            };
-            let taps = taps.scatterer(i).channel(ch);
-            let mut descs = [EchoTap::default(); FUSED_TAPS];
-            let mut k = 0;
-            let (mut a_lo, mut a_hi) = (i64::MAX, i64::MIN);
-            for tap in taps {
-                if tap.amp == 0.0 {
-                    continue;
-                }
-                if k == FUSED_TAPS {
-                    k += 1;
-                    break;
-                }
-                let (d, lo, hi) = self.echo_tap(header, tap);
-                descs[k] = d;
-                a_lo = a_lo.min(lo);
-                a_hi = a_hi.max(hi);
-                k += 1;
-            }
-            if k == 0 {
-                continue;
-            }
-            if k <= FUSED_TAPS && a_hi - a_lo <= WAVE_PAD as i64 {
-                // Reads at n + a for n in [n0, n1), a in [a_lo, a_hi]: within the padded rows.
-                let n0 = 0i64.max(-a_hi);
-                let n1 = (trace.len() as i64).min(header.len as i64 - a_lo);
-                if n1 > n0 {
-                    self.simd.echoes(trace, n0 as usize, n1 as usize, poly, &descs[..k]);
-                }
-            } else {
-                for tap in taps.iter().filter(|t| t.amp != 0.0) {
-                    let (d, lo, hi) = self.echo_tap(header, tap);
-                    let n0 = 0i64.max(-lo);
-                    let n1 = (trace.len() as i64).min(header.len as i64 - hi);
-                    if n1 > n0 {
-                        self.simd.echoes(trace, n0 as usize, n1 as usize, poly, &[d]);
+    pub(super) fn receive(
+        &self,
+        traces: &mut [f32],
+        n_samples: usize,
+        ch0: usize,
+        n: usize,
+        waves: &WaveArena,
+        taps: &TapArena,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if self.simd == Simd::Avx2 {
+            // SAFETY: `Avx2` is only selected when the CPU supports AVX2 and FMA.
+            return unsafe { self.receive_avx2(traces, n_samples, ch0, n, waves, taps) };
+        }
+        self.receive_generic(traces, n_samples, ch0, n, waves, taps)
+    }
+
+    /// [`Context::receive`] compiled for AVX2 and FMA (the same arithmetic).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn receive_avx2(
+        &self,
+        traces: &mut [f32],
+        n_samples: usize,
+        ch0: usize,
+        n: usize,
+        waves: &WaveArena,
+        taps: &TapArena,
+    ) {
+        self.receive_generic(traces, n_samples, ch0, n, waves, taps)
+    }
+
+    #[inline(always)]
+    fn receive_generic(
+        &self,
+        traces: &mut [f32],
+        n_samples: usize,
+        ch0: usize,
+        n: usize,
+        waves: &WaveArena,
+        taps: &TapArena,
+    ) {
+        let tile = (RECEIVE_TILE_BYTES / (4 * waves.slot).max(1)).clamp(1, n.max(1));
+        let mut start = 0;
+        while start < n {
+            let end = (start + tile).min(n);
+            for (c, trace) in traces.chunks_exact_mut(n_samples.max(1)).enumerate() {
+                for i in start..end {
+                    if let Some((header, poly)) = waves.wave(i, self.m) {
+                        self.channel_echoes(trace, header, poly, taps.scatterer(i).channel(ch0 + c));
                     }
+                }
+            }
+            start = end;
+        }
+    }
+
+    /// Adds the echoes of one wave through one channel's taps to its trace.
+    #[inline(always)]
+    fn channel_echoes(&self, trace: &mut [f32], header: WaveHeader, poly: &[f32], taps: &[Tap]) {
+        let mut descs = [EchoTap::default(); FUSED_TAPS];
+        let mut k = 0;
+        let (mut a_lo, mut a_hi) = (i64::MAX, i64::MIN);
+        for tap in taps {
+            if tap.amp == 0.0 {
+                continue;
+            }
+            if k == FUSED_TAPS {
+                k += 1;
+                break;
+            }
+            let (d, lo, hi) = self.echo_tap(header, tap);
+            descs[k] = d;
+            a_lo = a_lo.min(lo);
+            a_hi = a_hi.max(hi);
+            k += 1;
+        }
+        if k == 0 {
+            return;
+        }
+        if k <= FUSED_TAPS && a_hi - a_lo <= WAVE_PAD as i64 {
+            // Reads at n + a for n in [n0, n1), a in [a_lo, a_hi]: within the padded rows.
+            let n0 = 0i64.max(-a_hi);
+            let n1 = (trace.len() as i64).min(header.len as i64 - a_lo);
+            if n1 > n0 {
+                self.simd.echoes(trace, n0 as usize, n1 as usize, poly, &descs[..k]);
+            }
+        } else {
+            for tap in taps.iter().filter(|t| t.amp != 0.0) {
+                let (d, lo, hi) = self.echo_tap(header, tap);
+                let n0 = 0i64.max(-lo);
+                let n1 = (trace.len() as i64).min(header.len as i64 - hi);
+                if n1 > n0 {
+                    self.simd.echoes(trace, n0 as usize, n1 as usize, poly, &[d]);
                 }
             }
         }
