@@ -13,8 +13,18 @@ use std::mem::size_of;
 
 /// Zero samples before and after each polyphase row of a wave slot: the receive reads a row up to
 /// this many samples outside the wave, so that the taps of a channel whose offsets differ by at
-/// most this much go through one loop over their common output range (see [`Context::receive`]).
-pub(super) const WAVE_PAD: usize = 8;
+/// most [`FUSED_SPREAD`] go through one loop over their common output range, widened to whole
+/// vectors of [`ALIGN`] samples (see [`Context::receive`]).
+pub(super) const WAVE_PAD: usize = 16;
+
+/// The receive's loops start and end (but at the trace's end) on multiples of this many output
+/// samples, so that the echoes of successive scatterers load exactly the vectors the previous
+/// ones stored (a store-to-load forward, not a stall on a partial overlap).
+const ALIGN: usize = 8;
+
+/// Largest spread of a channel's tap offsets (output samples) summed in one loop: what the
+/// padding leaves after widening a range by up to `ALIGN − 1` samples on each side.
+const FUSED_SPREAD: i64 = (WAVE_PAD - (ALIGN - 1)) as i64;
 
 /// Bytes of the waves the receive goes through for each channel of a group before the next tile
 /// (half the first-level data cache of current x86 and ARM cores).
@@ -407,13 +417,16 @@ impl Context {
         taps: &TapArena,
     ) {
         let tile = (RECEIVE_TILE_BYTES / (4 * waves.slot).max(1)).clamp(1, n.max(1));
+        // Filled up to each channel's tap count before it is read.
+        let mut descs = [EchoTap::default(); FUSED_TAPS];
         let mut start = 0;
         while start < n {
             let end = (start + tile).min(n);
             for (c, trace) in traces.chunks_exact_mut(n_samples.max(1)).enumerate() {
                 for i in start..end {
                     if let Some((header, poly)) = waves.wave(i, self.m) {
-                        self.channel_echoes(trace, header, poly, taps.scatterer(i).channel(ch0 + c));
+                        let taps = taps.scatterer(i).channel(ch0 + c);
+                        self.channel_echoes(trace, header, poly, taps, &mut descs);
                     }
                 }
             }
@@ -421,10 +434,25 @@ impl Context {
         }
     }
 
+    /// The output range `[n0, n1)` widened to multiples of [`ALIGN`] (at most to the trace's end).
+    #[inline(always)]
+    fn aligned(n0: i64, n1: i64, len: usize) -> (usize, usize) {
+        let a = ALIGN as i64;
+        let lo = n0.div_euclid(a) * a;
+        let hi = (n1 + a - 1).div_euclid(a) * a;
+        (lo as usize, hi.min(len as i64) as usize)
+    }
+
     /// Adds the echoes of one wave through one channel's taps to its trace.
     #[inline(always)]
-    fn channel_echoes(&self, trace: &mut [f32], header: WaveHeader, poly: &[f32], taps: &[Tap]) {
-        let mut descs = [EchoTap::default(); FUSED_TAPS];
+    fn channel_echoes(
+        &self,
+        trace: &mut [f32],
+        header: WaveHeader,
+        poly: &[f32],
+        taps: &[Tap],
+        descs: &mut [EchoTap; FUSED_TAPS],
+    ) {
         let mut k = 0;
         let (mut a_lo, mut a_hi) = (i64::MAX, i64::MIN);
         for tap in taps {
@@ -444,12 +472,16 @@ impl Context {
         if k == 0 {
             return;
         }
-        if k <= FUSED_TAPS && a_hi - a_lo <= WAVE_PAD as i64 {
-            // Reads at n + a for n in [n0, n1), a in [a_lo, a_hi]: within the padded rows.
+        // The union of the taps' ranges, widened to whole vectors: a tap reads its row at n + a,
+        // a in [a_lo, a_hi], for n from at least −a_hi − (ALIGN − 1) to below
+        // len − a_lo + (ALIGN − 1), inside the padded row when a_hi − a_lo ≤ FUSED_SPREAD. Where a
+        // tap's own range ends earlier it reads the padding's zeros, which add nothing.
+        if k <= FUSED_TAPS && a_hi - a_lo <= FUSED_SPREAD {
             let n0 = 0i64.max(-a_hi);
             let n1 = (trace.len() as i64).min(header.len as i64 - a_lo);
             if n1 > n0 {
-                self.simd.echoes(trace, n0 as usize, n1 as usize, poly, &descs[..k]);
+                let (n0, n1) = Context::aligned(n0, n1, trace.len());
+                self.simd.echoes(trace, n0, n1, poly, &descs[..k]);
             }
         } else {
             for tap in taps.iter().filter(|t| t.amp != 0.0) {
@@ -457,7 +489,8 @@ impl Context {
                 let n0 = 0i64.max(-lo);
                 let n1 = (trace.len() as i64).min(header.len as i64 - hi);
                 if n1 > n0 {
-                    self.simd.echoes(trace, n0 as usize, n1 as usize, poly, &[d]);
+                    let (n0, n1) = Context::aligned(n0, n1, trace.len());
+                    self.simd.echoes(trace, n0, n1, poly, &[d]);
                 }
             }
         }
