@@ -135,7 +135,7 @@ pub mod sim;
 pub mod validation;
 pub mod workload;
 
-pub use error::{DEFAULT_MEMORY_CAP_BYTES, Error, ErrorKind, Result};
+pub use error::{DEFAULT_MEMORY_CAP_BYTES, Error, ErrorKind, NetworkReason, Result, TlsFailure};
 pub use ndarray;
 pub use num_complex;
 

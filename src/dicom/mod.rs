@@ -82,12 +82,18 @@
 
 mod deid;
 mod export;
+pub mod net;
 mod uid;
 
 pub use deid::Deidentifier;
 pub use dicom_core;
 pub use dicom_dictionary_std;
 pub use dicom_object;
+pub use dicom_ul;
+pub use net::{
+    DateRange, Limits, Peer, ScheduledProcedureStep, Scu, StoreOutcome, Timeouts, TlsOptions, WorklistItem,
+    WorklistQuery,
+};
 pub use export::{
     Equipment, Exam, Exporter, Laterality, Patient, RasterGeometry, SOP_CLASS_US_IMAGE, SOP_CLASS_US_MULTIFRAME_IMAGE,
     ScanParameters, Series, Sex, Study, TransducerType,
