@@ -90,13 +90,13 @@ pub use dicom_core;
 pub use dicom_dictionary_std;
 pub use dicom_object;
 pub use dicom_ul;
-pub use net::{
-    DateRange, Limits, Peer, ScheduledProcedureStep, Scu, StoreOutcome, Timeouts, TlsOptions, WorklistItem,
-    WorklistQuery,
-};
 pub use export::{
     Equipment, Exam, Exporter, Laterality, Patient, RasterGeometry, SOP_CLASS_US_IMAGE, SOP_CLASS_US_MULTIFRAME_IMAGE,
     ScanParameters, Series, Sex, Study, TransducerType,
+};
+pub use net::{
+    DateRange, Limits, Peer, ScheduledProcedureStep, Scu, StoreOutcome, Timeouts, TlsOptions, WorklistItem,
+    WorklistQuery,
 };
 pub use uid::{Date, DateTime, MAX_UID_LEN, generate_uid, validate_uid};
 

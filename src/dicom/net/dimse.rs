@@ -50,7 +50,11 @@ fn element(tag: Tag, vr: VR, value: PrimitiveValue) -> DataElement<InMemDicomObj
 /// Encodes a request's command set in Implicit VR Little Endian with its Command Group Length.
 pub(super) fn encode_request(rq: &Request<'_>) -> Result<Vec<u8>, String> {
     let mut elements = vec![
-        element(tags::AFFECTED_SOP_CLASS_UID, VR::UI, PrimitiveValue::from(rq.sop_class_uid)),
+        element(
+            tags::AFFECTED_SOP_CLASS_UID,
+            VR::UI,
+            PrimitiveValue::from(rq.sop_class_uid),
+        ),
         element(tags::COMMAND_FIELD, VR::US, PrimitiveValue::from(rq.field)),
         element(tags::MESSAGE_ID, VR::US, PrimitiveValue::from(rq.message_id)),
         element(
@@ -64,12 +68,20 @@ pub(super) fn encode_request(rq: &Request<'_>) -> Result<Vec<u8>, String> {
         elements.push(element(tags::PRIORITY, VR::US, PrimitiveValue::from(0u16)));
     }
     if let Some(uid) = rq.sop_instance_uid {
-        elements.push(element(tags::AFFECTED_SOP_INSTANCE_UID, VR::UI, PrimitiveValue::from(uid)));
+        elements.push(element(
+            tags::AFFECTED_SOP_INSTANCE_UID,
+            VR::UI,
+            PrimitiveValue::from(uid),
+        ));
     }
     let mut obj = InMemDicomObject::from_element_iter(elements);
     let body = encode_implicit(&obj)?;
     let group_length = u32::try_from(body.len()).map_err(|_| "command set too long".to_string())?;
-    obj.put(element(tags::COMMAND_GROUP_LENGTH, VR::UL, PrimitiveValue::from(group_length)));
+    obj.put(element(
+        tags::COMMAND_GROUP_LENGTH,
+        VR::UL,
+        PrimitiveValue::from(group_length),
+    ));
     encode_implicit(&obj)
 }
 
@@ -248,19 +260,24 @@ fn sequence(b: &[u8], mut pos: usize, end: usize, depth: u32, undefined: bool) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dicom_core::value::DataSetSequence;
     use dicom_core::Length;
+    use dicom_core::value::DataSetSequence;
 
     fn explicit(obj: &InMemDicomObject) -> Vec<u8> {
         let mut out = Vec::new();
-        obj.write_dataset_with_ts(&mut out, &EXPLICIT_VR_LITTLE_ENDIAN.erased()).unwrap();
+        obj.write_dataset_with_ts(&mut out, &EXPLICIT_VR_LITTLE_ENDIAN.erased())
+            .unwrap();
         out
     }
 
     fn nested() -> InMemDicomObject {
         let item = InMemDicomObject::from_element_iter([
             element(tags::MODALITY, VR::CS, PrimitiveValue::from("US")),
-            element(tags::SCHEDULED_PROCEDURE_STEP_START_DATE, VR::DA, PrimitiveValue::from("20261130")),
+            element(
+                tags::SCHEDULED_PROCEDURE_STEP_START_DATE,
+                VR::DA,
+                PrimitiveValue::from("20261130"),
+            ),
         ]);
         InMemDicomObject::from_element_iter([
             element(tags::PATIENT_NAME, VR::PN, PrimitiveValue::from("Doe^Jane")),

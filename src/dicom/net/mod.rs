@@ -260,7 +260,12 @@ impl Scu {
                     format!("class {class:?}, instance {instance:?}"),
                 ));
             }
-            let ts = f.object().meta().transfer_syntax().trim_end_matches(['\0', ' ']).to_string();
+            let ts = f
+                .object()
+                .meta()
+                .transfer_syntax()
+                .trim_end_matches(['\0', ' '])
+                .to_string();
             if ts != EXPLICIT_VR_LE && ts != IMPLICIT_VR_LE {
                 return Err(Error::invalid(
                     "files",
@@ -437,7 +442,25 @@ impl Scu {
         let mut assoc = match rx.recv_timeout(connect_deadline) {
             Ok(Ok(Ok(a))) => a,
             Ok(Ok(Err(e))) => {
-                let (reason, source) = map_ul_error(e, &self.timeouts, &server_name);
+                let (mut reason, source) = map_ul_error(e, &self.timeouts, &server_name);
+                if self.tls.is_none()
+                    && reason
+                        == (NetworkReason::TlsHandshake {
+                            failure: TlsFailure::NotTls,
+                        })
+                {
+                    // On plain TCP, dicom-ul reports any failure to read the association answer
+                    // (the peer closed, or nothing came within the I/O timeout) as "the peer
+                    // speaks TLS" when the bytes read so far do not contradict it (none at all,
+                    // for instance). Only the time it took tells a stall from a close.
+                    reason = if start.elapsed() >= self.timeouts.io {
+                        NetworkReason::Timeout {
+                            timeout_ms: self.timeouts.io.as_millis() as u64,
+                        }
+                    } else {
+                        NetworkReason::PeerClosed
+                    };
+                }
                 return Err(fail(reason, source));
             }
             Ok(Err(_)) => {

@@ -84,7 +84,8 @@ impl TlsOptions {
                 "none",
             ));
         }
-        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| pem_error("client_key_pem", "a PEM private key", e))?;
+        let key =
+            PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| pem_error("client_key_pem", "a PEM private key", e))?;
         let config = builder()?
             .with_root_certificates(self.roots.clone())
             .with_client_auth_cert(chain, key)
@@ -106,7 +107,8 @@ impl TlsOptions {
     /// Checks the server's certificate for `name` (a DNS name or an IP address) instead of the host
     /// connected to. Errors: [`Error::InvalidParameter`] naming `server_name`.
     pub fn with_server_name(self, name: &str) -> Result<TlsOptions> {
-        ServerName::try_from(name.to_string()).map_err(|e| Error::invalid("server_name", "a DNS name or an IP address", e))?;
+        ServerName::try_from(name.to_string())
+            .map_err(|e| Error::invalid("server_name", "a DNS name or an IP address", e))?;
         Ok(TlsOptions {
             server_name: Some(name.to_string()),
             ..self

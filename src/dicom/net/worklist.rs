@@ -315,8 +315,16 @@ mod tests {
         let bytes = q.identifier().unwrap();
         super::super::dimse::check_explicit_data_set(&bytes).unwrap();
         let obj = super::super::dimse::decode_data_set(&bytes).unwrap();
-        let step = obj.get(tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE).unwrap().items().unwrap()[0].clone();
-        assert_eq!(string(&step, tags::SCHEDULED_PROCEDURE_STEP_START_DATE), "20261130-20261201");
+        let step = obj
+            .get(tags::SCHEDULED_PROCEDURE_STEP_SEQUENCE)
+            .unwrap()
+            .items()
+            .unwrap()[0]
+            .clone();
+        assert_eq!(
+            string(&step, tags::SCHEDULED_PROCEDURE_STEP_START_DATE),
+            "20261130-20261201"
+        );
         assert_eq!(string(&step, tags::MODALITY), "US");
         assert_eq!(string(&obj, tags::PATIENT_ID), "P-1");
         assert!(WorklistQuery::new().modality("U\\S").identifier().is_err());
@@ -342,6 +350,9 @@ mod tests {
         assert_eq!(exam.study.instance_uid, "1.2.3.4");
         assert_eq!(exam.study.description, "Carotid duplex");
         assert_eq!(exam.patient.id, "P-1");
-        assert_eq!(WorklistItem::from_identifier(&InMemDicomObject::new_empty()), WorklistItem::default());
+        assert_eq!(
+            WorklistItem::from_identifier(&InMemDicomObject::new_empty()),
+            WorklistItem::default()
+        );
     }
 }
