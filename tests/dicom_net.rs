@@ -410,6 +410,8 @@ fn store_over_tls_with_a_client_certificate() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+type FailureCheck = fn(&TlsFailure) -> bool;
+
 #[test]
 fn tls_refuses_bad_server_certificates() {
     if !dcmtk() {
@@ -419,7 +421,7 @@ fn tls_refuses_bad_server_certificates() {
     let pki = Pki::new(&dir);
     let out = dir.join("received");
     std::fs::create_dir_all(&out).unwrap();
-    let cases: [(&str, fn(&TlsFailure) -> bool); 3] = [
+    let cases: [(&str, FailureCheck); 3] = [
         ("other_server", |f| matches!(f, TlsFailure::UnknownIssuer)),
         ("expired", |f| matches!(f, TlsFailure::Expired)),
         (
@@ -931,51 +933,32 @@ fn garbage_and_aborts_are_typed_errors_never_panics() {
 
     // After the association: an abort, a release request, garbage P-DATA, a response to
     // another message.
-    let replies: Vec<Box<dyn FnOnce(&mut sonochip::dicom::dicom_ul::ServerAssociation<TcpStream>) + Send>> = vec![
-        Box::new(|a| {
-            let _ = a.send(&Pdu::AbortRQ {
-                source: AbortRQSource::ServiceUser,
-            });
-        }),
-        Box::new(|a| {
-            let _ = a.send(&Pdu::ReleaseRQ);
-        }),
-        Box::new(|a| {
-            let _ = a.send(&Pdu::PData {
-                data: vec![PDataValue {
-                    presentation_context_id: 1,
-                    value_type: PDataValueType::Command,
-                    is_last: true,
-                    data: vec![0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0x7F, 1, 2, 3],
-                }],
-            });
-        }),
-        Box::new(|a| {
-            let _ = a.send(&Pdu::PData {
-                data: vec![PDataValue {
-                    presentation_context_id: 9,
-                    value_type: PDataValueType::Command,
-                    is_last: true,
-                    data: vec![],
-                }],
-            });
-        }),
-        Box::new(|a| {
-            let _ = a.send(&Pdu::PData {
-                data: vec![PDataValue {
-                    presentation_context_id: 1,
-                    value_type: PDataValueType::Data,
-                    is_last: true,
-                    data: vec![1, 2, 3],
-                }],
-            });
-        }),
+    let pdata = |pc: u8, value_type: PDataValueType, data: Vec<u8>| Pdu::PData {
+        data: vec![PDataValue {
+            presentation_context_id: pc,
+            value_type,
+            is_last: true,
+            data,
+        }],
+    };
+    let replies = vec![
+        Pdu::AbortRQ {
+            source: AbortRQSource::ServiceUser,
+        },
+        Pdu::ReleaseRQ,
+        pdata(
+            1,
+            PDataValueType::Command,
+            vec![0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0x7F, 1, 2, 3],
+        ),
+        pdata(9, PDataValueType::Command, vec![]),
+        pdata(1, PDataValueType::Data, vec![1, 2, 3]),
     ];
     for (n, reply) in replies.into_iter().enumerate() {
         let (port, h) = hostile(move |s| {
             let mut a = accept(s);
             let _ = a.receive();
-            reply(&mut a);
+            let _ = a.send(&reply);
             std::thread::sleep(Duration::from_millis(300));
         });
         let scu = client("ANY", port).with_timeouts(timeouts(IO_MS)).unwrap();

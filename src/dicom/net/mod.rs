@@ -1,5 +1,28 @@
 //! DICOM networking as a service class user (SCU): C-ECHO, C-STORE and Modality Worklist C-FIND,
 //! over plain TCP or TLS. See the [module docs](super) for the contract and the costs.
+//!
+//! ```no_run
+//! use sonochip::dicom::{Date, Exporter, Peer, ScanParameters, Scu, TlsOptions, WorklistQuery};
+//! use sonochip::{ErrorKind, NetworkReason};
+//! # fn main() -> sonochip::Result<()> {
+//! let ris = Scu::new("SCANNER1", Peer::new("WLM", "ris.example.org", 104))?;
+//! let query = WorklistQuery::new().on(Date::new(2026, 11, 30)?).modality("US").station("SCANNER1");
+//! for item in ris.find_worklist(&query)? {
+//!     println!("{} {}: {}", item.patient_id, item.patient_name, item.requested_procedure_description);
+//! }
+//!
+//! let tls = TlsOptions::from_ca_file("ca.pem")?.with_client_certificate_files("scanner.pem", "scanner.key")?;
+//! let pacs = Scu::new("SCANNER1", Peer::new("PACS", "pacs.example.org", 2762))?.with_tls(tls)?;
+//! match pacs.echo() {
+//!     Ok(()) => println!("PACS reachable"),
+//!     Err(e) if e.kind() == ErrorKind::Network => match e.network_reason() {
+//!         Some(NetworkReason::TlsHandshake { failure }) => eprintln!("TLS refused: {failure}"),
+//!         _ => eprintln!("{e}"),
+//!     },
+//!     Err(e) => return Err(e),
+//! }
+//! # Ok(()) }
+//! ```
 
 mod dimse;
 mod tls;
@@ -426,7 +449,7 @@ impl Scu {
                         .tls_config(config)
                         .server_name(&name)
                         .establish_tls(&addrs[..])
-                        .map(Assoc::Tls),
+                        .map(|a| Assoc::Tls(Box::new(a))),
                 }));
                 let _ = tx.send(r);
             });
@@ -517,7 +540,7 @@ impl Scu {
 /// The association, over TCP or TLS.
 enum Assoc {
     Plain(ClientAssociation<TcpStream>),
-    Tls(ClientAssociation<TlsStream>),
+    Tls(Box<ClientAssociation<TlsStream>>),
 }
 
 impl Assoc {
