@@ -615,4 +615,32 @@ mod tests {
         let from: Error = std::io::Error::other("x").into();
         assert_eq!(from.kind(), ErrorKind::Io);
     }
+
+    #[test]
+    fn network_errors() {
+        let e = Error::Network {
+            operation: "C-STORE",
+            peer: "PACS@pacs:2762".into(),
+            reason: NetworkReason::TlsHandshake {
+                failure: TlsFailure::WrongHostName {
+                    expected: "pacs".into(),
+                },
+            },
+            source: None,
+        };
+        assert_eq!(e.kind(), ErrorKind::Network);
+        assert_eq!(e.parameter(), None);
+        let s = e.to_string();
+        assert!(
+            s.contains("C-STORE") && s.contains("PACS@pacs:2762") && s.contains("host name `pacs`"),
+            "{s}"
+        );
+        assert!(matches!(e.network_reason(), Some(NetworkReason::TlsHandshake { .. })));
+        assert_eq!(Error::empty("x", "y").network_reason(), None);
+        let status = NetworkReason::Status {
+            code: 0xA700,
+            message: "refused: out of resources".into(),
+        };
+        assert!(status.to_string().contains("0xA700"), "{status}");
+    }
 }

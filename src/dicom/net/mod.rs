@@ -818,6 +818,12 @@ impl Session {
                             if !cmd.has_data_set {
                                 return Ok((cmd, None));
                             }
+                            if data_budget == 0 {
+                                return Err(self.protocol(format!(
+                                    "a data set with command 0x{:04X}, where none was expected",
+                                    cmd.field
+                                )));
+                            }
                             command = Some(cmd);
                         }
                     }
