@@ -45,20 +45,14 @@ fn args() -> Result<HashMap<String, String>> {
 }
 
 fn host_port(name: &'static str, s: &str) -> Result<(String, u16)> {
-    let (host, port) = s
-        .rsplit_once(':')
-        .ok_or_else(|| Error::invalid(name, "HOST:PORT", s))?;
+    let (host, port) = s.rsplit_once(':').ok_or_else(|| Error::invalid(name, "HOST:PORT", s))?;
     let port = port.parse().map_err(|_| Error::invalid(name, "HOST:PORT", s))?;
     Ok((host.trim_matches(['[', ']']).to_string(), port))
 }
 
 /// The preset for a procedure, from words in its description (abdomen when none fits).
 fn preset_for(item: &WorklistItem) -> PresetKind {
-    let text = format!(
-        "{} {}",
-        item.requested_procedure_description, item.step.description
-    )
-    .to_lowercase();
+    let text = format!("{} {}", item.requested_procedure_description, item.step.description).to_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
     if has(&["carotid", "vascular", "artery", "vein", "doppler", "thyroid"]) {
         PresetKind::Vascular
@@ -176,10 +170,7 @@ fn main() -> Result<()> {
     let files: [DicomFile; 2] = [image, cine];
     let outcomes = pacs.store(&files)?;
     for o in &outcomes {
-        println!(
-            "  stored {} (status 0x{:04X})",
-            o.sop_instance_uid, o.status
-        );
+        println!("  stored {} (status 0x{:04X})", o.sop_instance_uid, o.status);
     }
     println!(
         "sent {} objects to {} over {} in {:.1} s in all",
