@@ -88,8 +88,8 @@ impl fmt::Display for Peer {
     }
 }
 
-/// Timeouts of an [`Scu`]. Every call ends within `connect + operation` (plus the host name
-/// lookup), whatever the peer does.
+/// Timeouts of an [`Scu`]. Every call returns within about `connect + operation` (the host name
+/// lookup included), whatever the peer does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     /// Opening the TCP connection (per address the host name resolves to). Default 10 s.
@@ -399,26 +399,6 @@ impl Scu {
             reason,
             source,
         };
-        let addrs: Vec<SocketAddr> = match (self.peer.host.as_str(), self.peer.port).to_socket_addrs() {
-            Ok(a) => a.collect(),
-            Err(e) => {
-                return Err(fail(
-                    NetworkReason::UnknownHost {
-                        host: self.peer.host.clone(),
-                    },
-                    Some(Source::new(e)),
-                ));
-            }
-        };
-        if addrs.is_empty() {
-            return Err(fail(
-                NetworkReason::UnknownHost {
-                    host: self.peer.host.clone(),
-                },
-                None,
-            ));
-        }
-
         let mut opts = ClientAssociationOptions::new()
             .calling_ae_title(self.calling_ae_title.clone())
             .called_ae_title(self.peer.ae_title.clone())
@@ -440,16 +420,28 @@ impl Scu {
         // even while dicom-ul reads the answer (and a panic there stays there).
         let (tx, rx) = mpsc::channel();
         let name = server_name.clone();
+        let (host, port) = (self.peer.host.clone(), self.peer.port);
         let spawned = std::thread::Builder::new()
             .name("sonochip-dicom-associate".into())
             .spawn(move || {
-                let r = catch_unwind(AssertUnwindSafe(|| match tls {
-                    None => opts.establish(&addrs[..]).map(Assoc::Plain),
-                    Some(config) => opts
-                        .tls_config(config)
-                        .server_name(&name)
-                        .establish_tls(&addrs[..])
-                        .map(|a| Assoc::Tls(Box::new(a))),
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    // The host name lookup, here so that the deadline covers it too.
+                    let addrs: Vec<SocketAddr> = match (host.as_str(), port).to_socket_addrs() {
+                        Ok(a) => a.collect(),
+                        Err(e) => return Err(Failure::UnknownHost(Some(e))),
+                    };
+                    if addrs.is_empty() {
+                        return Err(Failure::UnknownHost(None));
+                    }
+                    match tls {
+                        None => opts.establish(&addrs[..]).map(Assoc::Plain),
+                        Some(config) => opts
+                            .tls_config(config)
+                            .server_name(&name)
+                            .establish_tls(&addrs[..])
+                            .map(|a| Assoc::Tls(Box::new(a))),
+                    }
+                    .map_err(Failure::Ul)
                 }));
                 let _ = tx.send(r);
             });
@@ -464,7 +456,15 @@ impl Scu {
         let connect_deadline = self.timeouts.connect + self.timeouts.operation;
         let mut assoc = match rx.recv_timeout(connect_deadline) {
             Ok(Ok(Ok(a))) => a,
-            Ok(Ok(Err(e))) => {
+            Ok(Ok(Err(Failure::UnknownHost(e)))) => {
+                return Err(fail(
+                    NetworkReason::UnknownHost {
+                        host: self.peer.host.clone(),
+                    },
+                    e.map(Source::new),
+                ));
+            }
+            Ok(Ok(Err(Failure::Ul(e)))) => {
                 let (mut reason, source) = map_ul_error(e, &self.timeouts, &server_name);
                 if self.tls.is_none()
                     && reason
@@ -535,6 +535,12 @@ impl Scu {
             }
         }
     }
+}
+
+/// Why the association could not be opened.
+enum Failure {
+    UnknownHost(Option<std::io::Error>),
+    Ul(UlError),
 }
 
 /// The association, over TCP or TLS.
