@@ -1001,3 +1001,110 @@ fn unreachable_peers_are_typed() {
     );
     assert!(TlsOptions::new(b"not a certificate").is_err());
 }
+
+/// An Implicit VR Little Endian command element of group 0000.
+fn command_element(elem: u16, value: &[u8]) -> Vec<u8> {
+    let mut v = vec![0, 0];
+    v.extend_from_slice(&elem.to_le_bytes());
+    v.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    v.extend_from_slice(value);
+    v
+}
+
+#[test]
+fn hostile_worklist_answers_are_refused_before_decoding() {
+    // Pending C-FIND responses whose identifiers are not what they claim: a length of almost
+    // 4 GiB in a few bytes, a truncated sequence, an undefined-length text.
+    let identifiers: Vec<Vec<u8>> = vec![
+        vec![
+            0x10, 0x00, 0x10, 0x10, b'O', b'B', 0, 0, 0xF0, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4,
+        ],
+        vec![
+            0x40, 0x00, 0x00, 0x01, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0xFF, 0x00, 0xE0,
+        ],
+        vec![
+            0x10, 0x00, 0x10, 0x00, b'U', b'T', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, b'x', b'y',
+        ],
+    ];
+    for (n, identifier) in identifiers.into_iter().enumerate() {
+        let (port, h) = hostile(move |s| {
+            let mut a = ServerAssociationOptions::new()
+                .accept_any()
+                .with_abstract_syntax("1.2.840.10008.5.1.4.31")
+                .establish(s)
+                .unwrap();
+            let pc = a.presentation_contexts()[0].id;
+            let _ = a.receive(); // the C-FIND-RQ command
+            let _ = a.receive(); // its identifier
+            let mut command = command_element(0x0002, b"1.2.840.10008.5.1.4.31");
+            command.extend(command_element(0x0100, &0x8020u16.to_le_bytes()));
+            command.extend(command_element(0x0120, &1u16.to_le_bytes()));
+            command.extend(command_element(0x0800, &0u16.to_le_bytes()));
+            command.extend(command_element(0x0900, &0xFF00u16.to_le_bytes()));
+            let pdv = |value_type, data| PDataValue {
+                presentation_context_id: pc,
+                value_type,
+                is_last: true,
+                data,
+            };
+            let _ = a.send(&Pdu::PData {
+                data: vec![pdv(PDataValueType::Command, command)],
+            });
+            let _ = a.send(&Pdu::PData {
+                data: vec![pdv(PDataValueType::Data, identifier)],
+            });
+            std::thread::sleep(Duration::from_millis(300));
+        });
+        let scu = client("ANY", port).with_timeouts(timeouts(IO_MS)).unwrap();
+        let (r, t) = timed(|| scu.find_worklist(&WorklistQuery::new()));
+        let e = r.unwrap_err();
+        assert!(
+            matches!(reason(&e), NetworkReason::Protocol { .. }),
+            "identifier {n}: {e}"
+        );
+        assert!(t < Duration::from_millis(IO_MS), "{t:?}");
+        eprintln!("identifier {n} ({t:?}): {e}");
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn random_bytes_after_the_association_never_panic() {
+    let mut x = 0x9E37_79B9u32;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    for round in 0..24 {
+        let len = 1 + (next() % 3000) as usize;
+        let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        // Half the rounds start like a P-DATA-TF PDU, so that the parser goes deeper.
+        if round % 2 == 0 && len > 12 {
+            let body = (len - 6) as u32;
+            bytes[..6].copy_from_slice(&[
+                0x04,
+                0,
+                (body >> 24) as u8,
+                (body >> 16) as u8,
+                (body >> 8) as u8,
+                body as u8,
+            ]);
+            bytes[6..10].copy_from_slice(&((len - 10) as u32).to_be_bytes());
+            bytes[10] = 1;
+        }
+        let (port, h) = hostile(move |s| {
+            let mut a = accept(s);
+            let _ = a.receive();
+            let _ = a.inner_stream().write_all(&bytes);
+            std::thread::sleep(Duration::from_millis(100));
+        });
+        let scu = client("ANY", port).with_timeouts(timeouts(IO_MS)).unwrap();
+        let (r, t) = timed(|| scu.echo());
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Network, "round {round}: {e}");
+        assert!(t < Duration::from_millis(IO_MS + 1_000), "round {round}: {t:?}");
+        h.join().unwrap();
+    }
+}

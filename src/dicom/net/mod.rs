@@ -504,9 +504,14 @@ impl Scu {
             }
         };
 
+        let socket = assoc.tcp_mut();
+        if let Some(s) = &socket {
+            // Commands and data sets go out as separate small writes: no Nagle delay between them.
+            let _ = s.set_nodelay(true);
+        }
         let remaining = self.timeouts.operation.saturating_sub(start.elapsed());
         let mut session = Session {
-            watchdog: Watchdog::start(assoc.tcp_mut(), remaining),
+            watchdog: Watchdog::start(socket, remaining),
             assoc: Some(assoc),
             operation,
             peer,
