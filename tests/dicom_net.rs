@@ -444,6 +444,14 @@ fn tls_refuses_bad_server_certificates() {
     // Nothing got through.
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
 
+    // The name checked is the configured server name when one is set: the certificate for
+    // pacs.example.org is accepted on 127.0.0.1 when that name is asked for.
+    let port = free_port();
+    let wrong_host = pki.storescp("wrong_host", false, &out, port);
+    let named = pki.tls().with_server_name("pacs.example.org").unwrap();
+    client("STORESCP", port).with_tls(named).unwrap().echo().unwrap();
+    drop(wrong_host);
+
     // TLS client to a plain server, and plain client to a TLS server.
     let port = free_port();
     let plain = Server::start("storescp", "storescp", &["-od", out.to_str().unwrap()], port, &dir);
@@ -457,6 +465,8 @@ fn tls_refuses_bad_server_certificates() {
     drop(plain);
     let port = free_port();
     let _tls = pki.storescp("server", false, &out, port);
+    // (A client certificate is optional: this server does not ask for one.)
+    client("STORESCP", port).with_tls(pki.tls()).unwrap().echo().unwrap();
     let e = client("STORESCP", port)
         .with_timeouts(timeouts(3_000))
         .unwrap()
