@@ -620,7 +620,6 @@ struct Watchdog {
     stop: Option<mpsc::Sender<()>>,
     fired: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
-    deadline: Duration,
 }
 
 impl Watchdog {
@@ -643,7 +642,6 @@ impl Watchdog {
             stop: Some(stop),
             fired,
             thread,
-            deadline,
         }
     }
 
@@ -722,7 +720,7 @@ impl Session {
     fn deadline_error(&self) -> Error {
         self.error(
             NetworkReason::Timeout {
-                timeout_ms: self.watchdog.deadline.as_millis() as u64,
+                timeout_ms: self.timeouts.operation.as_millis() as u64,
             },
             None,
         )
