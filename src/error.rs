@@ -42,6 +42,8 @@ pub enum ErrorKind {
     Io,
     /// A file was read but its content is not valid.
     Format,
+    /// A network exchange with another node (a DICOM peer) failed; [`Error::Network`] says why.
+    Network,
 }
 
 /// The underlying cause of an I/O or format error (shared, so that [`Error`] stays `Clone`).
@@ -200,6 +202,180 @@ pub enum Error {
         #[source]
         source: Option<Source>,
     },
+    /// A network exchange with a DICOM peer failed: it could not be reached, refused or dropped the
+    /// association or the TLS handshake, stopped answering, or answered something invalid.
+    #[error("DICOM {operation} with `{peer}` failed: {reason}")]
+    Network {
+        /// What was being done (`C-ECHO`, `C-STORE`, `C-FIND`, `association`, …).
+        operation: &'static str,
+        /// The peer, as `AE_TITLE@host:port`.
+        peer: String,
+        /// Why, as a typed reason.
+        reason: NetworkReason,
+        /// The underlying error (socket, TLS or protocol library), when there is one.
+        #[source]
+        source: Option<Source>,
+    },
+}
+
+/// Why a network exchange failed ([`Error::Network`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NetworkReason {
+    /// The host name does not resolve to any address.
+    UnknownHost {
+        /// The name that was looked up.
+        host: String,
+    },
+    /// The peer's host refused the TCP connection (nothing listens on that port).
+    ConnectionRefused,
+    /// No TCP connection within the connect timeout.
+    ConnectTimeout {
+        /// The timeout, milliseconds.
+        timeout_ms: u64,
+    },
+    /// Another failure to open the TCP connection (network unreachable, …).
+    Connect {
+        /// The operating system's message.
+        message: String,
+    },
+    /// The TLS handshake failed.
+    TlsHandshake {
+        /// Why, typed.
+        failure: TlsFailure,
+    },
+    /// The peer rejected the association (A-ASSOCIATE-RJ).
+    AssociationRejected {
+        /// `true` for a permanent rejection, `false` for a transient one (retry later).
+        permanent: bool,
+        /// Who rejected it and why, as the standard words it (PS3.8 9.3.4), for example
+        /// `service user: called AE title not recognized`.
+        reason: String,
+    },
+    /// The peer aborted the association (A-ABORT), or answered a request with one.
+    AssociationAborted {
+        /// The abort's source and reason as received.
+        source: String,
+    },
+    /// The peer accepted the association but none of the presentation contexts needed for this
+    /// operation (it does not support the SOP class or the transfer syntaxes).
+    NotSupported {
+        /// The SOP class UID that was refused.
+        sop_class_uid: String,
+    },
+    /// The peer closed the connection in the middle of an exchange.
+    PeerClosed,
+    /// The peer did not answer (or did not take data) within the read/write timeout, or the whole
+    /// operation did not finish within its deadline.
+    Timeout {
+        /// The timeout that ran out, milliseconds.
+        timeout_ms: u64,
+    },
+    /// The peer sent something that is not valid here (an unexpected or malformed PDU, a DIMSE
+    /// message that does not parse, a response to another request, …).
+    Protocol {
+        /// What was wrong.
+        message: String,
+    },
+    /// The peer's answer exceeds a bound set to protect this side (number of C-FIND matches,
+    /// total size of the responses).
+    TooLarge {
+        /// Which bound, and its value.
+        limit: String,
+    },
+    /// The DIMSE operation completed with a failure status (PS3.7 Annex C).
+    Status {
+        /// The Status (0000,0900) code.
+        code: u16,
+        /// Its meaning, with the peer's Error Comment (0000,0902) when it sent one.
+        message: String,
+    },
+}
+
+/// Why a TLS handshake failed (part of [`NetworkReason::TlsHandshake`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The server's certificate is not signed by the configured certificate authority.
+    UnknownIssuer,
+    /// The server's certificate has expired.
+    Expired,
+    /// The server's certificate is not valid yet.
+    NotYetValid,
+    /// The server's certificate does not name the host that was connected to.
+    WrongHostName {
+        /// The name (or address) that was expected in the certificate.
+        expected: String,
+    },
+    /// The server's certificate was refused for another reason (bad signature, wrong usage, …).
+    BadCertificate {
+        /// The TLS library's description.
+        message: String,
+    },
+    /// The server ended the handshake with an alert (for example because it requires a client
+    /// certificate and none, or an unknown one, was sent).
+    AlertReceived {
+        /// The alert's description.
+        alert: String,
+    },
+    /// The peer does not speak TLS on that port (or speaks it where plain TCP was asked for).
+    NotTls,
+    /// Any other handshake failure.
+    Other {
+        /// The TLS library's description.
+        message: String,
+    },
+}
+
+impl Display for TlsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsFailure::UnknownIssuer => {
+                f.write_str("the server certificate is not signed by the configured certificate authority")
+            }
+            TlsFailure::Expired => f.write_str("the server certificate has expired"),
+            TlsFailure::NotYetValid => f.write_str("the server certificate is not valid yet"),
+            TlsFailure::WrongHostName { expected } => {
+                write!(f, "the server certificate is not valid for the host name `{expected}`")
+            }
+            TlsFailure::BadCertificate { message } => write!(f, "the server certificate was refused: {message}"),
+            TlsFailure::AlertReceived { alert } => write!(
+                f,
+                "the server ended the handshake with the alert `{alert}` (does it require a client certificate?)"
+            ),
+            TlsFailure::NotTls => f.write_str("the peer does not speak TLS on this port, or TLS was not asked for"),
+            TlsFailure::Other { message } => f.write_str(message),
+        }
+    }
+}
+
+impl Display for NetworkReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetworkReason::UnknownHost { host } => write!(f, "unknown host `{host}` (the name does not resolve)"),
+            NetworkReason::ConnectionRefused => f.write_str("connection refused (nothing listens on that port)"),
+            NetworkReason::ConnectTimeout { timeout_ms } => {
+                write!(f, "no TCP connection within the connect timeout of {timeout_ms} ms")
+            }
+            NetworkReason::Connect { message } => write!(f, "could not connect: {message}"),
+            NetworkReason::TlsHandshake { failure } => write!(f, "TLS handshake failed: {failure}"),
+            NetworkReason::AssociationRejected { permanent, reason } => write!(
+                f,
+                "association rejected ({}): {reason}",
+                if *permanent { "permanent" } else { "transient" }
+            ),
+            NetworkReason::AssociationAborted { source } => write!(f, "association aborted by the peer ({source})"),
+            NetworkReason::NotSupported { sop_class_uid } => write!(
+                f,
+                "the peer accepted no presentation context for SOP class {sop_class_uid} (not supported there)"
+            ),
+            NetworkReason::PeerClosed => f.write_str("the peer closed the connection in the middle of the exchange"),
+            NetworkReason::Timeout { timeout_ms } => write!(f, "no answer within the timeout of {timeout_ms} ms"),
+            NetworkReason::Protocol { message } => write!(f, "protocol error: {message}"),
+            NetworkReason::TooLarge { limit } => write!(f, "the answer is too large: {limit}"),
+            NetworkReason::Status { code, message } => write!(f, "failure status 0x{code:04X}: {message}"),
+        }
+    }
 }
 
 impl Error {
@@ -255,6 +431,14 @@ impl Error {
         }
     }
 
+    /// The typed reason of an [`Error::Network`], `None` for other errors.
+    pub fn network_reason(&self) -> Option<&NetworkReason> {
+        match self {
+            Error::Network { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+
     /// The coarse kind of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -268,6 +452,7 @@ impl Error {
             Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::Io { .. } => ErrorKind::Io,
             Error::Format { .. } => ErrorKind::Format,
+            Error::Network { .. } => ErrorKind::Network,
         }
     }
 
@@ -282,7 +467,7 @@ impl Error {
             | Error::NotReady { name, .. }
             | Error::Unsupported { name, .. } => Some(name),
             Error::BelowNyquist { .. } => Some("fs_hz"),
-            Error::Io { .. } | Error::Format { .. } => None,
+            Error::Io { .. } | Error::Format { .. } | Error::Network { .. } => None,
         }
     }
 }
@@ -429,5 +614,33 @@ mod tests {
         assert_eq!(n.kind(), ErrorKind::State);
         let from: Error = std::io::Error::other("x").into();
         assert_eq!(from.kind(), ErrorKind::Io);
+    }
+
+    #[test]
+    fn network_errors() {
+        let e = Error::Network {
+            operation: "C-STORE",
+            peer: "PACS@pacs:2762".into(),
+            reason: NetworkReason::TlsHandshake {
+                failure: TlsFailure::WrongHostName {
+                    expected: "pacs".into(),
+                },
+            },
+            source: None,
+        };
+        assert_eq!(e.kind(), ErrorKind::Network);
+        assert_eq!(e.parameter(), None);
+        let s = e.to_string();
+        assert!(
+            s.contains("C-STORE") && s.contains("PACS@pacs:2762") && s.contains("host name `pacs`"),
+            "{s}"
+        );
+        assert!(matches!(e.network_reason(), Some(NetworkReason::TlsHandshake { .. })));
+        assert_eq!(Error::empty("x", "y").network_reason(), None);
+        let status = NetworkReason::Status {
+            code: 0xA700,
+            message: "refused: out of resources".into(),
+        };
+        assert!(status.to_string().contains("0xA700"), "{status}");
     }
 }

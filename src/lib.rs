@@ -76,7 +76,7 @@
 //! | [`doppler`] | slow time: clutter filters, velocity estimators, spectral Doppler, colour flow |
 //! | [`metrics`] | image-quality metrics (FWHM, CR, CNR, gCNR, speckle statistics) |
 //! | [`preset`], [`imager`] | clinical presets and the live pipeline |
-//! | `dicom` (feature `dicom`) | DICOM export (Ultrasound (Multi-frame) Image Storage, grey and RGB, with the ultrasound regions' geometry) and de-identification |
+//! | `dicom` (feature `dicom`) | DICOM export (Ultrasound (Multi-frame) Image Storage, grey and RGB, with the ultrasound regions' geometry), de-identification, and networking (C-ECHO, C-STORE, Modality Worklist C-FIND over TCP or TLS) |
 //! | [`validation`], [`workload`] | the validation report and the named benchmark workloads |
 //!
 //! The design record (architecture, decisions, layering) is `docs/design.md`, the physics the tests
@@ -135,7 +135,7 @@ pub mod sim;
 pub mod validation;
 pub mod workload;
 
-pub use error::{DEFAULT_MEMORY_CAP_BYTES, Error, ErrorKind, Result};
+pub use error::{DEFAULT_MEMORY_CAP_BYTES, Error, ErrorKind, NetworkReason, Result, TlsFailure};
 pub use ndarray;
 pub use num_complex;
 

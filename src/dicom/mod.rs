@@ -1,4 +1,4 @@
-//! DICOM export and de-identification (the `dicom` cargo feature).
+//! DICOM export, de-identification and networking (the `dicom` cargo feature).
 //!
 //! **What it is.** The scanner sends its exams to a PACS as DICOM objects. This module turns the
 //! crate's images into those objects with the [dicom-rs](https://github.com/Enet4/dicom-rs) crates
@@ -55,8 +55,41 @@
 //! kilobytes. De-identification copies the object (pixels included) once. Nothing here runs in the
 //! live imaging path.
 //!
-//! **Planned.** Networking (C-ECHO, C-STORE to a PACS and Modality Worklist queries, over TLS) is
-//! not part of this module yet; a worklist item will then fill [`Exam`].
+//! **Networking** ([`net`]). [`Scu`] is a service class user talking to one [`Peer`] (AE title,
+//! host, port) over plain TCP or TLS 1.2/1.3 ([`TlsOptions`]: rustls with the *ring* provider; the
+//! server's certificate is verified against the given certificate authorities, its validity
+//! period and the host name; a client certificate is optional), on
+//! [dicom-ul](https://docs.rs/dicom-ul)'s association API:
+//!
+//! - [`Scu::echo`]: C-ECHO (Verification).
+//! - [`Scu::store`]: C-STORE of [`DicomFile`]s in one association, sent in Explicit VR Little
+//!   Endian (Implicit when the peer accepts only that); one [`StoreOutcome`] each.
+//! - [`Scu::find_worklist`]: Modality Worklist C-FIND with a [`WorklistQuery`] (scheduled date or
+//!   date range, modality, patient ID, station AE title), returning [`WorklistItem`]s: patient
+//!   name, ID, birth date and sex, accession number, Study Instance UID, requested procedure and
+//!   the [`ScheduledProcedureStep`] (start date and time, modality, description, station, ID,
+//!   performing physician). [`WorklistItem::exam`] fills an [`Exam`] from it, so that the images
+//!   join the scheduled study.
+//!
+//! **Network contract.** Every call opens an association, does its exchange and releases it (an
+//! error aborts it). Every failure is an [`Error::Network`] with a typed
+//! [`NetworkReason`](crate::NetworkReason): unknown host, connection refused, connect timeout, TLS
+//! handshake failure with its [`TlsFailure`](crate::TlsFailure) (unknown issuer, expired, wrong
+//! host name, alert from the server, …), association rejected (with its source and reason) or
+//! aborted, no accepted presentation context, peer closed mid-exchange, timeout, protocol error,
+//! answer too large, failure status. [`Timeouts`] bound the connection, every read and write, and
+//! the whole call (a watchdog shuts the socket down at the deadline), so a call never hangs.
+//! Whatever the peer sends, nothing here panics (a panic inside the protocol library is caught and
+//! reported as a protocol error) and memory stays bounded ([`Limits`]): PDUs up to the announced
+//! maximum length, one response message and all C-FIND matches up to a byte cap, the number of
+//! matches capped; every length inside a received data set is checked against the bytes that
+//! arrived before it is decoded. On plain TCP, a peer that closes before answering the association
+//! request is told from one that stalls by the time it took (dicom-ul reports both alike).
+//!
+//! **Network cost.** One TCP connection (and TLS handshake) per call; a C-STORE encodes each object
+//! once (a copy of its pixels) and sends it in PDUs of the peer's maximum length; a C-FIND holds
+//! the matches in memory. Two short-lived helper threads per call (the association request and the
+//! deadline watchdog).
 //!
 //! ```
 //! use sonochip::dicom::{DicomFile, Exam, Exporter, Patient, ScanParameters};
@@ -82,15 +115,21 @@
 
 mod deid;
 mod export;
+pub mod net;
 mod uid;
 
 pub use deid::Deidentifier;
 pub use dicom_core;
 pub use dicom_dictionary_std;
 pub use dicom_object;
+pub use dicom_ul;
 pub use export::{
     Equipment, Exam, Exporter, Laterality, Patient, RasterGeometry, SOP_CLASS_US_IMAGE, SOP_CLASS_US_MULTIFRAME_IMAGE,
     ScanParameters, Series, Sex, Study, TransducerType,
+};
+pub use net::{
+    DateRange, Limits, Peer, ScheduledProcedureStep, Scu, StoreOutcome, Timeouts, TlsOptions, WorklistItem,
+    WorklistQuery,
 };
 pub use uid::{Date, DateTime, MAX_UID_LEN, generate_uid, validate_uid};
 
