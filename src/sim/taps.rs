@@ -4,7 +4,7 @@
 
 use super::context::Context;
 use super::kernel::Simd;
-use super::math::{dist, sinc, sinc_small, small_sin_cos};
+use super::math::{SINC_SERIES_MAX, dist, sinc, sinc_series, sinc_small, small_sin_cos};
 use super::scratch::Pool;
 use super::{AUTO_MAX_SUBELEMENT_WAVELENGTHS, MAX_SUBELEMENTS, Subelements};
 use crate::phantom::Scatterer;
@@ -510,19 +510,28 @@ impl Context {
         // r_ref ≥ dn > 0, but its f32 form may underflow to 0 right at the face.
         let r_ref32 = (r_ref as f32).max(f32::MIN_POSITIVE);
         let (inv_c, dn) = ((1.0 / self.c) as f32, dn as f32);
-        let (r_min, r_min2) = (self.r_min as f32, (self.r_min * self.r_min) as f32);
+        let r_min = self.r_min as f32;
         let el = (geo.height_m / self.lambda) as f32;
         s.resize(n_el);
         let (ys, advs) = (&geo.y_rel[a..b], &geo.advance_f32[a..b]);
         let (delta, gain) = (&mut s.delta[..n_el], &mut s.gain[..n_el]);
-        for (((d, g), &y), &adv) in delta.iter_mut().zip(gain.iter_mut()).zip(ys).zip(advs) {
-            let dy = dy_ref - y;
-            let r2 = rho2 + dy * dy;
-            let r = r2.sqrt();
-            let dr = (dy * dy - dy_ref * dy_ref) / (r + r_ref32);
-            *d = dr * inv_c - adv;
-            // Spreading held at r_min closer in (as in `element_gain`).
-            *g = sinc_small(el * dy / r.max(r_min)) * dn / r2.max(r_min2);
+        // One square root and one division per sub-element. The elevation directivity's argument
+        // el·dy/r is at most el (|dy| ≤ r): for sub-elements up to a wavelength tall the
+        // division-free series serves every scatterer.
+        // Two loops, so that each vectorises with one form of the directivity.
+        let pass = Pass1 {
+            dy_ref,
+            rho2,
+            r_ref32,
+            inv_c,
+            r_min,
+            el,
+            dn,
+        };
+        if el <= SINC_SERIES_MAX {
+            pass.run(ys, advs, delta, gain, sinc_series);
+        } else {
+            pass.run(ys, advs, delta, gain, sinc_small);
         }
         // The range of the delays, eight lanes at a time (min and max are exact, so the lanes
         // change nothing but the speed).
@@ -543,6 +552,34 @@ impl Context {
             hi = hi.max(d);
         }
         Some((az, lo, hi))
+    }
+}
+
+/// Pass 1 of a sub-column for one scatterer (see [`Context::column_elements`]).
+struct Pass1 {
+    dy_ref: f32,
+    rho2: f32,
+    r_ref32: f32,
+    inv_c: f32,
+    r_min: f32,
+    el: f32,
+    dn: f32,
+}
+
+impl Pass1 {
+    /// Each sub-element's delay relative to `r_ref / c` and its gain, with the elevation
+    /// directivity `sinc`: one square root and one division per sub-element.
+    #[inline(always)]
+    fn run(&self, ys: &[f32], advs: &[f32], delta: &mut [f32], gain: &mut [f32], sinc: impl Fn(f32) -> f32) {
+        for (((d, g), &y), &adv) in delta.iter_mut().zip(gain.iter_mut()).zip(ys).zip(advs) {
+            let dy = self.dy_ref - y;
+            let r = (self.rho2 + dy * dy).sqrt();
+            // |p − x_e| − r_ref, f32 rounding of about 4 nm at 5 cm (3 fs of delay).
+            *d = (r - self.r_ref32) * self.inv_c - adv;
+            // Spreading held at r_min closer in (as in `element_gain`).
+            let inv_r = 1.0 / r.max(self.r_min);
+            *g = sinc(self.el * dy * inv_r) * self.dn * inv_r * inv_r;
+        }
     }
 }
 
