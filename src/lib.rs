@@ -132,6 +132,7 @@ pub mod pulse;
 pub mod scan_convert;
 pub mod sequence;
 pub mod sim;
+pub mod simd;
 pub mod validation;
 pub mod workload;
 

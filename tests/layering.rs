@@ -8,6 +8,7 @@ use std::path::Path;
 /// The layers, lowest first (`lib.rs` only declares them).
 const ORDER: &[&str] = &[
     "error",
+    "simd",
     "probe",
     "medium",
     "pulse",

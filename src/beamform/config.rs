@@ -2,6 +2,7 @@
 
 use super::apodization::Window;
 use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result};
+pub use crate::simd::KernelChoice;
 
 /// How a trace is read between samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -14,53 +15,6 @@ pub enum Interpolation {
     Linear,
     /// Cubic convolution (Catmull-Rom / Keys a = −0.5) over four samples.
     Cubic,
-}
-
-/// Which kernel runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum KernelChoice {
-    /// The fastest kernel the CPU supports: AVX-512 where the CPU has it, else AVX2, else NEON,
-    /// else the scalar kernel ([`KernelChoice::best`]).
-    #[default]
-    Auto,
-    /// The scalar reference kernel (every CPU; the oracle the SIMD kernels are tested against).
-    Scalar,
-    /// AVX2 + FMA, 8 pixels per vector (x86-64); an error if the CPU lacks them.
-    Avx2,
-    /// AVX-512 (F, DQ, VL) + FMA, 16 pixels per vector (x86-64); an error if the CPU lacks them.
-    Avx512,
-    /// NEON (aarch64). It currently runs the scalar kernel's code, which the compiler vectorises in
-    /// part; an error on other architectures.
-    Neon,
-}
-
-impl KernelChoice {
-    /// The explicit kernels this CPU can run, slowest first (always starts with `Scalar`).
-    pub fn supported() -> Vec<KernelChoice> {
-        #[cfg_attr(not(any(target_arch = "x86_64", target_arch = "aarch64")), allow(unused_mut))]
-        let mut v = vec![KernelChoice::Scalar];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                v.push(KernelChoice::Avx2);
-                if std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512dq")
-                    && std::arch::is_x86_feature_detected!("avx512vl")
-                {
-                    v.push(KernelChoice::Avx512);
-                }
-            }
-        }
-        #[cfg(target_arch = "aarch64")]
-        v.push(KernelChoice::Neon);
-        v
-    }
-
-    /// The kernel `Auto` resolves to on this CPU: the last of [`KernelChoice::supported`].
-    pub fn best() -> KernelChoice {
-        *Self::supported().last().unwrap_or(&KernelChoice::Scalar)
-    }
 }
 
 /// The kernel a plan runs (resolved from [`KernelChoice`]; a variant exists only where its code

@@ -2,8 +2,8 @@
 //! every path, so that a run's RF is identical bit for bit whichever kernel runs.
 
 use super::wave::EchoTap;
-use crate::beamform::KernelChoice;
 use crate::error::{Error, Result};
+use crate::simd::KernelChoice;
 
 /// The instruction set a run's inner loops use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

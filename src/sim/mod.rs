@@ -157,7 +157,6 @@ mod taps;
 mod wave;
 
 use crate::acquisition::Acquisition;
-use crate::beamform::KernelChoice;
 use crate::channel_data::{ChannelData, MAX_CHANNEL_DISTANCE_M, Metadata, Sampling};
 use crate::error::{DEFAULT_MEMORY_CAP_BYTES, Error, Result, check_size, in_range};
 use crate::medium::{AttenuationMap, Medium};
@@ -165,6 +164,7 @@ use crate::phantom::{Phantom, Scatterer};
 use crate::probe::Aperture;
 use crate::pulse::Pulse;
 use crate::sequence::Sequence;
+use crate::simd::KernelChoice;
 use context::Context;
 use math::dist;
 use ndarray::Array3;
