@@ -3,6 +3,7 @@
 //! collapse of column channels.
 
 use super::context::Context;
+#[cfg(target_arch = "x86_64")]
 use super::kernel::Simd;
 use super::math::{SINC_SERIES_MAX, dist, sinc, sinc_series, sinc_small, small_sin_cos};
 use super::scratch::Pool;

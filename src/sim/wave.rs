@@ -1,6 +1,7 @@
 //! The pulse table, the incident wave at a scatterer, and the receive accumulation of its echoes.
 
 use super::context::Context;
+#[cfg(target_arch = "x86_64")]
 use super::kernel::Simd;
 use super::scratch::Pool;
 use super::taps::{Tap, TapArena, Taps};
