@@ -644,11 +644,18 @@ impl Synth {
     /// Computes the waveform after `path_m` with attenuation `alpha` (Np/(m·Hz)); read it with
     /// [`Synth::values`].
     pub(crate) fn compute(&mut self, alpha: f64, path_m: f64) {
+        self.compute_weighted(alpha, path_m, |_| 1.0);
+    }
+
+    /// As [`Synth::compute`], with the spectrum also multiplied by `weight(|f|)` (real, so the
+    /// waveform stays real).
+    pub(crate) fn compute_weighted(&mut self, alpha: f64, path_m: f64, weight: impl Fn(f64) -> f64) {
         let n = self.shape.fft_len;
         let df = self.rate_hz / n as f64;
         for (k, o) in self.spec.iter_mut().enumerate() {
             let s = if k <= n / 2 { self.s[k] } else { self.s[n - k].conj() };
-            *o = s * (-alpha * freq(k, n, df).abs() * path_m).exp();
+            let f = freq(k, n, df).abs();
+            *o = s * (-alpha * f * path_m).exp() * weight(f);
         }
         self.fft.process_with_scratch(&mut self.spec, &mut self.scratch);
     }

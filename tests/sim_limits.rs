@@ -10,7 +10,7 @@ use sonochip::phantom::{Phantom, SpeckleBuilder};
 use sonochip::probe::{Aperture, ArraySpec, ChannelMode, Probe};
 use sonochip::pulse::Pulse;
 use sonochip::sequence::Sequence;
-use sonochip::sim::{ElevationModel, SimOptions, Simulator};
+use sonochip::sim::{Directivity, ElevationModel, SimOptions, Simulator};
 use sonochip::workload::Workload;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -417,6 +417,18 @@ fn memory_estimate_matches_the_measured_peak() {
         .build(4)
         .unwrap();
     ratios.push(estimate_over_peak("split elements", &sim, &speckle));
+    // Broadband directivity: three pulse tables, two waves per scatterer, the fit table.
+    let sim = sim
+        .with_options(SimOptions {
+            directivity: Directivity::Broadband,
+            ..SimOptions::default()
+        })
+        .unwrap();
+    ratios.push(estimate_over_peak(
+        "split elements, broadband directivity",
+        &sim,
+        &speckle,
+    ));
     for r in ratios {
         assert!((0.8..=1.2).contains(&r), "estimate / peak = {r:.3}");
     }

@@ -1,5 +1,6 @@
 //! What a run precomputes: the apertures as plain arrays of sub-elements, the fine time grid, the pulse table.
 
+use super::directivity::FitTable;
 use super::kernel::Simd;
 use super::math::dist;
 use super::plan::RunPlan;
@@ -36,6 +37,8 @@ pub(super) struct Context {
     pub(super) m: usize,
     pub(super) fs_fine: f64,
     pub(super) table: PulseTable,
+    /// Broadband directivity's fit of each sub-element's factor (`None`: evaluated at fc).
+    pub(super) fit: Option<FitTable>,
     /// The inner loops' instruction set.
     pub(super) simd: Simd,
 }
@@ -71,7 +74,16 @@ impl Context {
             sampling: sim.sampling,
             m: plan.m,
             fs_fine: plan.fs_fine,
-            table: PulseTable::new(&sim.pulse, plan.fs_fine, plan.table_alpha, plan.table_l_max)?,
+            table: PulseTable::new(
+                &sim.pulse,
+                plan.fs_fine,
+                plan.table_alpha,
+                plan.table_l_max,
+                plan.table_bases(),
+            )?,
+            fit: plan
+                .broadband
+                .then(|| FitTable::new(&sim.pulse, plan.subelement_l.0, plan.subelement_l.1)),
             simd: Simd::select(sim.options.kernel)?,
         })
     }

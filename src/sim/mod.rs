@@ -148,6 +148,7 @@
 // every channel including the column binning (`taps`), the pulse table, incident wave and receive
 // accumulation (`wave`), and small numeric helpers (`math`).
 mod context;
+mod directivity;
 pub mod ensemble;
 mod kernel;
 mod math;
@@ -166,6 +167,7 @@ use crate::pulse::Pulse;
 use crate::sequence::Sequence;
 use crate::simd::KernelChoice;
 use context::Context;
+pub use directivity::Directivity;
 use math::dist;
 use ndarray::Array3;
 use plan::RunPlan;
@@ -247,6 +249,10 @@ pub struct SimOptions {
     pub adc_bits: Option<u32>,
     /// Column model.
     pub elevation: ElevationModel,
+    /// How each (sub-)element's directivity depends on frequency
+    /// ([`Directivity::CentreFrequency`]: evaluated at fc, the default; `Broadband`: fitted
+    /// across the band, about 1.6–2 times the cost).
+    pub directivity: Directivity,
     /// Sub-elements of each element ([`Subelements::Auto`]: about a wavelength each).
     pub subelements: Subelements,
     /// Instruction set of the inner loops: [`KernelChoice::Auto`] (AVX2 where the CPU has it) or
@@ -269,6 +275,7 @@ impl Default for SimOptions {
             analog_tgc: None,
             adc_bits: None,
             elevation: ElevationModel::Binned,
+            directivity: Directivity::CentreFrequency,
             subelements: Subelements::Auto,
             kernel: KernelChoice::Auto,
             memory_cap_bytes: DEFAULT_MEMORY_CAP_BYTES,
@@ -567,7 +574,7 @@ impl Simulator {
         let block = plan.block_for(order.len());
         let mut tx_taps = TapArena::new(block, plan.tx.elements, plan.tx.channels);
         let mut rx_taps = (!plan.same_apertures).then(|| TapArena::new(block, plan.rx.elements, plan.rx.channels));
-        let mut waves = WaveArena::new(block, plan.wave_stride, plan.m);
+        let mut waves = WaveArena::new(block, plan.wave_stride, plan.m, plan.waves());
         let pool = Pool::new(plan.scratch_sets(order.len()), plan.scratch_sizes());
         let mut chunk: Vec<&Scatterer> = Vec::with_capacity(block);
         let n_trace = self.rx.n_channels() * self.sampling.n_samples();

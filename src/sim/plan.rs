@@ -7,9 +7,10 @@
 //! memory cap before the run starts.
 
 use super::Simulator;
+use super::directivity::{Directivity, FitTable};
 use super::scratch;
 use super::taps::{Geometry, Split, TapArena, sub_elements};
-use super::wave::{PulseTable, WaveArena};
+use super::wave::{BROADBAND_BASES, PulseTable, WaveArena};
 use crate::channel_data::MAX_DEPTH_M;
 use crate::medium::{AttenuationRegion, Medium, db_cm_mhz_to_np_m_hz};
 use crate::probe::Aperture;
@@ -96,6 +97,10 @@ pub(super) struct RunPlan {
     pub(super) block: usize,
     /// Threads of the rayon pool the run is planned in (one scratch each).
     pub(super) threads: usize,
+    /// Broadband directivity: three pulse tables, two waves per scatterer, a fit table.
+    pub(super) broadband: bool,
+    /// Sub-element width and height, wavelengths at fc (the fit table's range).
+    pub(super) subelement_l: (f64, f64),
 }
 
 impl RunPlan {
@@ -122,11 +127,14 @@ impl RunPlan {
             fft_len: usize::MAX / 2,
         });
         let split = Split::for_aperture(sim.options.subelements, &sim.tx, c / fc);
+        let broadband = sim.options.directivity == Directivity::Broadband;
+        let (sw, sh) = split.size();
+        let waves = if broadband { 2 } else { 1 };
         let (tx, rx) = (ApertureSizes::new(&sim.tx, split), ApertureSizes::new(&sim.rx, split));
         let wave_stride = wave_stride(sim, split, fs_fine, m, shape.half);
         let threads = rayon::current_num_threads().max(1);
         let by_taps = BLOCK_TAPS / tx.elements.max(rx.elements).max(1);
-        let by_waves = BLOCK_WAVE_SAMPLES / wave_stride.max(1);
+        let by_waves = BLOCK_WAVE_SAMPLES / wave_stride.saturating_mul(waves).max(1);
         // At least two scatterers per thread, so that a block's waves keep every thread busy.
         let block = by_taps.min(by_waves).max(2 * threads).clamp(1, MAX_BLOCK);
         RunPlan {
@@ -143,7 +151,19 @@ impl RunPlan {
             wave_stride,
             block,
             threads,
+            broadband,
+            subelement_l: (sw * fc / c, sh * fc / c),
         }
+    }
+
+    /// Sets of waveforms in the pulse table.
+    pub(super) fn table_bases(&self) -> usize {
+        if self.broadband { BROADBAND_BASES } else { 1 }
+    }
+
+    /// Waves per scatterer in the wave arena.
+    pub(super) fn waves(&self) -> usize {
+        if self.broadband { 2 } else { 1 }
     }
 
     /// Scatterers per block for a phantom of `n` scatterers.
@@ -162,6 +182,7 @@ impl RunPlan {
             column: self.tx.max_column.max(self.rx.max_column),
             wave: self.wave_stride,
             pulse: self.shape.len,
+            broadband: self.broadband,
         }
     }
 
@@ -171,10 +192,16 @@ impl RunPlan {
     pub(super) fn bytes(&self, sim: &Simulator, phantom_len: usize) -> u128 {
         // The run's copy of the attenuation map.
         let map = mul(sim.attenuation.regions().len(), size_of::<AttenuationRegion>());
+        let fit = if self.broadband {
+            FitTable::bytes(self.subelement_l.0, self.subelement_l.1)
+        } else {
+            0
+        };
         let geometry = Geometry::bytes(&sim.tx, self.split)
             .saturating_add(Geometry::bytes(&sim.rx, self.split))
-            .saturating_add(map);
-        let table = PulseTable::bytes(self.table_paths, self.shape.len);
+            .saturating_add(map)
+            .saturating_add(fit);
+        let table = PulseTable::bytes(self.table_bases(), self.table_paths, self.shape.len);
         let rf = sim.output_bytes();
         let build = geometry.saturating_add(table).saturating_add(self.shape.synth_bytes());
         let accumulate = if phantom_len == 0 {
@@ -192,7 +219,7 @@ impl RunPlan {
             mul(phantom_len, 4)
                 .saturating_add(mul(block, size_of::<&crate::phantom::Scatterer>()))
                 .saturating_add(taps)
-                .saturating_add(WaveArena::bytes(block, self.wave_stride, self.m))
+                .saturating_add(WaveArena::bytes(block, self.wave_stride, self.m, self.waves()))
                 .saturating_add(scratch)
         };
         let run = geometry

@@ -17,6 +17,8 @@ pub(super) struct Sizes {
     pub(super) wave: usize,
     /// Samples of the pulse on the fine grid (blended waveform).
     pub(super) pulse: usize,
+    /// Broadband directivity (a second histogram, more convolutions and blended pulses).
+    pub(super) broadband: bool,
 }
 
 /// One thread's buffers (`Default`: none, which allocates nothing).
@@ -30,12 +32,12 @@ impl Scratch {
     fn new(sizes: Sizes) -> Scratch {
         Scratch {
             column: ColumnScratch::new(sizes.column),
-            wave: WaveScratch::new(sizes.wave, sizes.pulse),
+            wave: WaveScratch::new(sizes.wave, sizes.pulse, sizes.broadband),
         }
     }
 
     fn bytes(sizes: Sizes) -> u128 {
-        ColumnScratch::bytes(sizes.column).saturating_add(WaveScratch::bytes(sizes.wave, sizes.pulse))
+        ColumnScratch::bytes(sizes.column).saturating_add(WaveScratch::bytes(sizes.wave, sizes.pulse, sizes.broadband))
     }
 }
 

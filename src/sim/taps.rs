@@ -26,6 +26,10 @@ pub(super) struct ColumnScratch {
     pub(super) re: Vec<f32>,
     pub(super) im: Vec<f32>,
     pub(super) sums: Vec<(f32, f32)>,
+    /// Broadband directivity: each sub-element's `B` gain, and each bin's phasor sums of `A` and
+    /// `B` (re, im, re, im).
+    pub(super) gain_b: Vec<f32>,
+    pub(super) sums_ab: Vec<[f64; 4]>,
 }
 
 impl ColumnScratch {
@@ -38,12 +42,14 @@ impl ColumnScratch {
             re: vec![0.0; n],
             im: vec![0.0; n],
             sums: Vec::with_capacity(n),
+            gain_b: vec![0.0; n],
+            sums_ab: Vec::with_capacity(n),
         }
     }
 
     /// Heap of [`ColumnScratch::new`]`(n)`.
     pub(super) fn bytes(n: usize) -> u128 {
-        (n as u128).saturating_mul(5 * 4 + 8)
+        (n as u128).saturating_mul(6 * 4 + 8 + 32)
     }
 
     pub(super) fn resize(&mut self, n: usize) {
@@ -53,16 +59,19 @@ impl ColumnScratch {
             &mut self.bin,
             &mut self.re,
             &mut self.im,
+            &mut self.gain_b,
         ] {
             v.resize(n, 0.0);
         }
     }
 }
 
-/// One impulse: amplitude and delay (seconds).
+/// One impulse: amplitude and delay (seconds). With broadband directivity the impulse's factor
+/// across the band is `amp + amp_b·φ(f)` (see `directivity`); otherwise `amp_b` is 0.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub(super) struct Tap {
     pub(super) amp: f32,
+    pub(super) amp_b: f32,
     pub(super) delay_s: f64,
 }
 
@@ -139,10 +148,19 @@ impl TapSlot<'_> {
     /// span and its histogram cover the same taps.
     #[inline(always)]
     fn push(&mut self, amp: f64, delay_s: f64) {
-        let amp = amp as f32;
-        if amp != 0.0 {
-            debug_assert!(amp.is_finite() && delay_s.is_finite(), "tap {amp} at {delay_s} s");
-            self.taps[self.n] = Tap { amp, delay_s };
+        self.push_broadband(amp, 0.0, delay_s);
+    }
+
+    /// Stores an impulse of factor `amp + amp_b·φ(f)`, unless both are 0 in `f32`.
+    #[inline(always)]
+    pub(super) fn push_broadband(&mut self, amp: f64, amp_b: f64, delay_s: f64) {
+        let (amp, amp_b) = (amp as f32, amp_b as f32);
+        if amp != 0.0 || amp_b != 0.0 {
+            debug_assert!(
+                amp.is_finite() && amp_b.is_finite() && delay_s.is_finite(),
+                "tap {amp} + {amp_b}·φ at {delay_s} s"
+            );
+            self.taps[self.n] = Tap { amp, amp_b, delay_s };
             self.n += 1;
         }
     }
@@ -433,9 +451,17 @@ impl Context {
                         let x = geo.pos[e];
                         let d = [p[0] - x[0], p[1] - x[1], p[2] - x[2]];
                         let r = dist(p, x);
-                        let g = self.element_gain(geo, n, u, d, r) * att;
-                        slot.push(g, r / self.c - geo.advance_s[e]);
+                        let delay = r / self.c - geo.advance_s[e];
+                        if let Some(fit) = &self.fit {
+                            let (ga, gb) = self.element_gain_broadband(fit, geo, n, u, d, r);
+                            slot.push_broadband(ga * att, gb * att, delay);
+                        } else {
+                            slot.push(self.element_gain(geo, n, u, d, r) * att, delay);
+                        }
                     }
+                } else if let Some(fit) = &self.fit {
+                    let r_col = dist(p, geo.col_ref[col]);
+                    self.column_taps_broadband(fit, geo, (n, u), col, p, r_col, att, scratch, slot);
                 } else {
                     let r_col = dist(p, geo.col_ref[col]);
                     self.column_taps(geo, (n, u), col, p, r_col, att, scratch, slot);
@@ -587,17 +613,17 @@ impl Pass1 {
 /// The delay bins of one column channel for one scatterer: `n` bins of equal `width` over
 /// `[lo, hi]`, or a single bin (of width 0) centred on the range when it is narrower than
 /// [`BIN_PERIODS`] periods.
-struct DelayBins {
-    lo: f32,
+pub(super) struct DelayBins {
+    pub(super) lo: f32,
     hi: f32,
-    n: usize,
+    pub(super) n: usize,
     width: f32,
-    inv_w: f32,
+    pub(super) inv_w: f32,
 }
 
 impl DelayBins {
     #[inline(always)]
-    fn new(lo: f32, hi: f32, fc: f64, n_el: usize) -> DelayBins {
+    pub(super) fn new(lo: f32, hi: f32, fc: f64, n_el: usize) -> DelayBins {
         let bin = (BIN_PERIODS / fc) as f32;
         let n = (((hi - lo) / bin).floor() as usize + 1).min(n_el);
         let width = if n == 1 { 0.0 } else { (hi - lo) / n as f32 };
@@ -613,7 +639,7 @@ impl DelayBins {
 
     /// Centre of bin `j` (an integer stored as `f32`), relative delay in seconds.
     #[inline(always)]
-    fn center(&self, j: f32) -> f32 {
+    pub(super) fn center(&self, j: f32) -> f32 {
         if self.n == 1 {
             0.5 * (self.lo + self.hi)
         } else {

@@ -1,6 +1,7 @@
 //! The pulse table, the incident wave at a scatterer, and the receive accumulation of its echoes.
 
 use super::context::Context;
+use super::directivity::basis;
 #[cfg(target_arch = "x86_64")]
 use super::kernel::Simd;
 use super::scratch::Pool;
@@ -63,60 +64,86 @@ pub(super) struct WaveArena {
     headers: Vec<Option<WaveHeader>>,
     data: Vec<f32>,
     slot: usize,
+    /// Waves per scatterer: 1, or 2 with broadband directivity (`w0`'s rows, then `w1`'s).
+    waves: usize,
 }
 
 impl WaveArena {
-    /// Samples of a slot for waves of up to `stride` fine samples on a grid `m` times the output's.
-    fn slot(stride: usize, m: usize) -> usize {
-        stride.saturating_add(m.saturating_mul(2 * WAVE_PAD))
+    /// Samples of a slot for `waves` waves of up to `stride` fine samples on a grid `m` times the
+    /// output's.
+    fn slot(stride: usize, m: usize, waves: usize) -> usize {
+        stride
+            .saturating_add(m.saturating_mul(2 * WAVE_PAD))
+            .saturating_mul(waves)
     }
 
-    /// An arena for `block` waves of up to `stride` fine samples (`m` polyphase rows).
-    pub(super) fn new(block: usize, stride: usize, m: usize) -> WaveArena {
-        let slot = WaveArena::slot(stride, m);
+    /// An arena for `block` scatterers' `waves` waves (1 or 2) of up to `stride` fine samples
+    /// (`m` polyphase rows each).
+    pub(super) fn new(block: usize, stride: usize, m: usize, waves: usize) -> WaveArena {
+        let slot = WaveArena::slot(stride, m, waves);
         WaveArena {
             headers: vec![None; block],
             data: vec![0.0; block * slot],
             slot,
+            waves,
         }
     }
 
     /// Heap of [`WaveArena::new`].
-    pub(super) fn bytes(block: usize, stride: usize, m: usize) -> u128 {
-        let slot = (WaveArena::slot(stride, m) as u128 * 4).saturating_add(size_of::<Option<WaveHeader>>() as u128);
+    pub(super) fn bytes(block: usize, stride: usize, m: usize, waves: usize) -> u128 {
+        let slot =
+            (WaveArena::slot(stride, m, waves) as u128 * 4).saturating_add(size_of::<Option<WaveHeader>>() as u128);
         (block as u128).saturating_mul(slot)
     }
 
-    /// The wave of scatterer `i` of the block: where it lies and its padded polyphase rows.
+    /// The waves of scatterer `i` of the block: where they lie and their padded polyphase rows.
     #[inline(always)]
     fn wave(&self, i: usize, m: usize) -> Option<(WaveHeader, &[f32])> {
         let h = self.headers[i]?;
-        Some((h, &self.data[i * self.slot..i * self.slot + h.row_len() * m]))
+        Some((
+            h,
+            &self.data[i * self.slot..i * self.slot + h.row_len() * m * self.waves],
+        ))
     }
 }
 
 /// One thread's buffers for incident waves: the impulse histogram and the convolution on the fine
-/// grid (a wave slot's length each), and the blended pulse.
+/// grid (a wave slot's length each), and the blended pulse. With broadband directivity, a second
+/// histogram (the impulses' `B` parts), three more convolutions and two more blended pulses (the
+/// table's other bases).
 #[derive(Default)]
 pub(super) struct WaveScratch {
     hist: Vec<f32>,
     u: Vec<f32>,
     g: Vec<f32>,
+    hist_b: Vec<f32>,
+    u_b: [Vec<f32>; 3],
+    g_b: [Vec<f32>; 2],
 }
 
 impl WaveScratch {
-    pub(super) fn new(wave: usize, pulse: usize) -> WaveScratch {
+    pub(super) fn new(wave: usize, pulse: usize, broadband: bool) -> WaveScratch {
+        let extra = |n: usize| if broadband { vec![0.0; n] } else { Vec::new() };
         WaveScratch {
             // The wave and the convolution's zeros on each side (`pulse` = 2·half + 1).
             hist: vec![0.0; wave + pulse],
             u: vec![0.0; wave],
             g: vec![0.0; pulse],
+            hist_b: extra(wave + pulse),
+            u_b: [extra(wave), extra(wave), extra(wave)],
+            g_b: [extra(pulse), extra(pulse)],
         }
     }
 
     /// Heap of [`WaveScratch::new`].
-    pub(super) fn bytes(wave: usize, pulse: usize) -> u128 {
-        (wave as u128).saturating_mul(8).saturating_add(pulse as u128 * 8)
+    pub(super) fn bytes(wave: usize, pulse: usize, broadband: bool) -> u128 {
+        let one = (wave as u128).saturating_mul(8).saturating_add(pulse as u128 * 8);
+        if broadband {
+            // hist_b (wave + pulse), three more waves, two more pulses: 2 × one.
+            one.saturating_mul(3)
+        } else {
+            one
+        }
     }
 }
 
@@ -126,12 +153,17 @@ impl WaveScratch {
 /// normalised to a peak of 1 with the natural log of its peak beside it, so that deep, lossy paths
 /// (echoes below `f32`'s range) keep their shape and give tiny or zero samples, never
 /// `exp(α·fc·L)` overflowing to infinity times an underflowed 0.
+///
+/// With broadband directivity the table holds three such sets ("bases" `b` = 0, 1, 2): the
+/// spectrum times `φ(f)^b`, `φ` the directivity's basis (`directivity::basis`).
 pub(super) struct PulseTable {
     pub(super) l0: f64,
     pub(super) dl: f64,
     pub(super) center: usize,
     pub(super) len: usize,
-    /// `n × len` samples, each waveform divided by its peak.
+    /// Waveforms per basis.
+    paths: usize,
+    /// `bases × paths × len` samples, each waveform divided by its peak.
     pub(super) values: Vec<f32>,
     /// Natural log of each waveform's peak ([`LN_ZERO`] for a waveform that is 0 in f64).
     pub(super) ln_peak: Vec<f64>,
@@ -139,6 +171,9 @@ pub(super) struct PulseTable {
 
 /// The log peak of a waveform that underflows f64: `exp` of it (or of any blend with it) is 0.
 const LN_ZERO: f64 = -1e4;
+
+/// Sets of waveforms in the pulse table of a run with broadband directivity (`φ⁰`, `φ¹`, `φ²`).
+pub(super) const BROADBAND_BASES: usize = 3;
 
 impl PulseTable {
     /// Number of waveforms and their path step (m): 0.25 mm steps up to `l_max` when the medium
@@ -151,30 +186,38 @@ impl PulseTable {
         }
     }
 
-    /// Heap of a table of `paths` waveforms of `len` samples.
-    pub(super) fn bytes(paths: usize, len: usize) -> u128 {
-        (paths as u128).saturating_mul(len as u128 * 4 + 8)
+    /// Heap of a table of `bases` sets of `paths` waveforms of `len` samples.
+    pub(super) fn bytes(bases: usize, paths: usize, len: usize) -> u128 {
+        (bases as u128 * paths as u128).saturating_mul(len as u128 * 4 + 8)
     }
 
     /// The table of `pulse` at `rate` (Hz) for attenuation `alpha` (Np/(m·Hz)) and paths up to
-    /// `l_max` (m): [`PulseTable::paths`] inverse FFTs of the pulse's sampling shape at `rate`,
-    /// with [`SampleShape::synth_bytes`](crate::pulse::SampleShape::synth_bytes) of work memory.
-    pub(super) fn new(pulse: &Pulse, rate: f64, alpha: f64, l_max: f64) -> Result<PulseTable> {
+    /// `l_max` (m), `bases` sets (1, or [`BROADBAND_BASES`]): `bases ×` [`PulseTable::paths`]
+    /// inverse FFTs of the pulse's sampling shape at `rate`, with
+    /// [`SampleShape::synth_bytes`](crate::pulse::SampleShape::synth_bytes) of work memory.
+    pub(super) fn new(pulse: &Pulse, rate: f64, alpha: f64, l_max: f64, bases: usize) -> Result<PulseTable> {
         let (n, dl) = PulseTable::paths(alpha, l_max);
         let shape = pulse.sample_shape(rate)?;
         let mut synth = Synth::new(pulse, rate, shape);
         let len = shape.len;
-        let mut values = Vec::with_capacity(n * len);
-        let mut ln_peak = Vec::with_capacity(n);
-        for i in 0..n {
-            synth.compute(alpha, i as f64 * dl);
-            let peak = synth.values().fold(0.0f64, |m, v| m.max(v.abs()));
-            if peak > 0.0 {
-                values.extend(synth.values().map(|v| (v / peak) as f32));
-                ln_peak.push(peak.ln());
-            } else {
-                values.extend(std::iter::repeat_n(0.0, len));
-                ln_peak.push(LN_ZERO);
+        let fc = pulse.fc_hz();
+        let mut values = Vec::with_capacity(bases * n * len);
+        let mut ln_peak = Vec::with_capacity(bases * n);
+        for b in 0..bases {
+            for i in 0..n {
+                if b == 0 {
+                    synth.compute(alpha, i as f64 * dl);
+                } else {
+                    synth.compute_weighted(alpha, i as f64 * dl, |f| basis(f, fc).powi(b as i32));
+                }
+                let peak = synth.values().fold(0.0f64, |m, v| m.max(v.abs()));
+                if peak > 0.0 {
+                    values.extend(synth.values().map(|v| (v / peak) as f32));
+                    ln_peak.push(peak.ln());
+                } else {
+                    values.extend(std::iter::repeat_n(0.0, len));
+                    ln_peak.push(LN_ZERO);
+                }
             }
         }
         Ok(PulseTable {
@@ -182,6 +225,7 @@ impl PulseTable {
             dl,
             center: shape.half,
             len,
+            paths: n,
             values,
             ln_peak,
         })
@@ -191,30 +235,42 @@ impl PulseTable {
     /// `scale(l)`: the shapes of the two nearest paths blended linearly, their peaks blended
     /// geometrically (exact for the `exp(−α·fc·L)` that dominates how the peak falls with `L`).
     pub(super) fn blend(&self, l: f64, out: &mut [f32]) {
-        let (i, b) = self.position(l);
+        self.blend_basis(0, l, out);
+    }
+
+    /// [`PulseTable::blend`] of basis `b`'s waveforms.
+    pub(super) fn blend_basis(&self, b: usize, l: f64, out: &mut [f32]) {
+        let (i, f) = self.position(l);
+        let i = b * self.paths + i;
         let a = &self.values[i * self.len..(i + 1) * self.len];
-        if b == 0.0 {
+        if f == 0.0 {
             out.copy_from_slice(a);
             return;
         }
-        let (b, c) = (b as f32, &self.values[(i + 1) * self.len..(i + 2) * self.len]);
+        let (f, c) = (f as f32, &self.values[(i + 1) * self.len..(i + 2) * self.len]);
         for ((o, &u), &v) in out.iter_mut().zip(a).zip(c) {
-            *o = u + b * (v - u);
+            *o = u + f * (v - u);
         }
     }
 
     /// The peak of the waveform for path `l` (see [`PulseTable::blend`]); 0 where it underflows.
     pub(super) fn scale(&self, l: f64) -> f64 {
-        let (i, b) = self.position(l);
-        if b == 0.0 {
-            return self.ln_peak[i].exp();
+        self.scale_basis(0, l)
+    }
+
+    /// [`PulseTable::scale`] of basis `b`'s waveforms.
+    pub(super) fn scale_basis(&self, b: usize, l: f64) -> f64 {
+        let (i, f) = self.position(l);
+        let ln = &self.ln_peak[b * self.paths..(b + 1) * self.paths];
+        if f == 0.0 {
+            return ln[i].exp();
         }
-        ((1.0 - b) * self.ln_peak[i] + b * self.ln_peak[i + 1]).exp()
+        ((1.0 - f) * ln[i] + f * ln[i + 1]).exp()
     }
 
     /// The waveform before path `l` and the weight of the next one (0 for the last or only one).
     fn position(&self, l: f64) -> (usize, f64) {
-        let n = self.ln_peak.len();
+        let n = self.paths;
         if n == 1 {
             return (0, 0.0);
         }
@@ -228,13 +284,17 @@ impl PulseTable {
 /// non-zero weight, its arrival time `delay + tap delay` (seconds) and weighted amplitude. The one
 /// definition of the set that both the incident wave's time span and its histogram use.
 #[inline(always)]
-fn arrivals<'a>(delays: &'a [f64], apod: &'a [f32], taps: Taps<'a>) -> impl Iterator<Item = (f64, f32)> + 'a {
+fn arrivals<'a>(delays: &'a [f64], apod: &'a [f32], taps: Taps<'a>) -> impl Iterator<Item = (f64, f32, f32)> + 'a {
     delays
         .iter()
         .zip(apod)
         .enumerate()
         .filter(|(_, (_, w))| **w != 0.0)
-        .flat_map(move |(ch, (&d, &w))| taps.channel(ch).iter().map(move |tap| (d + tap.delay_s, tap.amp * w)))
+        .flat_map(move |(ch, (&d, &w))| {
+            taps.channel(ch)
+                .iter()
+                .map(move |tap| (d + tap.delay_s, tap.amp * w, tap.amp_b * w))
+        })
 }
 
 impl Context {
@@ -309,7 +369,7 @@ impl Context {
         let (delays, apod) = (ev.delays_s(), ev.apod());
         let mut t_lo = f64::INFINITY;
         let mut t_hi = f64::NEG_INFINITY;
-        for (t, _) in arrivals(delays, apod, taps) {
+        for (t, _, _) in arrivals(delays, apod, taps) {
             t_lo = t_lo.min(t);
             t_hi = t_hi.max(t);
         }
@@ -328,7 +388,7 @@ impl Context {
         let hist = &mut scratch.hist[..n_fine + 2 * half];
         hist.fill(0.0);
         // The same arrivals as the span above: every index lies in [half + 1, n_hist − half − 2].
-        for (t, a) in arrivals(delays, apod, taps) {
+        for (t, a, _) in arrivals(delays, apod, taps) {
             let x = (t - t_start) * fs;
             let i = x as usize;
             let f = (x - i as f64) as f32;
@@ -336,6 +396,13 @@ impl Context {
             hist[half + i + 1] += a * f;
         }
         let l = self.table_path(s.position_m, ev.kind());
+        if self.fit.is_some() {
+            self.broadband_wave(ev, s, taps, scratch, poly, (t_start, len), l);
+            return Some(WaveHeader {
+                t_start_s: t_start,
+                len,
+            });
+        }
         let g = &mut scratch.g[..self.table.len];
         self.table.blend(l, g);
         // u[k] = Σ_j g[j] · hist[k + center − j] (the wave's fine samples are zero within `half`
@@ -346,19 +413,63 @@ impl Context {
         self.simd.convolve(u, hist, g);
         let scale = self.table.scale(l) * s.amplitude as f64;
         let row_len = len + 2 * WAVE_PAD;
-        for (r, row) in poly[..row_len * m].chunks_exact_mut(row_len).enumerate() {
-            let (head, rest) = row.split_at_mut(WAVE_PAD);
-            let (body, tail) = rest.split_at_mut(len);
-            head.fill(0.0);
-            tail.fill(0.0);
-            for (k, o) in body.iter_mut().enumerate() {
-                *o = (u[k * m + r] as f64 * scale) as f32;
-            }
-        }
+        write_rows(&mut poly[..row_len * m], len, m, |k| u[k] as f64 * scale);
         Some(WaveHeader {
             t_start_s: t_start,
             len,
         })
+    }
+
+    /// The incident waves of [`Context::incident_wave`] with broadband directivity, into the two
+    /// halves of `poly` (`M` rows each): the `A` histogram is already in `scratch.hist`; this adds
+    /// the `B` one and writes `w0 = S·(A_t + B_t·φ)` and `w1 = S·φ·(A_t + B_t·φ)` (the receive
+    /// reads `A_r·w0 + B_r·w1`), each basis' waveform at its own scale in f64.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn broadband_wave(
+        &self,
+        ev: &TxEvent,
+        s: &Scatterer,
+        taps: Taps,
+        scratch: &mut WaveScratch,
+        poly: &mut [f32],
+        (t_start, len): (f64, usize),
+        l: f64,
+    ) {
+        let (m, fs, half) = (self.m, self.fs_fine, self.table.center);
+        let n_fine = len * m;
+        let hist_b = &mut scratch.hist_b[..n_fine + 2 * half];
+        hist_b.fill(0.0);
+        for (t, _, b) in arrivals(ev.delays_s(), ev.apod(), taps) {
+            let x = (t - t_start) * fs;
+            let i = x as usize;
+            let f = (x - i as f64) as f32;
+            hist_b[half + i] += b * (1.0 - f);
+            hist_b[half + i + 1] += b * f;
+        }
+        let n_g = self.table.len;
+        self.table.blend_basis(0, l, &mut scratch.g[..n_g]);
+        let [g1, g2] = &mut scratch.g_b;
+        self.table.blend_basis(1, l, &mut g1[..n_g]);
+        self.table.blend_basis(2, l, &mut g2[..n_g]);
+        let amp = s.amplitude as f64;
+        let sc = [0, 1, 2].map(|b| self.table.scale_basis(b, l) * amp);
+        let hist = &scratch.hist[..n_fine + 2 * half];
+        let [c2, c3, c4] = &mut scratch.u_b;
+        let (c1, c2, c3, c4) = (
+            &mut scratch.u[..n_fine],
+            &mut c2[..n_fine],
+            &mut c3[..n_fine],
+            &mut c4[..n_fine],
+        );
+        self.simd.convolve(c1, hist, &scratch.g[..n_g]);
+        self.simd.convolve(c2, hist_b, &g1[..n_g]);
+        self.simd.convolve(c3, hist, &g1[..n_g]);
+        self.simd.convolve(c4, hist_b, &g2[..n_g]);
+        let row_len = len + 2 * WAVE_PAD;
+        let (w0, w1) = poly[..2 * row_len * m].split_at_mut(row_len * m);
+        write_rows(w0, len, m, |k| sc[0] * c1[k] as f64 + sc[1] * c2[k] as f64);
+        write_rows(w1, len, m, |k| sc[1] * c3[k] as f64 + sc[2] * c4[k] as f64);
     }
 
     /// Adds the echoes of the first `n` scatterers of a block (their waves in `waves`, their
@@ -454,6 +565,9 @@ impl Context {
         taps: &[Tap],
         descs: &mut [EchoTap; FUSED_TAPS],
     ) {
+        if self.fit.is_some() {
+            return self.channel_echoes_broadband(trace, header, poly, taps, descs);
+        }
         let mut k = 0;
         let (mut a_lo, mut a_hi) = (i64::MAX, i64::MIN);
         for tap in taps {
@@ -497,6 +611,92 @@ impl Context {
         }
     }
 
+    /// [`Context::channel_echoes`] with broadband directivity: each tap reads `w0` (the first
+    /// half of `poly`) with its `A` weight and `w1` with its `B` weight, two echo taps of the
+    /// kernels; a channel's echo taps are summed in one loop as there.
+    #[inline(always)]
+    fn channel_echoes_broadband(
+        &self,
+        trace: &mut [f32],
+        header: WaveHeader,
+        poly: &[f32],
+        taps: &[Tap],
+        descs: &mut [EchoTap; FUSED_TAPS],
+    ) {
+        let second = (header.row_len() * self.m) as isize;
+        let mut k = 0;
+        let (mut a_lo, mut a_hi) = (i64::MAX, i64::MIN);
+        let mut fused = true;
+        for tap in taps {
+            let (d, lo, hi) = self.echo_tap(header, &Tap { amp: 1.0, ..*tap });
+            let pair = [
+                (
+                    tap.amp,
+                    EchoTap {
+                        w0: d.w0 * tap.amp,
+                        w1: d.w1 * tap.amp,
+                        ..d
+                    },
+                ),
+                (
+                    tap.amp_b,
+                    EchoTap {
+                        w0: d.w0 * tap.amp_b,
+                        w1: d.w1 * tap.amp_b,
+                        off0: d.off0 + second,
+                        off1: d.off1 + second,
+                    },
+                ),
+            ];
+            for (amp, e) in pair {
+                if amp == 0.0 {
+                    continue;
+                }
+                if k == FUSED_TAPS {
+                    fused = false;
+                    break;
+                }
+                descs[k] = e;
+                k += 1;
+            }
+            a_lo = a_lo.min(lo);
+            a_hi = a_hi.max(hi);
+        }
+        if k == 0 {
+            return;
+        }
+        if fused && a_hi - a_lo <= FUSED_SPREAD {
+            let n0 = 0i64.max(-a_hi);
+            let n1 = (trace.len() as i64).min(header.len as i64 - a_lo);
+            if n1 > n0 {
+                let (n0, n1) = Context::aligned(n0, n1, trace.len());
+                self.simd.echoes(trace, n0, n1, poly, &descs[..k]);
+            }
+            return;
+        }
+        for tap in taps {
+            let (d, lo, hi) = self.echo_tap(header, &Tap { amp: 1.0, ..*tap });
+            let n0 = 0i64.max(-lo);
+            let n1 = (trace.len() as i64).min(header.len as i64 - hi);
+            if n1 <= n0 {
+                continue;
+            }
+            let (n0, n1) = Context::aligned(n0, n1, trace.len());
+            let a = EchoTap {
+                w0: d.w0 * tap.amp,
+                w1: d.w1 * tap.amp,
+                ..d
+            };
+            let b = EchoTap {
+                w0: d.w0 * tap.amp_b,
+                w1: d.w1 * tap.amp_b,
+                off0: d.off0 + second,
+                off1: d.off1 + second,
+            };
+            self.simd.echoes(trace, n0, n1, poly, &[a, b]);
+        }
+    }
+
     /// Where tap `tap` reads wave `w`: output sample `n` adds `w0·poly[off0 + n] + w1·poly[off1 +
     /// n]` (linear interpolation between two neighbouring fine-grid phases), and the rows' indices
     /// `n + a` it reads lie between `n + lo` and `n + hi`.
@@ -520,6 +720,22 @@ impl Context {
             off1: (r1 * row + pad + a1) as isize,
         };
         (d, a0.min(a1), a0.max(a1))
+    }
+}
+
+/// Writes a wave of `len · m` fine samples, sample `k` being `value(k)`, into `rows` as `m`
+/// polyphase rows of `len` samples between [`WAVE_PAD`] zeros on each side.
+#[inline(always)]
+fn write_rows(rows: &mut [f32], len: usize, m: usize, value: impl Fn(usize) -> f64) {
+    let row_len = len + 2 * WAVE_PAD;
+    for (r, row) in rows.chunks_exact_mut(row_len).take(m).enumerate() {
+        let (head, rest) = row.split_at_mut(WAVE_PAD);
+        let (body, tail) = rest.split_at_mut(len);
+        head.fill(0.0);
+        tail.fill(0.0);
+        for (k, o) in body.iter_mut().enumerate() {
+            *o = value(k * m + r) as f32;
+        }
     }
 }
 
