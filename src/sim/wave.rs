@@ -280,21 +280,20 @@ impl PulseTable {
     }
 }
 
-/// The impulses of an event that reach a scatterer: for every tap of every channel with a
-/// non-zero weight, its arrival time `delay + tap delay` (seconds) and weighted amplitude. The one
-/// definition of the set that both the incident wave's time span and its histogram use.
+/// Calls `f(t, a, b)` for the impulses of an event that reach a scatterer: for every tap of
+/// every channel with a non-zero weight, its arrival time `delay + tap delay` (seconds) and
+/// weighted factors (`a + b·φ(f)`). The one definition of the set that the incident wave's time
+/// span and its histograms use (nested loops, not an iterator adapter: always inlined).
 #[inline(always)]
-fn arrivals<'a>(delays: &'a [f64], apod: &'a [f32], taps: Taps<'a>) -> impl Iterator<Item = (f64, f32, f32)> + 'a {
-    delays
-        .iter()
-        .zip(apod)
-        .enumerate()
-        .filter(|(_, (_, w))| **w != 0.0)
-        .flat_map(move |(ch, (&d, &w))| {
-            taps.channel(ch)
-                .iter()
-                .map(move |tap| (d + tap.delay_s, tap.amp * w, tap.amp_b * w))
-        })
+fn for_each_arrival(delays: &[f64], apod: &[f32], taps: Taps, mut f: impl FnMut(f64, f32, f32)) {
+    for (ch, (&d, &w)) in delays.iter().zip(apod).enumerate() {
+        if w == 0.0 {
+            continue;
+        }
+        for tap in taps.channel(ch) {
+            f(d + tap.delay_s, tap.amp * w, tap.amp_b * w);
+        }
+    }
 }
 
 impl Context {
@@ -369,10 +368,10 @@ impl Context {
         let (delays, apod) = (ev.delays_s(), ev.apod());
         let mut t_lo = f64::INFINITY;
         let mut t_hi = f64::NEG_INFINITY;
-        for (t, _, _) in arrivals(delays, apod, taps) {
+        for_each_arrival(delays, apod, taps, |t, _, _| {
             t_lo = t_lo.min(t);
             t_hi = t_hi.max(t);
-        }
+        });
         if !t_lo.is_finite() {
             return None;
         }
@@ -388,13 +387,13 @@ impl Context {
         let hist = &mut scratch.hist[..n_fine + 2 * half];
         hist.fill(0.0);
         // The same arrivals as the span above: every index lies in [half + 1, n_hist − half − 2].
-        for (t, a, _) in arrivals(delays, apod, taps) {
+        for_each_arrival(delays, apod, taps, |t, a, _| {
             let x = (t - t_start) * fs;
             let i = x as usize;
             let f = (x - i as f64) as f32;
             hist[half + i] += a * (1.0 - f);
             hist[half + i + 1] += a * f;
-        }
+        });
         let l = self.table_path(s.position_m, ev.kind());
         if self.fit.is_some() {
             self.broadband_wave(ev, s, taps, scratch, poly, (t_start, len), l);
@@ -425,7 +424,7 @@ impl Context {
     /// the `B` one and writes `w0 = S·(A_t + B_t·φ)` and `w1 = S·φ·(A_t + B_t·φ)` (the receive
     /// reads `A_r·w0 + B_r·w1`), each basis' waveform at its own scale in f64.
     #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
+    #[inline(never)]
     fn broadband_wave(
         &self,
         ev: &TxEvent,
@@ -440,13 +439,13 @@ impl Context {
         let n_fine = len * m;
         let hist_b = &mut scratch.hist_b[..n_fine + 2 * half];
         hist_b.fill(0.0);
-        for (t, _, b) in arrivals(ev.delays_s(), ev.apod(), taps) {
+        for_each_arrival(ev.delays_s(), ev.apod(), taps, |t, _, b| {
             let x = (t - t_start) * fs;
             let i = x as usize;
             let f = (x - i as f64) as f32;
             hist_b[half + i] += b * (1.0 - f);
             hist_b[half + i + 1] += b * f;
-        }
+        });
         let n_g = self.table.len;
         self.table.blend_basis(0, l, &mut scratch.g[..n_g]);
         let [g1, g2] = &mut scratch.g_b;
@@ -531,6 +530,7 @@ impl Context {
         let tile = (RECEIVE_TILE_BYTES / (4 * waves.slot).max(1)).clamp(1, n.max(1));
         // Filled up to each channel's tap count before it is read.
         let mut descs = [EchoTap::default(); FUSED_TAPS];
+        let broadband = self.fit.is_some();
         let mut start = 0;
         while start < n {
             let end = (start + tile).min(n);
@@ -538,7 +538,11 @@ impl Context {
                 for i in start..end {
                     if let Some((header, poly)) = waves.wave(i, self.m) {
                         let taps = taps.scatterer(i).channel(ch0 + c);
-                        self.channel_echoes(trace, header, poly, taps, &mut descs);
+                        if broadband {
+                            self.channel_echoes_broadband(trace, header, poly, taps, &mut descs);
+                        } else {
+                            self.channel_echoes(trace, header, poly, taps, &mut descs);
+                        }
                     }
                 }
             }
@@ -565,9 +569,6 @@ impl Context {
         taps: &[Tap],
         descs: &mut [EchoTap; FUSED_TAPS],
     ) {
-        if self.fit.is_some() {
-            return self.channel_echoes_broadband(trace, header, poly, taps, descs);
-        }
         let mut k = 0;
         let (mut a_lo, mut a_hi) = (i64::MAX, i64::MIN);
         for tap in taps {
@@ -614,7 +615,7 @@ impl Context {
     /// [`Context::channel_echoes`] with broadband directivity: each tap reads `w0` (the first
     /// half of `poly`) with its `A` weight and `w1` with its `B` weight, two echo taps of the
     /// kernels; a channel's echo taps are summed in one loop as there.
-    #[inline(always)]
+    #[inline(never)]
     fn channel_echoes_broadband(
         &self,
         trace: &mut [f32],
