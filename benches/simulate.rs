@@ -1,11 +1,12 @@
 //! Simulator throughput on the `sim` workload (`docs/workloads.md`): the `abdomen` aperture (140 column
 //! channels of the default CMUT grid), 3.5 MHz, fs 14 MHz, 20–160 mm, 5 diverging waves,
-//! 20,000 scatterers. Throughput is reported in scatterer × channel × transmit per second.
+//! 20,000 scatterers. Throughput is reported in scatterer × channel × transmit per second. The
+//! second case is the same run with broadband element directivity (`Directivity::Broadband`).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sonochip::medium::Medium;
 use sonochip::phantom::SpeckleBuilder;
-use sonochip::sim::Simulator;
+use sonochip::sim::{Directivity, SimOptions, Simulator};
 use sonochip::workload::Workload;
 
 fn sim_workload(c: &mut Criterion) {
@@ -29,6 +30,21 @@ fn sim_workload(c: &mut Criterion) {
             rayon::current_num_threads()
         ),
         |b| b.iter(|| sim.run(&phantom).unwrap()),
+    );
+    let broadband = sim
+        .clone()
+        .with_options(SimOptions {
+            directivity: Directivity::Broadband,
+            ..SimOptions::default()
+        })
+        .unwrap();
+    g.bench_function(
+        format!(
+            "sim/broadband/{}_scatterers/threads={}",
+            phantom.len(),
+            rayon::current_num_threads()
+        ),
+        |b| b.iter(|| broadband.run(&phantom).unwrap()),
     );
     g.finish();
 }

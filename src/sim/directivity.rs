@@ -3,7 +3,7 @@
 //! pulse table carries (see the [module docs](super#directivity-across-the-band)).
 
 use super::context::Context;
-use super::math::sinc;
+use super::math::{sinc, small_sin_cos};
 use super::taps::{ColumnScratch, DelayBins, Geometry, TapSlot};
 use crate::pulse::Pulse;
 use std::f64::consts::PI;
@@ -52,17 +52,17 @@ pub(super) fn basis(f_abs_hz: f64, fc_hz: f64) -> f64 {
 /// exceeds) and read by bilinear interpolation.
 #[derive(Debug, Clone)]
 pub(super) struct FitTable {
-    nu: usize,
-    ny: usize,
-    inv_du: f64,
-    inv_dy: f64,
+    pub(super) nu: usize,
+    pub(super) ny: usize,
+    pub(super) inv_du: f64,
+    pub(super) inv_dy: f64,
     /// `(A, B)` at `(i·du, j·dy)`, row-major in `i`.
-    ab: Vec<[f32; 2]>,
+    pub(super) ab: Vec<[f32; 2]>,
 }
 
 impl FitTable {
     /// Points along a side of `x_max` wavelengths, and their step.
-    fn side(x_max: f64) -> (usize, f64) {
+    pub(super) fn side(x_max: f64) -> (usize, f64) {
         let x_max = if x_max.is_finite() { x_max.max(0.0) } else { 0.0 };
         let steps = ((x_max / STEP).ceil() as usize).clamp(1, MAX_STEPS);
         (steps + 2, (x_max / steps as f64).max(1e-9))
@@ -143,7 +143,7 @@ impl FitTable {
 
     /// The cell of `x` (in steps) in a side of `n ≥ 3` points, and the position within it.
     #[inline(always)]
-    fn cell(x: f64, n: usize) -> (usize, f64) {
+    pub(super) fn cell(x: f64, n: usize) -> (usize, f64) {
         let x = if x.is_finite() { x.min((n - 1) as f64) } else { 0.0 };
         let i = (x as usize).min(n - 2);
         (i, x - i as f64)
@@ -177,8 +177,9 @@ impl Context {
     /// [`Context::column_taps`] across the band: each sub-element's `A` and `B` gains (its
     /// factor's fit at the sub-column's azimuth angle and its own elevation angle) binned by
     /// delay as there; a bin's impulse takes its delay from the phasor sum of `A`, and `B` the
-    /// part of its own phasor sum in phase with it. Plain f64 arithmetic, one pass.
+    /// part of its own phasor sum in phase with it. f32 passes as the column path's.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     pub(super) fn column_taps_broadband(
         &self,
         fit: &FitTable,
@@ -200,41 +201,105 @@ impl Context {
             return;
         }
         let xu = geo.width_m * (dx * u[0] + dz * u[1]) / (r_col.max(self.r_min) * self.lambda);
-        let dy_ref = p[1] - geo.col_ref[col][1];
-        let rho2 = dx * dx + dz * dz;
+        // The table along the elevation angle at this azimuth angle (linear in the azimuth).
+        let (iu, fu) = FitTable::cell(xu.abs() * fit.inv_du, fit.nu);
+        let (r0, r1) = (
+            &fit.ab[iu * fit.ny..(iu + 1) * fit.ny],
+            &fit.ab[(iu + 1) * fit.ny..(iu + 2) * fit.ny],
+        );
+        let fu = fu as f32;
+        for ((o, p0), p1) in s.fit_row.iter_mut().zip(r0).zip(r1) {
+            *o = [p0[0] + fu * (p1[0] - p0[0]), p0[1] + fu * (p1[1] - p0[1])];
+        }
         s.resize(n_el);
-        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-        for k in 0..n_el {
-            let dy = dy_ref - geo.y_rel[a + k] as f64;
+        let ColumnScratch {
+            delta,
+            gain,
+            bin,
+            re,
+            im,
+            gain_b,
+            re_b,
+            im_b,
+            fit_row,
+            ..
+        } = s;
+        let (delta, gain, bin, gain_b) = (
+            &mut delta[..n_el],
+            &mut gain[..n_el],
+            &mut bin[..n_el],
+            &mut gain_b[..n_el],
+        );
+        let (re, im, re_b, im_b) = (&mut re[..n_el], &mut im[..n_el], &mut re_b[..n_el], &mut im_b[..n_el]);
+        // Pass 1: delay, spreading and obliquity, and the elevation argument in table steps.
+        let dy_ref = (p[1] - geo.col_ref[col][1]) as f32;
+        let rho2 = (dx * dx + dz * dz) as f32;
+        let r_ref = (r_col as f32).max(f32::MIN_POSITIVE);
+        let (inv_c, dn32, r_min) = ((1.0 / self.c) as f32, dn as f32, self.r_min as f32);
+        let el_steps = (geo.height_m / self.lambda * fit.inv_dy) as f32;
+        let (ys, advs) = (&geo.y_rel[a..b], &geo.advance_f32[a..b]);
+        for ((((d, q), g), &y), &adv) in delta
+            .iter_mut()
+            .zip(bin.iter_mut())
+            .zip(gain.iter_mut())
+            .zip(ys)
+            .zip(advs)
+        {
+            let dy = dy_ref - y;
             let r = (rho2 + dy * dy).sqrt();
-            let d = ((r - r_col) / self.c - geo.advance_s[a + k]) as f32;
-            let inv_r = 1.0 / r.max(self.r_min);
-            let (fa, fb) = fit.lookup(xu, geo.height_m * dy * inv_r / self.lambda);
-            let g = dn * inv_r * inv_r;
-            s.delta[k] = d;
-            s.gain[k] = (fa * g) as f32;
-            s.gain_b[k] = (fb * g) as f32;
+            *d = (r - r_ref) * inv_c - adv;
+            let inv_r = 1.0 / r.max(r_min);
+            *q = (el_steps * dy * inv_r).abs();
+            *g = dn32 * inv_r * inv_r;
+        }
+        // Pass 2: the fit, linear along the elevation angle.
+        let (row, last_y) = (&fit_row[..fit.ny], (fit.ny - 1) as f32);
+        for ((&q, g), gb) in bin.iter().zip(gain.iter_mut()).zip(gain_b.iter_mut()) {
+            let q = q.min(last_y);
+            let j = (q as usize).min(fit.ny - 2);
+            let f = q - j as f32;
+            let (p0, p1) = (row[j], row[j + 1]);
+            let g0 = *g;
+            *g = (p0[0] + f * (p1[0] - p0[0])) * g0;
+            *gb = (p0[1] + f * (p1[1] - p0[1])) * g0;
+        }
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for &d in delta.iter() {
             lo = lo.min(d);
             hi = hi.max(d);
         }
+        // Pass 3: bins and phasors at fc; pass 4: each bin's sums, run by run, in element order.
         let bins = DelayBins::new(lo, hi, self.fc, n_el);
-        let k_rad = 2.0 * PI * self.fc;
+        let k_rad = (2.0 * PI * self.fc) as f32;
         let last = (bins.n - 1) as f32;
+        for (k, (&d, j_out)) in delta.iter().zip(bin.iter_mut()).enumerate() {
+            let j = ((d - bins.lo) * bins.inv_w).floor().min(last);
+            let (sn, cs) = small_sin_cos(k_rad * (d - bins.center(j)));
+            *j_out = j;
+            re[k] = gain[k] * cs;
+            im[k] = -gain[k] * sn;
+            re_b[k] = gain_b[k] * cs;
+            im_b[k] = -gain_b[k] * sn;
+        }
+        let (bin, re, im, re_b, im_b) = (&*bin, &*re, &*im, &*re_b, &*im_b);
         s.sums_ab.clear();
         s.sums_ab.resize(bins.n, [0.0; 4]);
-        for k in 0..n_el {
-            let d = s.delta[k];
-            let j = ((d - bins.lo) * bins.inv_w).floor().min(last);
-            let (sn, cs) = (k_rad * (d - bins.center(j)) as f64).sin_cos();
-            let (ga, gb) = (s.gain[k] as f64, s.gain_b[k] as f64);
-            let sum = &mut s.sums_ab[j as usize];
-            sum[0] += ga * cs;
-            sum[1] -= ga * sn;
-            sum[2] += gb * cs;
-            sum[3] -= gb * sn;
+        let mut i = 0;
+        while i < n_el {
+            let j = bin[i];
+            let mut sum = s.sums_ab[j as usize];
+            while i < n_el && bin[i] == j {
+                sum[0] += re[i];
+                sum[1] += im[i];
+                sum[2] += re_b[i];
+                sum[3] += im_b[i];
+                i += 1;
+            }
+            s.sums_ab[j as usize] = sum;
         }
         let tau_ref = r_col / self.c;
-        for (j, &[ra, ia, rb, ib]) in s.sums_ab.iter().enumerate() {
+        for (j, &sum) in s.sums_ab.iter().enumerate() {
+            let [ra, ia, rb, ib] = sum.map(f64::from);
             let c = bins.center(j as f32) as f64;
             let (ma, mb) = ((ra * ra + ia * ia).sqrt(), (rb * rb + ib * ib).sqrt());
             // The bin's delay from A's phasor (B's where A's vanishes), B projected on it.
@@ -243,7 +308,7 @@ impl Context {
             } else {
                 (0.0, mb, ib.atan2(rb))
             };
-            taps.push_broadband(amp * att, amp_b * att, tau_ref + c - phase / k_rad);
+            taps.push_broadband(amp * att, amp_b * att, tau_ref + c - phase / k_rad as f64);
         }
     }
 }

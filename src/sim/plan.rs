@@ -183,6 +183,11 @@ impl RunPlan {
             wave: self.wave_stride,
             pulse: self.shape.len,
             broadband: self.broadband,
+            fit_rows: if self.broadband {
+                FitTable::side(self.subelement_l.1).0
+            } else {
+                0
+            },
         }
     }
 

@@ -19,6 +19,8 @@ pub(super) struct Sizes {
     pub(super) pulse: usize,
     /// Broadband directivity (a second histogram, more convolutions and blended pulses).
     pub(super) broadband: bool,
+    /// Points of the fit table along the elevation angle (0 without broadband directivity).
+    pub(super) fit_rows: usize,
 }
 
 /// One thread's buffers (`Default`: none, which allocates nothing).
@@ -31,13 +33,17 @@ pub(super) struct Scratch {
 impl Scratch {
     fn new(sizes: Sizes) -> Scratch {
         Scratch {
-            column: ColumnScratch::new(sizes.column),
+            column: ColumnScratch::new(sizes.column, sizes.fit_rows),
             wave: WaveScratch::new(sizes.wave, sizes.pulse, sizes.broadband),
         }
     }
 
     fn bytes(sizes: Sizes) -> u128 {
-        ColumnScratch::bytes(sizes.column).saturating_add(WaveScratch::bytes(sizes.wave, sizes.pulse, sizes.broadband))
+        ColumnScratch::bytes(sizes.column, sizes.fit_rows).saturating_add(WaveScratch::bytes(
+            sizes.wave,
+            sizes.pulse,
+            sizes.broadband,
+        ))
     }
 }
 

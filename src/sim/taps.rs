@@ -26,15 +26,20 @@ pub(super) struct ColumnScratch {
     pub(super) re: Vec<f32>,
     pub(super) im: Vec<f32>,
     pub(super) sums: Vec<(f32, f32)>,
-    /// Broadband directivity: each sub-element's `B` gain, and each bin's phasor sums of `A` and
-    /// `B` (re, im, re, im).
+    /// Broadband directivity: each sub-element's `B` gain and phasor, and each bin's phasor sums
+    /// of `A` and `B` (re, im, re, im).
     pub(super) gain_b: Vec<f32>,
-    pub(super) sums_ab: Vec<[f64; 4]>,
+    pub(super) re_b: Vec<f32>,
+    pub(super) im_b: Vec<f32>,
+    pub(super) sums_ab: Vec<[f32; 4]>,
+    /// The fit table's `(A, B)` along the elevation angle at one sub-column's azimuth angle.
+    pub(super) fit_row: Vec<[f32; 2]>,
 }
 
 impl ColumnScratch {
-    /// Scratch for columns of up to `n` elements (resizing within it allocates nothing).
-    pub(super) fn new(n: usize) -> ColumnScratch {
+    /// Scratch for columns of up to `n` elements and fit tables of `fit_rows` points along the
+    /// elevation angle (0 without broadband directivity); resizing within it allocates nothing.
+    pub(super) fn new(n: usize, fit_rows: usize) -> ColumnScratch {
         ColumnScratch {
             delta: vec![0.0; n],
             gain: vec![0.0; n],
@@ -43,13 +48,18 @@ impl ColumnScratch {
             im: vec![0.0; n],
             sums: Vec::with_capacity(n),
             gain_b: vec![0.0; n],
+            re_b: vec![0.0; n],
+            im_b: vec![0.0; n],
             sums_ab: Vec::with_capacity(n),
+            fit_row: vec![[0.0; 2]; fit_rows],
         }
     }
 
     /// Heap of [`ColumnScratch::new`]`(n)`.
-    pub(super) fn bytes(n: usize) -> u128 {
-        (n as u128).saturating_mul(6 * 4 + 8 + 32)
+    pub(super) fn bytes(n: usize, fit_rows: usize) -> u128 {
+        (n as u128)
+            .saturating_mul(8 * 4 + 8 + 16)
+            .saturating_add(fit_rows as u128 * 8)
     }
 
     pub(super) fn resize(&mut self, n: usize) {
@@ -60,6 +70,8 @@ impl ColumnScratch {
             &mut self.re,
             &mut self.im,
             &mut self.gain_b,
+            &mut self.re_b,
+            &mut self.im_b,
         ] {
             v.resize(n, 0.0);
         }

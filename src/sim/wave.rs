@@ -424,7 +424,7 @@ impl Context {
     /// the `B` one and writes `w0 = S·(A_t + B_t·φ)` and `w1 = S·φ·(A_t + B_t·φ)` (the receive
     /// reads `A_r·w0 + B_r·w1`), each basis' waveform at its own scale in f64.
     #[allow(clippy::too_many_arguments)]
-    #[inline(never)]
+    #[inline(always)]
     fn broadband_wave(
         &self,
         ev: &TxEvent,
@@ -615,7 +615,7 @@ impl Context {
     /// [`Context::channel_echoes`] with broadband directivity: each tap reads `w0` (the first
     /// half of `poly`) with its `A` weight and `w1` with its `B` weight, two echo taps of the
     /// kernels; a channel's echo taps are summed in one loop as there.
-    #[inline(never)]
+    #[inline(always)]
     fn channel_echoes_broadband(
         &self,
         trace: &mut [f32],
