@@ -220,6 +220,29 @@ pub enum Subelements {
     None,
 }
 
+/// How waves spread: in 3-D from point sources, or in 2-D from line sources. See the
+/// [module docs](self#2-d-propagation).
+///
+/// `Cylindrical` simulates the x–z plane as a 2-D simulator (k-Wave 2-D, a 2-D FDTD) does: every
+/// (sub-)column of the apertures and every scatterer is a line along y. Per leg the amplitude
+/// falls as `sqrt(λ/r)` instead of `1/r`, the echo's spectrum carries `fc/(j·f)` (a time
+/// integration, unit gain at fc), the element directivity is the azimuth one only, and every y
+/// (the scatterers', the elements' within a column, the elevation lens) is ignored, so both
+/// [`ElevationModel`]s give the same RF. Contract: the far field of the 2-D Green's function,
+/// normalised as the stationary-phase limit of the 3-D model integrated along y. Cost: one tap
+/// per sub-column instead of one per sub-element or delay bin: no more than `Spherical`, less
+/// for column channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Propagation {
+    /// 3-D: point sources, spreading `1/r` per leg, rectangular-piston directivity. The default.
+    #[default]
+    Spherical,
+    /// 2-D: line sources along y, spreading `sqrt(λ/r)` per leg, two-way spectral factor
+    /// `fc/(j·f)`, azimuth directivity only.
+    Cylindrical,
+}
+
 /// Longest side of an [`Subelements::Auto`] sub-element, wavelengths at the pulse's centre
 /// frequency: sides up to 1.1 λ stay whole (so that an element of about a wavelength, such as the
 /// CMUT's 198 µm at 8 MHz, λ = 192.5 µm, is not split into four for 3 % of size).
@@ -259,6 +282,10 @@ pub struct SimOptions {
     /// (RF, pulse table, per-block buffers, per-thread scratch) against it before allocating
     /// anything large.
     pub memory_cap_bytes: u64,
+    /// 3-D ([`Propagation::Spherical`], the default) or 2-D ([`Propagation::Cylindrical`]: the
+    /// x–z plane, sources and scatterers lines along y) propagation. See the
+    /// [module docs](self#2-d-propagation).
+    pub propagation: Propagation,
 }
 
 impl Default for SimOptions {
@@ -272,6 +299,7 @@ impl Default for SimOptions {
             subelements: Subelements::Auto,
             kernel: KernelChoice::Auto,
             memory_cap_bytes: DEFAULT_MEMORY_CAP_BYTES,
+            propagation: Propagation::Spherical,
         }
     }
 }
@@ -562,7 +590,7 @@ impl Simulator {
         if order.is_empty() {
             return;
         }
-        let key = |i: u32| dist(scatterers[i as usize].position_m, c0);
+        let key = |i: u32| dist(ctx.in_plane(scatterers[i as usize].position_m), c0);
         order.sort_unstable_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
         let block = plan.block_for(order.len());
         let mut tx_taps = TapArena::new(block, plan.tx.elements, plan.tx.channels);

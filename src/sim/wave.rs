@@ -159,10 +159,15 @@ impl PulseTable {
     /// The table of `pulse` at `rate` (Hz) for attenuation `alpha` (Np/(m·Hz)) and paths up to
     /// `l_max` (m): [`PulseTable::paths`] inverse FFTs of the pulse's sampling shape at `rate`,
     /// with [`SampleShape::synth_bytes`](crate::pulse::SampleShape::synth_bytes) of work memory.
-    pub(super) fn new(pulse: &Pulse, rate: f64, alpha: f64, l_max: f64) -> Result<PulseTable> {
+    /// `cylindrical`: every waveform also carries the 2-D two-way factor `fc/(j·f)`
+    /// ([`Synth::integrate`]).
+    pub(super) fn new(pulse: &Pulse, rate: f64, alpha: f64, l_max: f64, cylindrical: bool) -> Result<PulseTable> {
         let (n, dl) = PulseTable::paths(alpha, l_max);
         let shape = pulse.sample_shape(rate)?;
         let mut synth = Synth::new(pulse, rate, shape);
+        if cylindrical {
+            synth.integrate(pulse.fc_hz());
+        }
         let len = shape.len;
         let mut values = Vec::with_capacity(n * len);
         let mut ln_peak = Vec::with_capacity(n);
@@ -335,7 +340,7 @@ impl Context {
             hist[half + i] += a * (1.0 - f);
             hist[half + i + 1] += a * f;
         }
-        let l = self.table_path(s.position_m, ev.kind());
+        let l = self.table_path(self.in_plane(s.position_m), ev.kind());
         let g = &mut scratch.g[..self.table.len];
         self.table.blend(l, g);
         // u[k] = Σ_j g[j] · hist[k + center − j] (the wave's fine samples are zero within `half`
