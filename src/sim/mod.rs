@@ -102,6 +102,40 @@
 //! [`ElevationModel::Exact`] keeps every element as its own impulse on transmit and receive (64 times
 //! more impulses for 64 rows) and is the reference the tests compare against.
 //!
+//! # 2-D propagation
+//!
+//! [`SimOptions::propagation`] = [`Propagation::Cylindrical`] simulates the x–z plane as 2-D
+//! simulators (k-Wave 2-D, 2-D FDTD) do: every (sub-)element and every scatterer is a line along
+//! y, of unit strength per metre. The model is the far field of the 2-D Green's function,
+//! normalised as the 3-D model integrated along y: the y-integral of the 3-D kernel
+//! `exp(−jkr)/r` (time convention `e^{jωt}`) is `−jπ·H0⁽²⁾(kρ) ≈ sqrt(λ/ρ)·exp(−jkρ)/sqrt(j)`
+//! for `kρ ≫ 1` (`λ = c/f`, `ρ` the distance in the x–z plane), so that each leg carries
+//! `sqrt(λ/ρ)` and a factor `1/sqrt(j·f)`. The simulator splits this as:
+//!
+//! * **per leg** (the taps): spreading `sqrt(λ/ρ)` with `λ` at fc, held at its value at `r_min`
+//!   closer in as in 3-D, times the azimuth directivity `sinc(w·sinθ_u/λ)·cosθ` (a line element
+//!   has no elevation factor), delay `ρ/c`, and the leg's attenuation at fc as in 3-D;
+//! * **two-way** (the pulse table): `fc/(j·f)` (magnitude 1 and phase −90° at fc, 0 at DC and at
+//!   the table's Nyquist frequency), applied to the pulse-echo spectrum before the attenuation
+//!   `exp(−α·|f|·L)`; each waveform keeps the 3-D normalisation, so a 2-D echo's spectrum is
+//!   `S(f)·(c/(j·f))/sqrt(ρ_tx·ρ_rx)` times the directivities: the y-integral of the 3-D echo, at
+//!   every frequency.
+//!
+//! In time, `fc/(j·f)` integrates the echo (times `2π·fc`): it lowers the echo's centre frequency
+//! and turns its symmetric cosine shape into a sine-like one. A pulse whose spectrum is not 0 at
+//! DC integrates to a step, which the table's waveform (the same length as in 3-D) cuts at its
+//! ends: cosine bursts of whole periods have almost none (from the transducer's Gaussian at DC,
+//! 1.2e-3 of the peak at 100 % bandwidth), 1.5 periods at 80 % bandwidth leave 3.5 %.
+//!
+//! All (sub-)elements of a column share x and z, so each sub-column is one line source at its
+//! reference point, weighted `1/a` for `a` sub-columns per element: a channel's far field is the
+//! same whatever its elements' number, height or y. The scatterers' y, the elements' y and the
+//! elevation lens's advances are ignored (a scatterer is moved along y to the transmit aperture's
+//! centre), so [`ElevationModel::Binned`] and [`ElevationModel::Exact`] give the same RF. The
+//! medium's attenuation and an [`AttenuationMap`] act as in 3-D. The run's buffers are the same;
+//! it computes one tap per sub-column instead of one per sub-element or delay bin. Tests:
+//! `tests/sim_2d.rs` (`docs/physics.md#2-d-propagation`).
+//!
 //! # Numerics
 //!
 //! Impulses are placed on an internal grid `M·fs` (`M` the smallest power of two, at most 16, with
