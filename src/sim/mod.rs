@@ -133,7 +133,8 @@
 //! elevation lens's advances are ignored (a scatterer is moved along y to the transmit aperture's
 //! centre), so [`ElevationModel::Binned`] and [`ElevationModel::Exact`] give the same RF. The
 //! medium's attenuation and an [`AttenuationMap`] act as in 3-D. The run's buffers are the same;
-//! it computes one tap per sub-column instead of one per sub-element or delay bin. Tests:
+//! it computes one tap per sub-column instead of one per sub-element or delay bin (not timed
+//! separately: the incident waves and the receive are as in 3-D). Tests:
 //! `tests/sim_2d.rs` (`docs/physics.md#2-d-propagation`).
 //!
 //! # Numerics
@@ -263,9 +264,10 @@ pub enum Subelements {
 /// integration, unit gain at fc), the element directivity is the azimuth one only, and every y
 /// (the scatterers', the elements' within a column, the elevation lens) is ignored, so both
 /// [`ElevationModel`]s give the same RF. Contract: the far field of the 2-D Green's function,
-/// normalised as the stationary-phase limit of the 3-D model integrated along y. Cost: one tap
-/// per sub-column instead of one per sub-element or delay bin: no more than `Spherical`, less
-/// for column channels.
+/// normalised as the stationary-phase limit of the 3-D model integrated along y. Cost: the same
+/// buffers as `Spherical` ([`Simulator::memory_bytes`] is unchanged) and one tap per sub-column
+/// instead of one per sub-element or delay bin, so fewer taps for column channels; the incident
+/// waves and the receive are as in 3-D (not timed separately).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Propagation {
