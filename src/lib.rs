@@ -159,6 +159,7 @@ pub mod prelude {
     pub use crate::pulse::Pulse;
     pub use crate::scan_convert::{RasterSpec, ScanConverter};
     pub use crate::sequence::{Sequence, TxEvent, TxKind};
+    pub use crate::sim::Propagation;
     pub use crate::sim::{SimOptions, Simulator};
     pub use ndarray::{Array2, Array3, ArrayView2, ArrayView3, s};
     pub use num_complex::Complex32;

@@ -660,6 +660,22 @@ impl Synth {
         self.fft.process_with_scratch(&mut self.spec, &mut self.scratch);
     }
 
+    /// Multiplies the spectrum by `fc_hz / (j·f)`, the two-way factor of 2-D (cylindrical)
+    /// propagation: a time integration of unit gain and −90° at `fc_hz`; 0 at DC and at the
+    /// Nyquist bin (where it would not be Hermitian). The normalisation stays the unfiltered
+    /// waveform's, so the spectrum at fc keeps its magnitude.
+    pub(crate) fn integrate(&mut self, fc_hz: f64) {
+        let n = self.shape.fft_len;
+        let df = self.rate_hz / n as f64;
+        for (k, s) in self.s.iter_mut().enumerate() {
+            *s = if k == 0 || k == n / 2 {
+                Complex::new(0.0, 0.0)
+            } else {
+                *s * Complex::new(0.0, -fc_hz / (k as f64 * df))
+            };
+        }
+    }
+
     /// The `len` samples of the last computed waveform, in f64, `t = 0` at index `half`.
     pub(crate) fn values(&self) -> impl Iterator<Item = f64> + '_ {
         self.window().map(move |k| self.spec[k].re / self.area)

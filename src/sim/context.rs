@@ -6,7 +6,7 @@ use super::math::dist;
 use super::plan::RunPlan;
 use super::taps::Geometry;
 use super::wave::PulseTable;
-use super::{ElevationModel, Simulator};
+use super::{ElevationModel, Propagation, Simulator};
 use crate::channel_data::Sampling;
 use crate::error::Result;
 use crate::medium::{AttenuationMap, db_cm_mhz_to_np_m_hz};
@@ -41,6 +41,11 @@ pub(super) struct Context {
     pub(super) fit: Option<FitTable>,
     /// The inner loops' instruction set.
     pub(super) simd: Simd,
+    /// 2-D propagation ([`Propagation::Cylindrical`]): one line source per sub-column, spreading
+    /// `sqrt(λ/r)`, the table's waveforms times `fc/(j·f)`, every y ignored.
+    pub(super) cylindrical: bool,
+    /// Weight of a 2-D line source: `1 / az`, the sub-columns of a channel.
+    pub(super) line_weight: f64,
 }
 
 impl Context {
@@ -50,6 +55,7 @@ impl Context {
         let fc = sim.pulse.fc_hz();
         let c = sim.medium.c_m_s();
         let alpha = sim.medium.alpha_np_per_m_hz();
+        let cylindrical = sim.options.propagation == Propagation::Cylindrical;
         Ok(Context {
             tx_geo: Geometry::new(&sim.tx, plan.split),
             rx_geo: Geometry::new(&sim.rx, plan.split),
@@ -80,12 +86,26 @@ impl Context {
                 plan.table_alpha,
                 plan.table_l_max,
                 plan.table_bases(),
+                cylindrical,
             )?,
             fit: plan
                 .broadband
                 .then(|| FitTable::new(&sim.pulse, plan.subelement_l.0, plan.subelement_l.1)),
             simd: Simd::select(sim.options.kernel)?,
+            cylindrical,
+            line_weight: 1.0 / plan.split.az as f64,
         })
+    }
+
+    /// The scatterer position `p` the model uses: `p` itself in 3-D; in 2-D `p` moved along y to
+    /// the transmit aperture's centre, so that no distance, path or order depends on its y.
+    #[inline(always)]
+    pub(super) fn in_plane(&self, p: [f64; 3]) -> [f64; 3] {
+        if self.cylindrical {
+            [p[0], self.center[1], p[2]]
+        } else {
+            p
+        }
     }
 }
 

@@ -123,6 +123,42 @@
 //! [`ElevationModel::Exact`] keeps every element as its own impulse on transmit and receive (64 times
 //! more impulses for 64 rows) and is the reference the tests compare against.
 //!
+//! # 2-D propagation
+//!
+//! [`SimOptions::propagation`] = [`Propagation::Cylindrical`] simulates the x–z plane as 2-D
+//! simulators (k-Wave 2-D, 2-D FDTD) do: every (sub-)element and every scatterer is a line along
+//! y, of unit strength per metre. The model is the far field of the 2-D Green's function,
+//! normalised as the 3-D model integrated along y: the y-integral of the 3-D kernel
+//! `exp(−jkr)/r` (time convention `e^{jωt}`) is `−jπ·H0⁽²⁾(kρ) ≈ sqrt(λ/ρ)·exp(−jkρ)/sqrt(j)`
+//! for `kρ ≫ 1` (`λ = c/f`, `ρ` the distance in the x–z plane), so that each leg carries
+//! `sqrt(λ/ρ)` and a factor `1/sqrt(j·f)`. The simulator splits this as:
+//!
+//! * **per leg** (the taps): spreading `sqrt(λ/ρ)` with `λ` at fc, held at its value at `r_min`
+//!   closer in as in 3-D, times the azimuth directivity `sinc(w·sinθ_u/λ)·cosθ` (a line element
+//!   has no elevation factor; at fc, or across the band with [`Directivity::Broadband`], whose
+//!   fit is then the azimuth factor's), delay `ρ/c`, and the leg's attenuation at fc as in 3-D;
+//! * **two-way** (the pulse table): `fc/(j·f)` (magnitude 1 and phase −90° at fc, 0 at DC and at
+//!   the table's Nyquist frequency), applied to the pulse-echo spectrum before the attenuation
+//!   `exp(−α·|f|·L)`; each waveform keeps the 3-D normalisation, so a 2-D echo's spectrum is
+//!   `S(f)·(c/(j·f))/sqrt(ρ_tx·ρ_rx)` times the directivities: the y-integral of the 3-D echo, at
+//!   every frequency.
+//!
+//! In time, `fc/(j·f)` integrates the echo (times `2π·fc`): it lowers the echo's centre frequency
+//! and turns its symmetric cosine shape into a sine-like one. A pulse whose spectrum is not 0 at
+//! DC integrates to a step, which the table's waveform (the same length as in 3-D) cuts at its
+//! ends: cosine bursts of whole periods have almost none (from the transducer's Gaussian at DC,
+//! 1.2e-3 of the peak at 100 % bandwidth), 1.5 periods at 80 % bandwidth leave 3.5 %.
+//!
+//! All (sub-)elements of a column share x and z, so each sub-column is one line source at its
+//! reference point, weighted `1/a` for `a` sub-columns per element: a channel's far field is the
+//! same whatever its elements' number, height or y. The scatterers' y, the elements' y and the
+//! elevation lens's advances are ignored (a scatterer is moved along y to the transmit aperture's
+//! centre), so [`ElevationModel::Binned`] and [`ElevationModel::Exact`] give the same RF. The
+//! medium's attenuation and an [`AttenuationMap`] act as in 3-D. The run's buffers are the same;
+//! it computes one tap per sub-column instead of one per sub-element or delay bin (not timed
+//! separately: the incident waves and the receive are as in 3-D). Tests:
+//! `tests/sim_2d.rs` (`docs/physics.md#2-d-propagation`).
+//!
 //! # Numerics
 //!
 //! Impulses are placed on an internal grid `M·fs` (`M` the smallest power of two, at most 16, with
@@ -243,6 +279,30 @@ pub enum Subelements {
     None,
 }
 
+/// How waves spread: in 3-D from point sources, or in 2-D from line sources. See the
+/// [module docs](self#2-d-propagation).
+///
+/// `Cylindrical` simulates the x–z plane as a 2-D simulator (k-Wave 2-D, a 2-D FDTD) does: every
+/// (sub-)column of the apertures and every scatterer is a line along y. Per leg the amplitude
+/// falls as `sqrt(λ/r)` instead of `1/r`, the echo's spectrum carries `fc/(j·f)` (a time
+/// integration, unit gain at fc), the element directivity is the azimuth one only, and every y
+/// (the scatterers', the elements' within a column, the elevation lens) is ignored, so both
+/// [`ElevationModel`]s give the same RF. Contract: the far field of the 2-D Green's function,
+/// normalised as the stationary-phase limit of the 3-D model integrated along y. Cost: the same
+/// buffers as `Spherical` ([`Simulator::memory_bytes`] is unchanged) and one tap per sub-column
+/// instead of one per sub-element or delay bin, so fewer taps for column channels; the incident
+/// waves and the receive are as in 3-D (not timed separately).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Propagation {
+    /// 3-D: point sources, spreading `1/r` per leg, rectangular-piston directivity. The default.
+    #[default]
+    Spherical,
+    /// 2-D: line sources along y, spreading `sqrt(λ/r)` per leg, two-way spectral factor
+    /// `fc/(j·f)`, azimuth directivity only.
+    Cylindrical,
+}
+
 /// Longest side of an [`Subelements::Auto`] sub-element, wavelengths at the pulse's centre
 /// frequency: sides up to 1.1 λ stay whole (so that an element of about a wavelength, such as the
 /// CMUT's 198 µm at 8 MHz, λ = 192.5 µm, is not split into four for 3 % of size).
@@ -286,6 +346,10 @@ pub struct SimOptions {
     /// (RF, pulse table, per-block buffers, per-thread scratch) against it before allocating
     /// anything large.
     pub memory_cap_bytes: u64,
+    /// 3-D ([`Propagation::Spherical`], the default) or 2-D ([`Propagation::Cylindrical`]: the
+    /// x–z plane, sources and scatterers lines along y) propagation. See the
+    /// [module docs](self#2-d-propagation).
+    pub propagation: Propagation,
 }
 
 impl Default for SimOptions {
@@ -300,6 +364,7 @@ impl Default for SimOptions {
             subelements: Subelements::Auto,
             kernel: KernelChoice::Auto,
             memory_cap_bytes: DEFAULT_MEMORY_CAP_BYTES,
+            propagation: Propagation::Spherical,
         }
     }
 }
@@ -590,7 +655,7 @@ impl Simulator {
         if order.is_empty() {
             return;
         }
-        let key = |i: u32| dist(scatterers[i as usize].position_m, c0);
+        let key = |i: u32| dist(ctx.in_plane(scatterers[i as usize].position_m), c0);
         order.sort_unstable_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
         let block = plan.block_for(order.len());
         let mut tx_taps = TapArena::new(block, plan.tx.elements, plan.tx.channels);

@@ -444,6 +444,9 @@ impl Context {
 
     #[inline(always)]
     fn taps_generic(&self, geo: &Geometry, s: &Scatterer, scratch: &mut ColumnScratch, slot: &mut TapSlot) {
+        if self.cylindrical {
+            return self.line_taps(geo, self.in_plane(s.position_m), slot);
+        }
         let p = s.position_m;
         let r0 = dist(p, self.center);
         slot.n = 0;
@@ -696,6 +699,52 @@ impl ColumnScratch {
                 i += 1;
             }
             self.sums[j as usize] = (sr, si);
+        }
+    }
+}
+
+impl Context {
+    /// 2-D propagation ([`Propagation::Cylindrical`](super::Propagation)): the impulses of every
+    /// channel of `geo` for a scatterer at `p` (already moved to the aperture centre's y), one per
+    /// sub-column, a line source along y at its reference point: gain
+    /// `sinc(w·sinθ_u/λ)·cosθ·sqrt(λ/ρ)` (spreading held at `r_min`), delay `ρ/c`, with `ρ` the
+    /// distance in the x–z plane; the leg's attenuation at fc relative to `r0` as in 3-D, weight
+    /// `1/az`. The sub-elements' y and lens advances do not enter.
+    #[inline(always)]
+    fn line_taps(&self, geo: &Geometry, p: [f64; 3], slot: &mut TapSlot) {
+        let r0 = dist(p, self.center);
+        let in_plane = |q: [f64; 3]| {
+            let (dx, dz) = (p[0] - q[0], p[2] - q[2]);
+            (dx, dz, (dx * dx + dz * dz).sqrt())
+        };
+        slot.n = 0;
+        slot.offsets[0] = 0;
+        for ch in 0..geo.cols.len() {
+            let (_, _, r_ref) = in_plane(geo.ref_pos[ch]);
+            let att = (-self.alpha * self.fc * (r_ref - r0)).exp() * self.line_weight;
+            let (n, u) = (geo.normal[ch], geo.udir[ch]);
+            let (c0, c1) = geo.cols[ch];
+            for col in c0..c1 {
+                let (dx, dz, rho) = in_plane(geo.col_ref[col]);
+                let dn = dx * n[0] + dz * n[1];
+                if dn <= 0.0 {
+                    continue;
+                }
+                // ρ ≥ dn > 0, but a distance of 1e-300 m squares to 0.
+                let rho = if rho > 0.0 { rho } else { dn };
+                let su = (dx * u[0] + dz * u[1]) / rho;
+                let spread = (self.lambda / rho.max(self.r_min)).sqrt();
+                if let Some(fit) = &self.fit {
+                    // Broadband: the azimuth factor's fit (a line source has no elevation factor).
+                    let (a, b) = fit.lookup(geo.width_m * su / self.lambda, 0.0);
+                    let g = (dn / rho) * spread * att;
+                    slot.push_broadband(a * g, b * g, rho / self.c);
+                } else {
+                    let g = sinc(geo.width_m * su / self.lambda) * (dn / rho) * spread;
+                    slot.push(g * att, rho / self.c);
+                }
+            }
+            slot.end_channel(ch);
         }
     }
 }
