@@ -2,15 +2,39 @@
 //! of its tissues; simulated RF → live B-mode pipeline) and writes one PNG each, with a depth ruler, under `out/scan/`; prints per-preset frame
 //! timings.
 //!
-//! Run with `cargo run --release --example scan`. The phantoms are 2D slices (1 mm thick) at about
-//! 0.6 (deep presets) to 1 (superficial) scatterers per resolution cell so that all eight presets simulate in well under a minute on
-//! two cores; `examples/cyst.rs` shows fully developed speckle at ≥ 10 per cell.
+//! Run with `cargo run --release --example scan`. The phantoms are 2D slices (1 mm thick) at 0.6
+//! (deep presets) or 1 (superficial) scatterers per nominal cell of 1.5 λ × λ, 0.6–1.2 per real
+//! resolution cell at the image's middle, so that all eight presets simulate in well under a minute
+//! on two cores; the speckle is coarser than fully developed speckle.
+//!
+//! `cargo run --release --example scan -- --per-cell 10` draws every scene at 10 scatterers per
+//! real resolution cell at the image's middle (`Preset::resolved_speckle_density`): fully
+//! developed speckle, at 8.5–16.6 times the scatterers and about that much more time (PNGs under
+//! `out/scan_10_per_cell/`).
 
 use sonochip::prelude::*;
 use std::time::Instant;
 
+/// `--per-cell N` from the command line: scatterers per real resolution cell, if given.
+fn per_cell_arg() -> Option<f64> {
+    let args: Vec<String> = std::env::args().collect();
+    let i = args.iter().position(|a| a == "--per-cell")?;
+    match args.get(i + 1).and_then(|v| v.parse::<f64>().ok()) {
+        Some(v) if v > 0.0 && v.is_finite() => Some(v),
+        _ => {
+            eprintln!("--per-cell takes a positive number of scatterers per resolution cell");
+            std::process::exit(2);
+        }
+    }
+}
+
 fn main() -> sonochip::Result<()> {
-    let out = std::path::Path::new("out/scan");
+    let resolved = per_cell_arg();
+    let dir = match resolved {
+        Some(n) => format!("out/scan_{n}_per_cell"),
+        None => "out/scan".to_string(),
+    };
+    let out = std::path::Path::new(&dir);
     let start = Instant::now();
     println!(
         "{:<9} {:>10} {:>8} {:>10} {:>9} {:>9} {:>9} {:>9} {:>8}",
@@ -19,8 +43,11 @@ fn main() -> sonochip::Result<()> {
     for (i, kind) in PresetKind::ALL.iter().enumerate() {
         let mut imager = Imager::new(*kind)?;
         let preset = imager.preset().clone();
-        let per_cell = if preset.fc_hz > 5e6 { 1.0 } else { 0.6 };
-        let anatomy = preset.anatomy(per_cell, 100 + i as u64)?;
+        let seed = 100 + i as u64;
+        let anatomy = match resolved {
+            Some(n) => preset.anatomy_at_density(preset.resolved_speckle_density(n)?, seed)?,
+            None => preset.anatomy(if preset.fc_hz > 5e6 { 1.0 } else { 0.6 }, seed)?,
+        };
         let t = Instant::now();
         let rf = imager.simulate_anatomy(&anatomy, Medium::soft_tissue())?;
         let sim_s = t.elapsed().as_secs_f64();

@@ -31,19 +31,22 @@ fn every_preset_images_fully_developed_speckle_at_ten_per_cell() {
         let f_number = preset.f_number.unwrap_or(0.0).max(zc / width);
         let lateral_cell = lambda * f_number;
         let axial_cell = acq.pulse().axial_resolution_m(c);
+        // The preset's own account of its cell and reference depth (what the `scan` example's
+        // `--per-cell` uses) is this one.
+        let (lat, ax) = preset.resolution_cell_m(zc).unwrap();
+        assert!((lat - lateral_cell).abs() < 1e-12 && (ax - axial_cell).abs() < 1e-12);
+        assert_eq!(preset.speckle_reference_depth_m().unwrap(), zc);
+        let density = density_for(10.0, lateral_cell, axial_cell);
+        assert!((preset.resolved_speckle_density(10.0).unwrap() - density).abs() < 1e-9 * density);
         // Speckle reaches four lateral cells (the PSF's side lobes) and five wavelengths in depth
         // beyond the region, so that its edges see as many scatterers as its centre.
         let (hw, hd) = (20.0 * lambda, 15.0 * lambda);
         let (mx, mz) = (4.0 * lateral_cell, 5.0 * lambda);
-        let phantom = SpeckleBuilder::new(
-            (-hw - mx, hw + mx),
-            (zc - hd - mz, zc + hd + mz),
-            density_for(10.0, lateral_cell, axial_cell),
-        )
-        .unwrap()
-        .thickness(1e-3)
-        .build(40 + i as u64)
-        .unwrap();
+        let phantom = SpeckleBuilder::new((-hw - mx, hw + mx), (zc - hd - mz, zc + hd + mz), density)
+            .unwrap()
+            .thickness(1e-3)
+            .build(40 + i as u64)
+            .unwrap();
         let rf = Simulator::new(&acq, Medium::lossless()).unwrap().run(&phantom).unwrap();
         let grid = acq.grid();
         let mut env = envelope_image(&rf, grid, preset.beamform_config()).unwrap();

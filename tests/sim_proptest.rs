@@ -8,7 +8,7 @@ use sonochip::phantom::{Phantom, Scatterer, SpeckleBuilder};
 use sonochip::probe::{Aperture, ArraySpec, ChannelMode, Layout, Probe};
 use sonochip::pulse::Pulse;
 use sonochip::sequence::Sequence;
-use sonochip::sim::{ElevationModel, SimOptions, Simulator};
+use sonochip::sim::{Directivity, ElevationModel, Propagation, SimOptions, Simulator};
 
 /// Where a scatterer goes relative to the probe: anywhere in a box around it (in front, beside,
 /// behind), exactly on an element, on the face plane between elements, or a distance along an
@@ -61,6 +61,7 @@ proptest! {
         kind in 0usize..4, angle in -0.4f64..0.4, depth in 0.005f64..0.04,
         atten in 0.0f64..1.5, n_scat in 0usize..20, seed in any::<u64>(),
         elements in any::<bool>(), exact in any::<bool>(), noise in any::<bool>(), bits in 4u32..16,
+        broadband in any::<bool>(), planar in any::<bool>(),
     ) {
         let pitch = 2.5e-4;
         let layout = if convex { Layout::Convex { radius_m: 0.03 } } else { Layout::Flat };
@@ -84,6 +85,8 @@ proptest! {
             elevation: if exact { ElevationModel::Exact } else { ElevationModel::Binned },
             noise_snr_db: noise.then_some(20.0),
             adc_bits: noise.then_some(bits),
+            directivity: if broadband { Directivity::Broadband } else { Directivity::CentreFrequency },
+            propagation: if planar { Propagation::Cylindrical } else { Propagation::Spherical },
             ..SimOptions::default()
         };
         let sim = Simulator::from_parts(&ap, &seq, Medium::new(c, atten).unwrap(), pulse, sampling).unwrap().with_options(opts).unwrap();
@@ -102,6 +105,7 @@ proptest! {
         elements in any::<bool>(), seq_kind in 0usize..5, angle in -0.5f64..0.5,
         fc in 2e6f64..8e6, bw in 0.3f64..1.2, depth in 0.01f64..0.06, atten in 0.0f64..1.5,
         spots in proptest::collection::vec(spot(), 1..12), exact in any::<bool>(),
+        broadband in any::<bool>(), planar in any::<bool>(),
     ) {
         let lambda = 1540.0 / fc;
         let (pitch, layout) = match kind {
@@ -127,6 +131,8 @@ proptest! {
         let ph = Phantom::points(&spots.iter().map(|&s| place(&probe, s)).collect::<Vec<_>>()).unwrap();
         let opts = SimOptions {
             elevation: if exact { ElevationModel::Exact } else { ElevationModel::Binned },
+            directivity: if broadband { Directivity::Broadband } else { Directivity::CentreFrequency },
+            propagation: if planar { Propagation::Cylindrical } else { Propagation::Spherical },
             ..SimOptions::default()
         };
         let sim = Simulator::from_parts(&ap, &seq, Medium::new(c, atten).unwrap(), pulse, sampling).unwrap()

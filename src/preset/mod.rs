@@ -427,6 +427,39 @@ impl Preset {
         density_for(per_cell, 1.5 * lambda, lambda)
     }
 
+    /// The −6 dB resolution cell of this preset's image at `depth_m`, metres `(lateral, axial)`:
+    /// lateral `λ·max(F#, depth / aperture width)` (the receive aperture it beamforms with: its
+    /// F#, or the whole aperture where it sets none), axial the pulse-echo resolution
+    /// ([`Pulse::axial_resolution_m`]). Errors: the preset's own validation, and a depth that is
+    /// not positive and finite (`depth_m`). Cost: one acquisition plan at the default depth.
+    pub fn resolution_cell_m(&self, depth_m: f64) -> Result<(f64, f64)> {
+        in_range("depth_m", depth_m, f64::MIN_POSITIVE, MAX_DEPTH_M)?;
+        let acq = self.acquisition(self.default_depth_m)?;
+        let lambda = self.sound_speed_m_s / self.fc_hz;
+        let f_number = self.f_number.unwrap_or(0.0).max(depth_m / acq.aperture().width_m());
+        Ok((lambda * f_number, acq.pulse().axial_resolution_m(self.sound_speed_m_s)))
+    }
+
+    /// The depth at which [`Preset::resolved_speckle_density`] counts scatterers per cell: the
+    /// middle of the image, 50 % of the default depth for the linear presets (an F# or a linear
+    /// grid), 60 % for the sector ones. Errors: the preset's own validation.
+    pub fn speckle_reference_depth_m(&self) -> Result<f64> {
+        let acq = self.acquisition(self.default_depth_m)?;
+        let linear = acq.grid().line_depths_m().is_err() || self.f_number.is_some();
+        Ok(self.default_depth_m * if linear { 0.5 } else { 0.6 })
+    }
+
+    /// Speckle density (scatterers per mm²) that puts `per_cell` scatterers in this preset's
+    /// resolution cell ([`Preset::resolution_cell_m`]) at [`Preset::speckle_reference_depth_m`]:
+    /// 10 or more give fully developed speckle there (`tests/preset_speckle.rs`), and deeper on
+    /// the sector presets, whose cells grow with depth. Errors: as
+    /// [`Preset::resolution_cell_m`], and a `per_cell` that is not positive and finite.
+    pub fn resolved_speckle_density(&self, per_cell: f64) -> Result<f64> {
+        in_range("per_cell", per_cell, f64::MIN_POSITIVE, 1e4)?;
+        let (lateral, axial) = self.resolution_cell_m(self.speckle_reference_depth_m()?)?;
+        Ok(density_for(per_cell, lateral, axial))
+    }
+
     /// The built-in phantom of this preset's kind at `per_cell` scatterers per resolution cell
     /// (the scatterers of [`Preset::anatomy`], without its attenuation map).
     pub fn phantom(&self, per_cell: f64, seed: u64) -> Result<Phantom> {
@@ -437,7 +470,13 @@ impl Preset {
     /// the attenuation map of its tissues (fluid, blood, bone).
     /// `Imager::simulate_anatomy` simulates it.
     pub fn anatomy(&self, per_cell: f64, seed: u64) -> Result<Anatomy> {
-        let d = self.speckle_density(per_cell);
+        self.anatomy_at_density(self.speckle_density(per_cell), seed)
+    }
+
+    /// The built-in scene of this preset's kind (as [`Preset::anatomy`]) with its speckle at
+    /// `d` scatterers per mm² of the image plane (for instance
+    /// [`Preset::resolved_speckle_density`]).
+    pub fn anatomy_at_density(&self, d: f64, seed: u64) -> Result<Anatomy> {
         match self.kind {
             PresetKind::Abdomen => Anatomy::abdomen(d, seed),
             PresetKind::Bladder => Anatomy::bladder(d, seed),
@@ -498,6 +537,39 @@ mod tests {
     /// preset at its deepest 0.30 m with fc raised 30 % and 1.4× axial oversampling needs about
     /// 4,200 depth samples. That is refused with the count (the case the end-to-end property test
     /// found), and the same edit at the default margins builds.
+    #[test]
+    fn resolution_cells_grow_with_depth_on_sector_presets_and_bad_inputs_are_named() {
+        let abdomen = Preset::get(PresetKind::Abdomen);
+        let (l1, a1) = abdomen.resolution_cell_m(0.04).unwrap();
+        let (l2, a2) = abdomen.resolution_cell_m(0.12).unwrap();
+        assert!((l2 / l1 - 3.0).abs() < 1e-9 && a1 == a2, "{l1} {l2}");
+        // A linear preset's F# holds the lateral cell at λ·F# where the aperture is wider.
+        let vascular = Preset::get(PresetKind::Vascular);
+        let lambda = vascular.sound_speed_m_s / vascular.fc_hz;
+        let (l, _) = vascular.resolution_cell_m(0.02).unwrap();
+        assert!((l - lambda * vascular.f_number.unwrap()).abs() < 1e-12);
+        assert_eq!(
+            vascular.speckle_reference_depth_m().unwrap(),
+            0.5 * vascular.default_depth_m
+        );
+        assert_eq!(
+            abdomen.speckle_reference_depth_m().unwrap(),
+            0.6 * abdomen.default_depth_m
+        );
+        let name = |e: Error| match e {
+            Error::InvalidParameter { name, .. } => name,
+            e => panic!("{e:?}"),
+        };
+        assert_eq!(name(abdomen.resolution_cell_m(-0.01).unwrap_err()), "depth_m");
+        assert_eq!(name(abdomen.resolution_cell_m(f64::NAN).unwrap_err()), "depth_m");
+        assert_eq!(name(abdomen.resolved_speckle_density(0.0).unwrap_err()), "per_cell");
+        assert_eq!(
+            name(abdomen.resolved_speckle_density(f64::INFINITY).unwrap_err()),
+            "per_cell"
+        );
+        assert!(abdomen.resolved_speckle_density(10.0).unwrap() > abdomen.speckle_density(10.0) / 2.0);
+    }
+
     #[test]
     fn derived_grid_over_the_cap_is_refused_with_its_count() {
         let mut p = Preset::get(PresetKind::Abdomen);
