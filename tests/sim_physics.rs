@@ -10,7 +10,7 @@ use sonochip::phantom::{Phantom, Scatterer, SpeckleBuilder};
 use sonochip::probe::{Aperture, ArraySpec, ChannelMode, Layout, Probe};
 use sonochip::pulse::Pulse;
 use sonochip::sequence::{Sequence, travel_time_s};
-use sonochip::sim::{ElevationModel, SimOptions, Simulator, Subelements};
+use sonochip::sim::{Directivity, ElevationModel, SimOptions, Simulator, Subelements};
 
 const C: f64 = 1540.0;
 
@@ -398,12 +398,16 @@ fn every_kernel_gives_the_same_rf_bit_for_bit() {
     .unwrap();
     let linear = Probe::linear(48, 0.27e-3, 0.25e-3, 5e-3, 1).unwrap();
     let lin_ap = Aperture::full(&linear, None).unwrap();
+    let (fc_model, broadband) = (Directivity::CentreFrequency, Directivity::Broadband);
     let cases = [
-        (&columns, ElevationModel::Binned, 3.5e6, (0.002, 0.04)),
-        (&columns, ElevationModel::Exact, 3.5e6, (0.004, 0.02)),
-        (&lin_ap, ElevationModel::Binned, 7.6e6, (0.002, 0.03)),
+        (&columns, ElevationModel::Binned, fc_model, 3.5e6, (0.002, 0.04)),
+        (&columns, ElevationModel::Exact, fc_model, 3.5e6, (0.004, 0.02)),
+        (&lin_ap, ElevationModel::Binned, fc_model, 7.6e6, (0.002, 0.03)),
+        // Broadband directivity: binned columns, split 1-row elements.
+        (&columns, ElevationModel::Binned, broadband, 3.5e6, (0.002, 0.03)),
+        (&lin_ap, ElevationModel::Binned, broadband, 7.6e6, (0.002, 0.03)),
     ];
-    for (ap, elevation, fc, depths) in cases {
+    for (ap, elevation, directivity, fc, depths) in cases {
         let seq = Sequence::diverging_sector(ap, 0.4, 0.2, 2, C).unwrap();
         let pulse = Pulse::new(fc, 0.8, 1.0).unwrap();
         let s = Sampling::for_depth(4.0 * fc, depths.1 + 0.005, &seq, &pulse).unwrap();
@@ -417,6 +421,7 @@ fn every_kernel_gives_the_same_rf_bit_for_bit() {
                 .unwrap()
                 .with_options(SimOptions {
                     elevation,
+                    directivity,
                     kernel,
                     ..SimOptions::default()
                 })
@@ -433,7 +438,10 @@ fn every_kernel_gives_the_same_rf_bit_for_bit() {
                 .iter()
                 .zip(other.data())
                 .all(|(x, y)| x.to_bits() == y.to_bits());
-            assert!(same, "{kernel:?} differs from Scalar ({elevation:?}, fc {fc})");
+            assert!(
+                same,
+                "{kernel:?} differs from Scalar ({elevation:?}, {directivity:?}, fc {fc})"
+            );
         }
     }
 }

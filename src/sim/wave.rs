@@ -399,13 +399,7 @@ impl Context {
         let hist = &mut scratch.hist[..n_fine + 2 * half];
         hist.fill(0.0);
         // The same arrivals as the span above: every index lies in [half + 1, n_hist − half − 2].
-        for_each_arrival(delays, apod, taps, |t, a, _| {
-            let x = (t - t_start) * fs;
-            let i = x as usize;
-            let f = (x - i as f64) as f32;
-            hist[half + i] += a * (1.0 - f);
-            hist[half + i + 1] += a * f;
-        });
+        for_each_arrival(delays, apod, taps, |t, a, _| deposit(hist, half, (t - t_start) * fs, a));
         let l = self.table_path(self.in_plane(s.position_m), ev.kind());
         if self.fit.is_some() {
             self.broadband_wave(ev, s, taps, scratch, poly, (t_start, len), l);
@@ -452,11 +446,7 @@ impl Context {
         let hist_b = &mut scratch.hist_b[..n_fine + 2 * half];
         hist_b.fill(0.0);
         for_each_arrival(ev.delays_s(), ev.apod(), taps, |t, _, b| {
-            let x = (t - t_start) * fs;
-            let i = x as usize;
-            let f = (x - i as f64) as f32;
-            hist_b[half + i] += b * (1.0 - f);
-            hist_b[half + i + 1] += b * f;
+            deposit(hist_b, half, (t - t_start) * fs, b)
         });
         let n_g = self.table.len;
         self.table.blend_basis(0, l, &mut scratch.g[..n_g]);
@@ -734,6 +724,16 @@ impl Context {
         };
         (d, a0.min(a1), a0.max(a1))
     }
+}
+
+/// Adds an impulse of amplitude `a` at fine position `x ≥ 0` to `hist` (whose sample `i` is the
+/// wave's `i − half`), split linearly between its two neighbouring samples.
+#[inline(always)]
+fn deposit(hist: &mut [f32], half: usize, x: f64, a: f32) {
+    let i = x as usize;
+    let f = (x - i as f64) as f32;
+    hist[half + i] += a * (1.0 - f);
+    hist[half + i + 1] += a * f;
 }
 
 /// Writes a wave of `len · m` fine samples, sample `k` being `value(k)`, into `rows` as `m`
