@@ -626,38 +626,18 @@ impl Context {
         taps: &[Tap],
         descs: &mut [EchoTap; FUSED_TAPS],
     ) {
-        let second = (header.row_len() * self.m) as isize;
         let mut k = 0;
         let (mut a_lo, mut a_hi) = (i64::MAX, i64::MIN);
         let mut fused = true;
-        for tap in taps {
-            let (d, lo, hi) = self.echo_tap(header, &Tap { amp: 1.0, ..*tap });
-            let pair = [
-                (
-                    tap.amp,
-                    EchoTap {
-                        w0: d.w0 * tap.amp,
-                        w1: d.w1 * tap.amp,
-                        ..d
-                    },
-                ),
-                (
-                    tap.amp_b,
-                    EchoTap {
-                        w0: d.w0 * tap.amp_b,
-                        w1: d.w1 * tap.amp_b,
-                        off0: d.off0 + second,
-                        off1: d.off1 + second,
-                    },
-                ),
-            ];
-            for (amp, e) in pair {
+        'taps: for tap in taps {
+            let ([ea, eb], lo, hi) = self.echo_tap_pair(header, tap);
+            for (amp, e) in [(tap.amp, ea), (tap.amp_b, eb)] {
                 if amp == 0.0 {
                     continue;
                 }
                 if k == FUSED_TAPS {
                     fused = false;
-                    break;
+                    break 'taps;
                 }
                 descs[k] = e;
                 k += 1;
@@ -678,26 +658,35 @@ impl Context {
             return;
         }
         for tap in taps {
-            let (d, lo, hi) = self.echo_tap(header, &Tap { amp: 1.0, ..*tap });
+            let (pair, lo, hi) = self.echo_tap_pair(header, tap);
             let n0 = 0i64.max(-lo);
             let n1 = (trace.len() as i64).min(header.len as i64 - hi);
-            if n1 <= n0 {
-                continue;
+            if n1 > n0 {
+                let (n0, n1) = Context::aligned(n0, n1, trace.len());
+                self.simd.echoes(trace, n0, n1, poly, &pair);
             }
-            let (n0, n1) = Context::aligned(n0, n1, trace.len());
-            let a = EchoTap {
-                w0: d.w0 * tap.amp,
-                w1: d.w1 * tap.amp,
-                ..d
-            };
-            let b = EchoTap {
-                w0: d.w0 * tap.amp_b,
-                w1: d.w1 * tap.amp_b,
-                off0: d.off0 + second,
-                off1: d.off1 + second,
-            };
-            self.simd.echoes(trace, n0, n1, poly, &[a, b]);
         }
+    }
+
+    /// The two echo taps of a broadband tap (see [`Context::echo_tap`]): its `A` weight reading
+    /// `w0`'s rows, its `B` weight reading `w1`'s (the second half of the slot), and the range of
+    /// row indices both read.
+    #[inline(always)]
+    fn echo_tap_pair(&self, header: WaveHeader, tap: &Tap) -> ([EchoTap; 2], i64, i64) {
+        let second = (header.row_len() * self.m) as isize;
+        let (d, lo, hi) = self.echo_tap(header, &Tap { amp: 1.0, ..*tap });
+        let a = EchoTap {
+            w0: d.w0 * tap.amp,
+            w1: d.w1 * tap.amp,
+            ..d
+        };
+        let b = EchoTap {
+            w0: d.w0 * tap.amp_b,
+            w1: d.w1 * tap.amp_b,
+            off0: d.off0 + second,
+            off1: d.off1 + second,
+        };
+        ([a, b], lo, hi)
     }
 
     /// Where tap `tap` reads wave `w`: output sample `n` adds `w0·poly[off0 + n] + w1·poly[off1 +
